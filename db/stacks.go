@@ -1,0 +1,115 @@
+package db
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
+
+// ListStacks returns live stacks; with generatorID set, only that generator's.
+func ListStacks(ctx context.Context, q Queryer, generatorID *uuid.UUID) ([]Stack, error) {
+	var out []Stack
+	err := q.SelectContext(ctx, &out, `SELECT `+stackColumns+` FROM stacks
+		WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR generator_id = $1) ORDER BY created_at, id`, generatorID)
+	return out, Wrap(err)
+}
+
+// GetStack returns a live stack.
+func GetStack(ctx context.Context, q Queryer, id uuid.UUID) (Stack, error) {
+	var s Stack
+	err := q.GetContext(ctx, &s, `SELECT `+stackColumns+` FROM stacks WHERE id = $1 AND deleted_at IS NULL`, id)
+	return s, Wrap(err)
+}
+
+// CreateStack inserts a stack.
+func CreateStack(ctx context.Context, q Queryer, name string, description *string, generatorID uuid.UUID) (Stack, error) {
+	var s Stack
+	err := q.GetContext(ctx, &s, `INSERT INTO stacks (name, description, generator_id) VALUES ($1, $2, $3)
+		RETURNING `+stackColumns, name, description, generatorID)
+	return s, Wrap(err)
+}
+
+// UpdateStack changes a live stack's name, description and owner (nil description is skipped).
+func UpdateStack(ctx context.Context, q Queryer, id uuid.UUID, name string, description *string, generatorID uuid.UUID) (Stack, error) {
+	var s Stack
+	err := q.GetContext(ctx, &s, `UPDATE stacks SET name = $2, description = COALESCE($3, description), generator_id = $4
+		WHERE id = $1 AND deleted_at IS NULL RETURNING `+stackColumns, id, name, description, generatorID)
+	return s, Wrap(err)
+}
+
+// SoftDeleteStack marks a live stack deleted; the database inserts its deletion marker.
+func SoftDeleteStack(ctx context.Context, q Queryer, id uuid.UUID) (Stack, error) {
+	var s Stack
+	err := q.GetContext(ctx, &s, `UPDATE stacks SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL
+		RETURNING `+stackColumns, id)
+	return s, Wrap(err)
+}
+
+// ListStackLabels returns a stack's labels.
+func ListStackLabels(ctx context.Context, q Queryer, stackID uuid.UUID) ([]StackLabel, error) {
+	var out []StackLabel
+	err := q.SelectContext(ctx, &out, `SELECT id, stack_id, label FROM stack_labels WHERE stack_id = $1 ORDER BY label`, stackID)
+	return out, Wrap(err)
+}
+
+// AddStackLabel adds a label.
+func AddStackLabel(ctx context.Context, q Queryer, stackID uuid.UUID, label string) (StackLabel, error) {
+	var l StackLabel
+	err := q.GetContext(ctx, &l, `INSERT INTO stack_labels (stack_id, label) VALUES ($1, $2) RETURNING id, stack_id, label`, stackID, label)
+	return l, Wrap(err)
+}
+
+// RemoveStackLabel deletes a label; ErrNotFound when there was none.
+func RemoveStackLabel(ctx context.Context, q Queryer, stackID uuid.UUID, label string) error {
+	return execOne(ctx, q, `DELETE FROM stack_labels WHERE stack_id = $1 AND label = $2`, stackID, label)
+}
+
+// ListStackAnnotations returns a stack's annotations.
+func ListStackAnnotations(ctx context.Context, q Queryer, stackID uuid.UUID) ([]StackAnnotation, error) {
+	var out []StackAnnotation
+	err := q.SelectContext(ctx, &out, `SELECT id, stack_id, key, value FROM stack_annotations WHERE stack_id = $1 ORDER BY key`, stackID)
+	return out, Wrap(err)
+}
+
+// AddStackAnnotation adds an annotation.
+func AddStackAnnotation(ctx context.Context, q Queryer, stackID uuid.UUID, key, value string) (StackAnnotation, error) {
+	var a StackAnnotation
+	err := q.GetContext(ctx, &a, `INSERT INTO stack_annotations (stack_id, key, value) VALUES ($1, $2, $3)
+		RETURNING id, stack_id, key, value`, stackID, key, value)
+	return a, Wrap(err)
+}
+
+// RemoveStackAnnotation deletes an annotation; ErrNotFound when there was none.
+func RemoveStackAnnotation(ctx context.Context, q Queryer, stackID uuid.UUID, key string) error {
+	return execOne(ctx, q, `DELETE FROM stack_annotations WHERE stack_id = $1 AND key = $2`, stackID, key)
+}
+
+// ListDeploymentObjects returns a stack's live objects, newest sequence first.
+func ListDeploymentObjects(ctx context.Context, q Queryer, stackID uuid.UUID) ([]DeploymentObject, error) {
+	var out []DeploymentObject
+	err := q.SelectContext(ctx, &out, `SELECT `+deploymentObjectColumns+` FROM deployment_objects
+		WHERE stack_id = $1 AND deleted_at IS NULL ORDER BY sequence_id DESC`, stackID)
+	return out, Wrap(err)
+}
+
+// GetDeploymentObject returns a live deployment object.
+func GetDeploymentObject(ctx context.Context, q Queryer, id uuid.UUID) (DeploymentObject, error) {
+	var o DeploymentObject
+	err := q.GetContext(ctx, &o, `SELECT `+deploymentObjectColumns+` FROM deployment_objects WHERE id = $1 AND deleted_at IS NULL`, id)
+	return o, Wrap(err)
+}
+
+// CreateDeploymentObject inserts an immutable object.
+func CreateDeploymentObject(ctx context.Context, q Queryer, stackID uuid.UUID, yaml, checksum string, marker bool) (DeploymentObject, error) {
+	var o DeploymentObject
+	err := q.GetContext(ctx, &o, `INSERT INTO deployment_objects (stack_id, yaml_content, yaml_checksum, is_deletion_marker)
+		VALUES ($1, $2, $3, $4) RETURNING `+deploymentObjectColumns, stackID, yaml, checksum, marker)
+	return o, Wrap(err)
+}
+
+// AgentsTargetingStack returns the ids of agents holding an explicit target on the stack.
+func AgentsTargetingStack(ctx context.Context, q Queryer, stackID uuid.UUID) ([]uuid.UUID, error) {
+	var out []uuid.UUID
+	err := q.SelectContext(ctx, &out, `SELECT agent_id FROM agent_targets WHERE stack_id = $1`, stackID)
+	return out, Wrap(err)
+}

@@ -1,0 +1,58 @@
+package db
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
+
+// associatedStackIDs selects the ids of the live stacks associated with agent $1: stacks it
+// targets explicitly, plus stacks sharing a label or an exact annotation with it whose
+// generator the agent is registered with. It is driven from the agent's own rows so that its
+// cost follows the agent's matches, not the number of stacks.
+const associatedStackIDs = `
+	SELECT s.id FROM stacks s
+	JOIN (
+		SELECT stack_id, TRUE AS explicit FROM agent_targets WHERE agent_id = $1
+		UNION ALL
+		SELECT sl.stack_id, FALSE FROM agent_labels al
+			JOIN stack_labels sl ON sl.label = al.label WHERE al.agent_id = $1
+		UNION ALL
+		SELECT sa.stack_id, FALSE FROM agent_annotations aa
+			JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value WHERE aa.agent_id = $1
+	) c ON c.stack_id = s.id
+	WHERE s.deleted_at IS NULL AND (c.explicit OR EXISTS (
+		SELECT 1 FROM agent_generator_registrations r WHERE r.agent_id = $1 AND r.generator_id = s.generator_id))`
+
+// AssociatedStacks returns the live stacks associated with an agent, by id.
+func AssociatedStacks(ctx context.Context, q Queryer, agentID uuid.UUID) ([]Stack, error) {
+	var out []Stack
+	err := q.SelectContext(ctx, &out, `SELECT `+stackColumns+` FROM stacks
+		WHERE id IN (`+associatedStackIDs+`) ORDER BY id`, agentID)
+	return out, Wrap(err)
+}
+
+// TargetState returns the latest live deployment object of every stack associated with the
+// agent, newest sequence first. With incremental set, objects the agent has already reported
+// an event for are left out.
+func TargetState(ctx context.Context, q Queryer, agentID uuid.UUID, incremental bool) ([]DeploymentObject, error) {
+	var out []DeploymentObject
+	err := q.SelectContext(ctx, &out, `SELECT `+prefixed("o", deploymentObjectColumns)+`
+		FROM (`+associatedStackIDs+`) a(stack_id)
+		CROSS JOIN LATERAL (
+			SELECT * FROM deployment_objects d
+			WHERE d.stack_id = a.stack_id AND d.deleted_at IS NULL
+			ORDER BY d.sequence_id DESC LIMIT 1) o
+		WHERE NOT $2 OR NOT EXISTS (
+			SELECT 1 FROM agent_events e
+			WHERE e.agent_id = $1 AND e.deployment_object_id = o.id AND e.deleted_at IS NULL)
+		ORDER BY o.sequence_id DESC`, agentID, incremental)
+	return out, Wrap(err)
+}
+
+// IsStackAssociated reports whether a live stack is associated with an agent.
+func IsStackAssociated(ctx context.Context, q Queryer, agentID, stackID uuid.UUID) (bool, error) {
+	var ok bool
+	err := q.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM (`+associatedStackIDs+`) a(id) WHERE a.id = $2)`, agentID, stackID)
+	return ok, Wrap(err)
+}
