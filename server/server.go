@@ -1,0 +1,234 @@
+// Package server is the broker: the /api/v1 REST API on echo, authentication, error mapping,
+// operations endpoints and (later) background workers.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/brokkr/brokkr/api"
+	"github.com/brokkr/brokkr/db"
+	"github.com/brokkr/brokkr/internal/config"
+	"github.com/brokkr/brokkr/internal/pak"
+)
+
+const apiPrefix = "/api/v1"
+
+// Server is one broker replica.
+type Server struct {
+	db        *db.DB
+	log       *slog.Logger
+	echo      *echo.Echo
+	bus       *Bus
+	metrics   *metrics
+	authCache *authCache
+	pak       pak.Settings
+
+	cfgMu sync.RWMutex
+	cfg   config.Broker
+
+	readOnlyHash string // hash of the in-memory read-only admin key
+	readOnlyKey  string
+
+	ready readiness
+}
+
+// Options are the dependencies of New.
+type Options struct {
+	Config config.Broker
+	DB     *db.DB
+	Logger *slog.Logger
+}
+
+// New builds a broker around an open, migrated database. It does not bootstrap the database
+// (see Bootstrap) and does not listen (see Serve).
+func New(o Options) (*Server, error) {
+	if o.DB == nil {
+		return nil, errors.New("server: no database")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg := o.Config
+	s := &Server{
+		db:        o.DB,
+		log:       log,
+		bus:       NewBus(log),
+		cfg:       cfg,
+		authCache: newAuthCache(time.Duration(cfg.Broker.AuthCacheTTLSeconds)*time.Second, 10000),
+		pak: pak.Settings{
+			Prefix:           cfg.PAK.Prefix,
+			ShortTokenPrefix: cfg.PAK.ShortTokenPrefix,
+			ShortTokenLength: cfg.PAK.ShortTokenLength,
+			LongTokenLength:  cfg.PAK.LongTokenLength,
+		},
+	}
+	if s.pak.Prefix == "" {
+		s.pak = pak.DefaultSettings()
+	}
+	key, hash, err := pak.Generate(s.pak)
+	if err != nil {
+		return nil, err
+	}
+	s.readOnlyKey, s.readOnlyHash = key, hash
+	s.metrics = newMetrics(s)
+	s.echo = s.routes()
+	return s, nil
+}
+
+// Config returns the configuration in force.
+func (s *Server) Config() config.Broker {
+	s.cfgMu.RLock()
+	defer s.cfgMu.RUnlock()
+	return s.cfg
+}
+
+// Bus returns the event bus.
+func (s *Server) Bus() *Bus { return s.bus }
+
+// ReadOnlyPAK returns this process's read-only admin key (valid until the process ends).
+func (s *Server) ReadOnlyPAK() string { return s.readOnlyKey }
+
+// Handler returns the HTTP handler of the broker.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// EvictPAKHashes drops cached resolutions of these hashes.
+func (s *Server) evictPAK(hashes ...string) { s.authCache.evict(hashes...) }
+
+// Serve answers on ln until ctx ends, then shuts down gracefully: stops accepting, lets
+// in-flight requests finish within the configured timeout, and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	timeout := time.Duration(s.Config().Broker.ShutdownTimeoutSeconds) * time.Second
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s.log.Info("shutting down", slog.Duration("timeout", timeout))
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// routes builds the echo app: one route table for the whole broker.
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		RequestIDHandler: func(c echo.Context, id string) { c.Set("request_id", id) },
+	}))
+	e.Use(s.accessLog)
+	e.Use(s.recoverPanic)
+	e.Use(s.metrics.middleware)
+	e.Use(s.bodyLimit)
+	e.Pre(s.cors)
+
+	// Operations routes: no authentication, any origin.
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "OK") })
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+	e.GET("/docs/openapi.json", s.openAPI)
+
+	// Authentication is route middleware rather than group middleware, so that unknown
+	// paths answer 404 and known paths with a wrong method 405, without asking for a PAK.
+	g := routes{g: e.Group(apiPrefix), mw: []echo.MiddlewareFunc{s.authenticate}}
+	s.authRoutes(g)
+	s.agentRoutes(g)
+	s.generatorRoutes(g)
+	s.stackRoutes(g)
+	return e
+}
+
+// routes registers authenticated API routes.
+type routes struct {
+	g  *echo.Group
+	mw []echo.MiddlewareFunc
+}
+
+func (r routes) GET(path string, h echo.HandlerFunc)    { r.g.GET(path, h, r.mw...) }
+func (r routes) POST(path string, h echo.HandlerFunc)   { r.g.POST(path, h, r.mw...) }
+func (r routes) PUT(path string, h echo.HandlerFunc)    { r.g.PUT(path, h, r.mw...) }
+func (r routes) PATCH(path string, h echo.HandlerFunc)  { r.g.PATCH(path, h, r.mw...) }
+func (r routes) DELETE(path string, h echo.HandlerFunc) { r.g.DELETE(path, h, r.mw...) }
+
+// routeImplemented reports whether method+path (OpenAPI form, relative to /api/v1) is served.
+func (s *Server) routeImplemented(method, path string) bool {
+	echoPath := apiPrefix + openAPIToEchoPath(path)
+	for _, r := range s.echo.Routes() {
+		if r.Method == method && r.Path == echoPath {
+			return true
+		}
+	}
+	return false
+}
+
+// openAPIToEchoPath turns "/agents/{id}" into "/agents/:id".
+func openAPIToEchoPath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		if strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}") {
+			parts[i] = ":" + part[1:len(part)-1]
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+func (s *Server) openAPI(c echo.Context) error {
+	doc, err := api.Filtered(s.routeImplemented)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, doc)
+}
+
+// readiness caches the database verdict of /readyz for two seconds.
+type readiness struct {
+	mu      sync.Mutex
+	checked time.Time
+	err     error
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	s.ready.mu.Lock()
+	if time.Since(s.ready.checked) > 2*time.Second {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 750*time.Millisecond)
+		s.ready.err = s.db.Ping(ctx)
+		cancel()
+		s.ready.checked = time.Now()
+	}
+	err := s.ready.err
+	s.ready.mu.Unlock()
+	if err != nil {
+		return c.String(http.StatusServiceUnavailable, "database unavailable")
+	}
+	return c.String(http.StatusOK, "Ready")
+}
