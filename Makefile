@@ -1,0 +1,56 @@
+# brokkr — make help lists the targets.
+SHELL := /bin/bash
+MODULE := github.com/brokkr/brokkr
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w -X $(MODULE)/internal/buildinfo.Version=$(VERSION) -X $(MODULE)/internal/buildinfo.Commit=$(COMMIT) -X $(MODULE)/internal/buildinfo.Date=$(DATE)
+GO ?= go
+GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/golangci-lint)
+GOLANGCI_LINT_VERSION ?= v2.15.0
+TEST_FLAGS ?= -race -count=1 -timeout 20m
+LISTEN ?= 0.0.0.0:3000
+
+.PHONY: help build run test test-short bench lint fmt vet tidy migrate-up migrate-down clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build the binaries into bin/
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
+
+run: build ## Run a broker with the embedded default database (prints its address and admin PAK)
+	./bin/brokkr-broker serve --listen $(LISTEN)
+
+test: ## Run every test with the race detector (starts its own throw-away PostgreSQL)
+	$(GO) test $(TEST_FLAGS) ./...
+
+test-short: ## Run the tests without the race detector
+	$(GO) test -count=1 ./...
+
+bench: ## Run the benchmarks (see docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/pak/ ./server/
+
+lint: ## Run gofmt, go vet and golangci-lint
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	@test -x "$(GOLANGCI_LINT)" || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	$(GOLANGCI_LINT) run ./...
+
+fmt: ## Format the code
+	gofmt -w $$(git ls-files '*.go')
+
+vet: ## go vet
+	$(GO) vet ./...
+
+tidy: ## go mod tidy
+	$(GO) mod tidy
+
+migrate-up: build ## Apply database migrations (database from the configuration)
+	./bin/brokkr-broker migrate up
+
+migrate-down: build ## Revert the last migration
+	./bin/brokkr-broker migrate down 1
+
+clean: ## Remove build output
+	rm -rf bin/ dist/ coverage/ manpages/
