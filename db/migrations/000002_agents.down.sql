@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS agent_annotations;
+DROP TABLE IF EXISTS agent_labels;
+DROP TABLE IF EXISTS agents;

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS diagnostic_results;
+DROP TABLE IF EXISTS diagnostic_requests;

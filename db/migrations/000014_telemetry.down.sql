@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS agent_pod_logs;
+DROP TABLE IF EXISTS agent_k8s_events;
