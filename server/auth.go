@@ -111,6 +111,12 @@ func (a *authCache) evict(hashes ...string) {
 	}
 }
 
+func (a *authCache) clear() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.entries = map[string]cacheEntry{}
+}
+
 func (a *authCache) setTTL(ttl time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -27,6 +27,7 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // exchange is validated against the project's OpenAPI document.
 type env struct {
 	t     testing.TB
+	cfg   config.Broker
 	srv   *server.Server
 	db    *db.DB
 	url   string
@@ -65,8 +66,37 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	v := openapitest.New(t)
-	return &env{t: t, srv: srv, db: store, url: ts.URL, admin: adminKey, v: v,
+	return &env{t: t, cfg: cfg, srv: srv, db: store, url: ts.URL, admin: adminKey, v: v,
 		http: &http.Client{Transport: v.Transport(t, http.DefaultTransport)}}
+}
+
+// replica starts a second broker on the same database and configuration, as another
+// replica behind a load balancer would be; it shares the validated HTTP client.
+func (e *env) replica() *env {
+	e.t.Helper()
+	srv, err := server.New(server.Options{Config: e.cfg, DB: e.db})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := srv.Bootstrap(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	e.t.Cleanup(ts.Close)
+	r := *e
+	r.srv, r.url = srv, ts.URL
+	return &r
+}
+
+// start runs a server's background work for the rest of the test.
+func start(t testing.TB, srv *server.Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv.Start(ctx)
+	t.Cleanup(func() {
+		cancel()
+		srv.Wait()
+	})
 }
 
 // resp is a received response.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -42,6 +43,10 @@ type Server struct {
 	readOnlyKey  string
 
 	ready readiness
+
+	startOnce sync.Once
+	bg        sync.WaitGroup
+	listening atomic.Bool // the auth eviction listener is connected
 }
 
 // Options are the dependencies of New.
@@ -104,8 +109,20 @@ func (s *Server) ReadOnlyPAK() string { return s.readOnlyKey }
 // Handler returns the HTTP handler of the broker.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// EvictPAKHashes drops cached resolutions of these hashes.
-func (s *Server) evictPAK(hashes ...string) { s.authCache.evict(hashes...) }
+// Start runs the broker's background work (cross-replica cache eviction; later the
+// workers) until ctx ends. Serve calls it; tests that need it call it themselves.
+func (s *Server) Start(ctx context.Context) {
+	s.startOnce.Do(func() {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.listenAuthEvictions(ctx)
+		}()
+	})
+}
+
+// Wait blocks until the background work started by Start has stopped.
+func (s *Server) Wait() { s.bg.Wait() }
 
 // Serve answers on ln until ctx ends, then shuts down gracefully: stops accepting, lets
 // in-flight requests finish within the configured timeout, and returns.
@@ -117,6 +134,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		stopBackground()
+		s.Wait()
+	}()
+	s.Start(bgCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
