@@ -364,4 +364,3 @@ func writeKeyFile(path, key string) error {
 	}
 	return nil
 }
-

@@ -28,9 +28,11 @@ func apiError(status int, code, message string) *APIError {
 	return &APIError{Status: status, Code: code, Message: message}
 }
 
-func badRequest(code, message string) *APIError { return apiError(http.StatusBadRequest, code, message) }
-func forbidden(code, message string) *APIError  { return apiError(http.StatusForbidden, code, message) }
-func notFound(code, message string) *APIError   { return apiError(http.StatusNotFound, code, message) }
+func badRequest(code, message string) *APIError {
+	return apiError(http.StatusBadRequest, code, message)
+}
+func forbidden(code, message string) *APIError { return apiError(http.StatusForbidden, code, message) }
+func notFound(code, message string) *APIError  { return apiError(http.StatusNotFound, code, message) }
 
 func (e *APIError) with(key string, value any) *APIError {
 	if e.Details == nil {

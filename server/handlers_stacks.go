@@ -478,4 +478,3 @@ func acceptsYAML(values []string) bool {
 	}
 	return false
 }
-

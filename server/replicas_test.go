@@ -70,7 +70,6 @@ func TestReplicasShareOneBootstrap(t *testing.T) {
 	}
 }
 
-
 // waitFor polls cond for up to 10 seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
