@@ -70,6 +70,17 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		http: &http.Client{Transport: v.Transport(t, http.DefaultTransport)}}
 }
 
+// openFreshDB opens a new migrated database that no broker has bootstrapped.
+func openFreshDB(t testing.TB) *db.DB {
+	t.Helper()
+	store, err := db.Open(context.Background(), dbtest.URL(t), db.Options{MaxConnections: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return store
+}
+
 // replica starts a second broker on the same database and configuration, as another
 // replica behind a load balancer would be; it shares the validated HTTP client.
 func (e *env) replica() *env {
