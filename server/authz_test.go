@@ -1,0 +1,508 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/brokkr/brokkr/client"
+)
+
+// The authorization table: for every operation the broker serves, the answer each kind of
+// caller gets (api.md §2.4 and the "Auth" rules of §5.1–§5.6). Deliberate deviations from
+// the reference, asserted as such: every refusal carries the JSON error body (also 401
+// `unauthorized` from the middleware and 403 `read_only` for the read-only admin's writes),
+// and an agent may read a deployment object of any stack associated with it, not only of
+// the stacks it targets explicitly.
+
+// authzCaller is one kind of caller; the value names its subtest.
+type authzCaller string
+
+const (
+	callerNone       authzCaller = "no-pak"
+	callerAdmin      authzCaller = "admin"
+	callerReadOnly   authzCaller = "read-only-admin"
+	callerSelf       authzCaller = "agent-itself"    // A1: the agent in the path, or the relevant agent
+	callerOtherAgent authzCaller = "other-agent"     // A2: not registered with G1
+	callerOwner      authzCaller = "owner-generator" // G1: owns the stacks, or is the generator in the path
+	callerOtherGen   authzCaller = "other-generator" // G2
+)
+
+// authzCallers lists every caller, in the order the table runs them.
+var authzCallers = []authzCaller{
+	callerNone, callerAdmin, callerReadOnly, callerSelf, callerOtherAgent, callerOwner, callerOtherGen,
+}
+
+// authzExpect is an expected answer; code, when set, is the expected error code.
+type authzExpect struct {
+	status int
+	code   string
+}
+
+func (x authzExpect) String() string {
+	if x.code == "" {
+		return fmt.Sprint(x.status)
+	}
+	return fmt.Sprintf("%d %s", x.status, x.code)
+}
+
+var (
+	authzUnauthorized = authzExpect{http.StatusUnauthorized, "unauthorized"}
+	authzReadOnly     = authzExpect{http.StatusForbidden, "read_only"}
+)
+
+func authzForbidden(code string) authzExpect { return authzExpect{http.StatusForbidden, code} }
+
+// authzWants maps every caller to its expected answer.
+type authzWants map[authzCaller]authzExpect
+
+// with returns a copy of w where caller c expects x.
+func (w authzWants) with(c authzCaller, x authzExpect) authzWants {
+	out := make(authzWants, len(w))
+	for k, v := range w {
+		out[k] = v
+	}
+	out[c] = x
+	return out
+}
+
+// authzAllow expects status for the allowed callers, 403 deny for every other caller with a
+// PAK, and 401 without one.
+func authzAllow(status int, deny string, allowed ...authzCaller) authzWants {
+	w := authzWants{}
+	for _, c := range authzCallers {
+		w[c] = authzForbidden(deny)
+	}
+	w[callerNone] = authzUnauthorized
+	for _, c := range allowed {
+		w[c] = authzExpect{status: status}
+	}
+	return w
+}
+
+// authzWrite is authzAllow for a write operation: the read-only admin is refused with read_only
+// whatever the operation's own rule (§2.4).
+func authzWrite(status int, deny string, allowed ...authzCaller) authzWants {
+	return authzAllow(status, deny, allowed...).with(callerReadOnly, authzReadOnly)
+}
+
+// authzFixture is the world a row runs against. G1 owns S1, S2 and S3; A1 is registered
+// with G1 and targets S1 explicitly, and shares a label with S2 and an annotation with S3;
+// A2 carries the same label and annotation but is registered with no tenant generator, so
+// no stack of G1 is associated with it.
+type authzFixture struct {
+	g1, g2 generatorFixture
+	a1, a2 agentFixture
+	s1     client.Stack // targeted by A1; carries authzStackLabel and authzStackAnnotation
+	s2     client.Stack // associated with A1 through authzSharedLabel
+	s3     client.Stack // associated with A1 through the shared annotation
+	obj    client.DeploymentObject
+	objS2  client.DeploymentObject
+	objS3  client.DeploymentObject
+	event  client.AgentEvent // an event of A1 about obj
+
+	// tag is unique per request, for the names of what the request creates.
+	tag string
+}
+
+const (
+	authzSharedLabel           = "tier:edge"
+	authzSharedAnnotation      = "zone"
+	authzSharedAnnotationValue = "eu-1"
+	authzStackLabel            = "app:web"
+	authzStackAnnotation       = "owner"
+)
+
+// newAuthzFixture builds a fixture through the API; sfx keeps its names apart from other
+// fixtures of the same broker.
+func newAuthzFixture(e *env, sfx string) authzFixture {
+	e.t.Helper()
+	var f authzFixture
+	f.g1 = e.createGenerator("owner-" + sfx)
+	f.g2 = e.createGenerator("other-" + sfx)
+	f.a1 = e.createAgent("self-"+sfx, "cluster", f.g1.gen.ID)
+	f.a2 = e.createAgent("other-"+sfx, "cluster")
+	f.s1 = e.createStack("targeted-"+sfx, f.g1.gen.ID, f.g1.pak)
+	f.s2 = e.createStack("by-label-"+sfx, f.g1.gen.ID, f.g1.pak)
+	f.s3 = e.createStack("by-annotation-"+sfx, f.g1.gen.ID, f.g1.pak)
+	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/agents/" + f.a1.agent.ID.String() + "/targets", pak: f.g1.pak,
+		body: map[string]any{"agent_id": f.a1.agent.ID, "stack_id": f.s1.ID}})
+	f.obj = e.createObject(f.s1.ID, f.g1.pak, cmYAML)
+	f.objS2 = e.createObject(f.s2.ID, f.g1.pak, cmYAML)
+	f.objS3 = e.createObject(f.s3.ID, f.g1.pak, cmYAML)
+	for _, a := range []agentFixture{f.a1, f.a2} {
+		p := "/api/v1/agents/" + a.agent.ID.String()
+		e.must(http.StatusCreated, req{method: "POST", path: p + "/labels", pak: e.admin,
+			body: map[string]any{"agent_id": a.agent.ID, "label": authzSharedLabel}})
+		e.must(http.StatusCreated, req{method: "POST", path: p + "/annotations", pak: e.admin,
+			body: map[string]any{"agent_id": a.agent.ID, "key": authzSharedAnnotation, "value": authzSharedAnnotationValue}})
+	}
+	stackLabelReq := func(s client.Stack, label string) {
+		raw, err := json.Marshal(label)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/stacks/" + s.ID.String() + "/labels", pak: f.g1.pak,
+			body: raw, contentType: "application/json"})
+	}
+	stackLabelReq(f.s1, authzStackLabel)
+	stackLabelReq(f.s2, authzSharedLabel)
+	stackAnnotationReq := func(s client.Stack, key, value string) {
+		e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/stacks/" + s.ID.String() + "/annotations", pak: f.g1.pak,
+			body: map[string]any{"stack_id": s.ID, "key": key, "value": value}})
+	}
+	stackAnnotationReq(f.s1, authzStackAnnotation, "team-a")
+	stackAnnotationReq(f.s3, authzSharedAnnotation, authzSharedAnnotationValue)
+	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/agents/" + f.a1.agent.ID.String() + "/events", pak: f.a1.pak,
+		body: map[string]any{"agent_id": f.a1.agent.ID, "deployment_object_id": f.obj.ID, "event_type": "DEPLOY", "status": "SUCCESS"}}).
+		decode(e.t, &f.event)
+	return f
+}
+
+// key returns the PAK caller c presents ("" for none).
+func (f authzFixture) key(e *env, c authzCaller) string {
+	switch c {
+	case callerAdmin:
+		return e.admin
+	case callerReadOnly:
+		return e.srv.ReadOnlyPAK()
+	case callerSelf:
+		return f.a1.pak
+	case callerOtherAgent:
+		return f.a2.pak
+	case callerOwner:
+		return f.g1.pak
+	case callerOtherGen:
+		return f.g2.pak
+	}
+	return ""
+}
+
+func (f authzFixture) agentPath() string { return "/agents/" + f.a1.agent.ID.String() }
+func (f authzFixture) genPath() string   { return "/generators/" + f.g1.gen.ID.String() }
+func (f authzFixture) stackPath() string { return "/stacks/" + f.s1.ID.String() }
+
+// authzRow is one operation of the table.
+type authzRow struct {
+	op      string // operationId in the API document
+	variant string // distinguishes rows of the same operation
+	method  string
+	route   string // path template relative to /api/v1, as in the API document
+	// fresh runs every caller against its own new fixture, for operations that change
+	// what the next caller would see (deletes, rotations, registrations, targets).
+	fresh bool
+	path  func(f authzFixture) string // relative to /api/v1
+	body  func(f authzFixture) any    // nil: no body
+	want  authzWants
+}
+
+func (r authzRow) name() string {
+	if r.variant != "" {
+		return r.op + "/" + r.variant
+	}
+	return r.op
+}
+
+func (r authzRow) key() string { return r.method + " " + r.route }
+
+func authzConstPath(p string) func(authzFixture) string {
+	return func(authzFixture) string { return p }
+}
+
+// authzTable is the table, in the order of api.md §5.
+func authzTable() []authzRow {
+	agentSelfRead := authzAllow(http.StatusOK, "agent_pak_mismatch", callerAdmin, callerReadOnly, callerSelf)
+	adminRead := authzAllow(http.StatusOK, "admin_required", callerAdmin, callerReadOnly)
+	stackOwnedRead := authzAllow(http.StatusOK, "stack_not_owned", callerAdmin, callerReadOnly, callerOwner)
+	stackMetaRead := authzAllow(http.StatusOK, "stack_not_accessible", callerAdmin, callerReadOnly, callerOwner, callerSelf)
+	generatorSelf := func(status int) authzWants {
+		return authzWrite(status, "generator_not_owned", callerAdmin, callerOwner)
+	}
+	targetRule := func(status int) authzWants {
+		return authzWrite(status, "target_create_denied", callerAdmin, callerOwner).
+			with(callerOtherGen, authzForbidden("target_generator_mismatch"))
+	}
+	objectRead := authzAllow(http.StatusOK, "", callerAdmin, callerReadOnly, callerSelf, callerOwner).
+		with(callerOtherAgent, authzForbidden("agent_not_associated")).
+		with(callerOtherGen, authzForbidden("generator_not_associated"))
+
+	return []authzRow{
+		// §5.1 Auth and tenants.
+		{op: "verify_pak", method: "POST", route: "/auth/pak", path: authzConstPath("/auth/pak"),
+			want: authzAllow(http.StatusOK, "", callerAdmin, callerReadOnly, callerSelf, callerOtherAgent, callerOwner, callerOtherGen)},
+		{op: "list_paks", method: "GET", route: "/paks", path: authzConstPath("/paks"), want: adminRead},
+
+		// §5.2 Agents.
+		{op: "list_agents", method: "GET", route: "/agents", path: authzConstPath("/agents"),
+			want: authzAllow(http.StatusOK, "generator_required", callerAdmin, callerReadOnly, callerOwner, callerOtherGen)},
+		{op: "create_agent", method: "POST", route: "/agents", path: authzConstPath("/agents"),
+			body: func(f authzFixture) any { return map[string]any{"name": "new-" + f.tag, "cluster_name": "cluster"} },
+			want: authzWrite(http.StatusCreated, "admin_required", callerAdmin)},
+		{op: "search_agent", method: "GET", route: "/agents/",
+			path: func(f authzFixture) string {
+				return "/agents/?" + url.Values{"name": {f.a1.agent.Name}, "cluster_name": {f.a1.agent.ClusterName}}.Encode()
+			},
+			want: agentSelfRead},
+		{op: "get_agent", method: "GET", route: "/agents/{id}", path: authzFixture.agentPath, want: agentSelfRead},
+		{op: "update_agent", method: "PUT", route: "/agents/{id}", path: authzFixture.agentPath,
+			body: func(f authzFixture) any { return map[string]any{"status": "ACTIVE"} },
+			want: authzWrite(http.StatusOK, "agent_pak_mismatch", callerAdmin, callerSelf)},
+		{op: "delete_agent", method: "DELETE", route: "/agents/{id}", fresh: true, path: authzFixture.agentPath,
+			want: authzWrite(http.StatusNoContent, "admin_required", callerAdmin)},
+		{op: "list_events", method: "GET", route: "/agents/{id}/events",
+			path: func(f authzFixture) string { return f.agentPath() + "/events" }, want: agentSelfRead},
+		{op: "create_event", method: "POST", route: "/agents/{id}/events",
+			path: func(f authzFixture) string { return f.agentPath() + "/events" },
+			body: func(f authzFixture) any {
+				return map[string]any{"agent_id": f.a1.agent.ID, "deployment_object_id": f.obj.ID, "event_type": "DEPLOY", "status": "FAILURE"}
+			},
+			want: authzWrite(http.StatusCreated, "agent_pak_mismatch", callerAdmin, callerSelf)},
+		{op: "agents_list_labels", method: "GET", route: "/agents/{id}/labels",
+			path: func(f authzFixture) string { return f.agentPath() + "/labels" }, want: agentSelfRead},
+		{op: "agents_add_label", method: "POST", route: "/agents/{id}/labels",
+			path: func(f authzFixture) string { return f.agentPath() + "/labels" },
+			body: func(f authzFixture) any { return map[string]any{"agent_id": f.a1.agent.ID, "label": "added-" + f.tag} },
+			want: authzWrite(http.StatusCreated, "admin_required", callerAdmin)},
+		{op: "agents_remove_label", method: "DELETE", route: "/agents/{id}/labels/{label}", fresh: true,
+			path: func(f authzFixture) string { return f.agentPath() + "/labels/" + url.PathEscape(authzSharedLabel) },
+			want: authzWrite(http.StatusNoContent, "admin_required", callerAdmin)},
+		{op: "agents_list_annotations", method: "GET", route: "/agents/{id}/annotations",
+			path: func(f authzFixture) string { return f.agentPath() + "/annotations" }, want: agentSelfRead},
+		{op: "agents_add_annotation", method: "POST", route: "/agents/{id}/annotations",
+			path: func(f authzFixture) string { return f.agentPath() + "/annotations" },
+			body: func(f authzFixture) any {
+				return map[string]any{"agent_id": f.a1.agent.ID, "key": "added-" + f.tag, "value": "v"}
+			},
+			want: authzWrite(http.StatusCreated, "admin_required", callerAdmin)},
+		{op: "agents_remove_annotation", method: "DELETE", route: "/agents/{id}/annotations/{key}", fresh: true,
+			path: func(f authzFixture) string {
+				return f.agentPath() + "/annotations/" + url.PathEscape(authzSharedAnnotation)
+			},
+			want: authzWrite(http.StatusNoContent, "admin_required", callerAdmin)},
+		{op: "list_targets", method: "GET", route: "/agents/{id}/targets",
+			path: func(f authzFixture) string { return f.agentPath() + "/targets" }, want: agentSelfRead},
+		{op: "add_target", method: "POST", route: "/agents/{id}/targets", fresh: true,
+			path: func(f authzFixture) string { return f.agentPath() + "/targets" },
+			body: func(f authzFixture) any { return map[string]any{"agent_id": f.a1.agent.ID, "stack_id": f.s2.ID} },
+			want: targetRule(http.StatusCreated)},
+		{op: "remove_target", method: "DELETE", route: "/agents/{id}/targets/{stack_id}", fresh: true,
+			path: func(f authzFixture) string { return f.agentPath() + "/targets/" + f.s1.ID.String() },
+			want: targetRule(http.StatusNoContent)},
+		{op: "record_heartbeat", method: "POST", route: "/agents/{id}/heartbeat",
+			path: func(f authzFixture) string { return f.agentPath() + "/heartbeat" },
+			want: authzWrite(http.StatusNoContent, "agent_pak_mismatch", callerSelf)},
+		{op: "get_target_state", method: "GET", route: "/agents/{id}/target-state",
+			path: func(f authzFixture) string { return f.agentPath() + "/target-state" }, want: agentSelfRead},
+		{op: "get_associated_stacks", method: "GET", route: "/agents/{id}/stacks",
+			path: func(f authzFixture) string { return f.agentPath() + "/stacks" }, want: agentSelfRead},
+		{op: "rotate_agent_pak", method: "POST", route: "/agents/{id}/rotate-pak", fresh: true,
+			path: func(f authzFixture) string { return f.agentPath() + "/rotate-pak" },
+			want: authzWrite(http.StatusOK, "agent_pak_mismatch", callerAdmin, callerSelf)},
+		{op: "list_agent_registrations", method: "GET", route: "/agents/{id}/registrations",
+			path: func(f authzFixture) string { return f.agentPath() + "/registrations" }, want: agentSelfRead},
+
+		// §5.3 Agent events (global).
+		{op: "list_agent_events", method: "GET", route: "/agent-events", path: authzConstPath("/agent-events"), want: adminRead},
+		{op: "get_agent_event", method: "GET", route: "/agent-events/{id}",
+			path: func(f authzFixture) string { return "/agent-events/" + f.event.ID.String() }, want: adminRead},
+
+		// §5.4 Generators and registrations.
+		{op: "list_generators", method: "GET", route: "/generators", path: authzConstPath("/generators"), want: adminRead},
+		{op: "create_generator", method: "POST", route: "/generators", path: authzConstPath("/generators"),
+			body: func(f authzFixture) any { return map[string]any{"name": "new-" + f.tag} },
+			want: authzWrite(http.StatusCreated, "admin_required", callerAdmin)},
+		{op: "get_generator", method: "GET", route: "/generators/{id}", path: authzFixture.genPath,
+			want: authzAllow(http.StatusOK, "generator_not_owned", callerAdmin, callerReadOnly, callerOwner)},
+		{op: "update_generator", method: "PUT", route: "/generators/{id}", path: authzFixture.genPath,
+			body: func(f authzFixture) any { return f.g1.gen }, want: generatorSelf(http.StatusOK)},
+		{op: "delete_generator", method: "DELETE", route: "/generators/{id}", fresh: true, path: authzFixture.genPath,
+			want: generatorSelf(http.StatusNoContent)},
+		{op: "rotate_generator_pak", method: "POST", route: "/generators/{id}/rotate-pak", fresh: true,
+			path: func(f authzFixture) string { return f.genPath() + "/rotate-pak" },
+			want: generatorSelf(http.StatusCreated)},
+		// An agent registers itself (the body is ignored): A1 already is registered with G1.
+		{op: "register_agent", method: "POST", route: "/generators/{id}/register", fresh: true,
+			path: func(f authzFixture) string { return f.genPath() + "/register" },
+			body: func(f authzFixture) any { return map[string]any{"agent_id": f.a2.agent.ID} },
+			want: authzWrite(http.StatusCreated, "forbidden", callerAdmin, callerOtherAgent).
+				with(callerSelf, authzExpect{http.StatusConflict, "already_registered"})},
+		// A missing registration is not an error, so A2 deregisters successfully too.
+		{op: "deregister_agent", method: "DELETE", route: "/generators/{id}/register", fresh: true,
+			path: func(f authzFixture) string { return f.genPath() + "/register" },
+			body: func(f authzFixture) any { return map[string]any{"agent_id": f.a1.agent.ID} },
+			want: authzWrite(http.StatusNoContent, "forbidden", callerAdmin, callerSelf, callerOtherAgent)},
+		{op: "list_generator_registered_agents", method: "GET", route: "/generators/{id}/registered-agents",
+			path: func(f authzFixture) string { return f.genPath() + "/registered-agents" },
+			want: authzAllow(http.StatusOK, "not_authorized", callerAdmin, callerReadOnly, callerOwner)},
+
+		// §5.5 Stacks.
+		{op: "list_stacks", method: "GET", route: "/stacks", path: authzConstPath("/stacks"),
+			want: authzAllow(http.StatusOK, "stacks_list_denied", callerAdmin, callerReadOnly, callerOwner, callerOtherGen)},
+		{op: "create_stack", method: "POST", route: "/stacks", path: authzConstPath("/stacks"),
+			body: func(f authzFixture) any { return map[string]any{"name": "new-" + f.tag, "generator_id": f.g1.gen.ID} },
+			want: authzWrite(http.StatusCreated, "stack_create_denied", callerAdmin, callerOwner).
+				with(callerOtherGen, authzForbidden("stack_generator_mismatch"))},
+		{op: "get_stack", method: "GET", route: "/stacks/{id}", path: authzFixture.stackPath, want: stackOwnedRead},
+		{op: "update_stack", method: "PUT", route: "/stacks/{id}", path: authzFixture.stackPath,
+			body: func(f authzFixture) any { return f.s1 },
+			want: authzWrite(http.StatusOK, "stack_not_owned", callerAdmin, callerOwner)},
+		{op: "delete_stack", method: "DELETE", route: "/stacks/{id}", fresh: true, path: authzFixture.stackPath,
+			want: authzWrite(http.StatusNoContent, "stack_not_owned", callerAdmin, callerOwner)},
+		{op: "list_deployment_objects", method: "GET", route: "/stacks/{id}/deployment-objects",
+			path: func(f authzFixture) string { return f.stackPath() + "/deployment-objects" }, want: stackOwnedRead},
+		{op: "create_deployment_object", method: "POST", route: "/stacks/{id}/deployment-objects",
+			path: func(f authzFixture) string { return f.stackPath() + "/deployment-objects" },
+			body: func(f authzFixture) any { return map[string]any{"yaml_content": cmYAML} },
+			want: authzWrite(http.StatusCreated, "stack_not_owned", callerAdmin, callerOwner)},
+		{op: "stacks_list_labels", method: "GET", route: "/stacks/{id}/labels",
+			path: func(f authzFixture) string { return f.stackPath() + "/labels" }, want: stackMetaRead},
+		{op: "stacks_add_label", method: "POST", route: "/stacks/{id}/labels",
+			path: func(f authzFixture) string { return f.stackPath() + "/labels" },
+			body: func(f authzFixture) any { return "added-" + f.tag },
+			want: authzWrite(http.StatusCreated, "stack_not_owned", callerAdmin, callerOwner)},
+		{op: "stacks_remove_label", method: "DELETE", route: "/stacks/{id}/labels/{label}", fresh: true,
+			path: func(f authzFixture) string { return f.stackPath() + "/labels/" + url.PathEscape(authzStackLabel) },
+			want: authzWrite(http.StatusNoContent, "stack_not_owned", callerAdmin, callerOwner)},
+		{op: "stacks_list_annotations", method: "GET", route: "/stacks/{id}/annotations",
+			path: func(f authzFixture) string { return f.stackPath() + "/annotations" }, want: stackMetaRead},
+		{op: "stacks_add_annotation", method: "POST", route: "/stacks/{id}/annotations",
+			path: func(f authzFixture) string { return f.stackPath() + "/annotations" },
+			body: func(f authzFixture) any {
+				return map[string]any{"stack_id": f.s1.ID, "key": "added-" + f.tag, "value": "v"}
+			},
+			want: authzWrite(http.StatusCreated, "stack_not_owned", callerAdmin, callerOwner)},
+		{op: "stacks_remove_annotation", method: "DELETE", route: "/stacks/{id}/annotations/{key}", fresh: true,
+			path: func(f authzFixture) string {
+				return f.stackPath() + "/annotations/" + url.PathEscape(authzStackAnnotation)
+			},
+			want: authzWrite(http.StatusNoContent, "stack_not_owned", callerAdmin, callerOwner)},
+
+		// §5.6 Deployment objects. A2 carries S2's label and S3's annotation but is not
+		// registered with G1, so neither stack is associated with it.
+		{op: "get_deployment_object", variant: "explicit-target", method: "GET", route: "/deployment-objects/{id}",
+			path: func(f authzFixture) string { return "/deployment-objects/" + f.obj.ID.String() }, want: objectRead},
+		{op: "get_deployment_object", variant: "label-match", method: "GET", route: "/deployment-objects/{id}",
+			path: func(f authzFixture) string { return "/deployment-objects/" + f.objS2.ID.String() }, want: objectRead},
+		{op: "get_deployment_object", variant: "annotation-match", method: "GET", route: "/deployment-objects/{id}",
+			path: func(f authzFixture) string { return "/deployment-objects/" + f.objS3.ID.String() }, want: objectRead},
+	}
+}
+
+// authzView returns a view of e that reports to t, so that failures (OpenAPI validation
+// included) land in the subtest that caused them.
+func (e *env) authzView(t *testing.T) *env {
+	c := *e
+	c.t = t
+	c.http = &http.Client{Transport: e.v.Transport(t, http.DefaultTransport)}
+	return &c
+}
+
+// TestAuthorizationTable runs every row against one broker. Rows do not share fixtures:
+// each builds its own (named after the row), and a fresh row builds one per caller.
+func TestAuthorizationTable(t *testing.T) {
+	e := newEnv(t)
+	for i, row := range authzTable() {
+		t.Run(row.name(), func(t *testing.T) {
+			re := e.authzView(t)
+			var shared authzFixture
+			if !row.fresh {
+				shared = newAuthzFixture(re, fmt.Sprint(i))
+			}
+			for _, c := range authzCallers {
+				want, ok := row.want[c]
+				if !ok {
+					t.Fatalf("the row has no expectation for caller %s", c)
+				}
+				t.Run(string(c), func(t *testing.T) {
+					ce := e.authzView(t)
+					f := shared
+					if row.fresh {
+						f = newAuthzFixture(ce, fmt.Sprintf("%d-%s", i, c))
+					}
+					f.tag = fmt.Sprintf("%d-%s", i, c)
+					r := req{method: row.method, path: "/api/v1" + row.path(f), pak: f.key(ce, c)}
+					if row.body != nil {
+						raw, err := json.Marshal(row.body(f))
+						if err != nil {
+							t.Fatal(err)
+						}
+						r.body, r.contentType = raw, "application/json"
+					}
+					before := e.v.Seen()[row.key()]
+					got := ce.do(r)
+					if after := e.v.Seen()[row.key()]; after != before+1 {
+						t.Errorf("%s %s was not routed to %s in the API document", r.method, r.path, row.key())
+					}
+					if got.status != want.status || (want.code != "" && got.code() != want.code) {
+						t.Errorf("%s %s as %s: got %d %q, want %s; body %s",
+							r.method, r.path, c, got.status, got.code(), want, got.body)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestAuthorizationCoversEveryRoute fails when the broker serves an operation the table
+// has no row for, or the table has a row for an operation the broker does not serve.
+func TestAuthorizationCoversEveryRoute(t *testing.T) {
+	e := newEnv(t)
+	res := e.must(http.StatusOK, req{method: "GET", path: "/docs/openapi.json"})
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	res.decode(t, &doc)
+
+	served := map[string]string{} // "METHOD /route" → operationId
+	for route, item := range doc.Paths {
+		for method, raw := range item {
+			switch method {
+			case "get", "put", "post", "delete", "patch", "head", "options", "trace":
+			default:
+				continue // path-level parameters, summary, …
+			}
+			var op struct {
+				OperationID string `json:"operationId"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s %s: %v", method, route, err)
+			}
+			served[strings.ToUpper(method)+" "+route] = op.OperationID
+		}
+	}
+	if len(served) == 0 {
+		t.Fatal("the served API document lists no operation")
+	}
+
+	covered := map[string]bool{}
+	for _, row := range authzTable() {
+		k := row.key()
+		covered[k] = true
+		opID, ok := served[k]
+		switch {
+		case !ok:
+			t.Errorf("row %s: %s is not served", row.name(), k)
+		case opID != row.op:
+			t.Errorf("row %s: %s is operation %q in the API document", row.name(), k, opID)
+		}
+		for _, c := range authzCallers {
+			if _, ok := row.want[c]; !ok {
+				t.Errorf("row %s: no expectation for caller %s", row.name(), c)
+			}
+		}
+	}
+	var missing []string
+	for k := range served {
+		if !covered[k] {
+			missing = append(missing, k)
+		}
+	}
+	sort.Strings(missing)
+	for _, k := range missing {
+		t.Errorf("%s (%s) is served but has no row in the authorization table", k, served[k])
+	}
+}
