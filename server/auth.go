@@ -117,15 +117,6 @@ func (a *authCache) clear() {
 	a.entries = map[string]cacheEntry{}
 }
 
-func (a *authCache) setTTL(ttl time.Duration) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.ttl = ttl
-	if ttl <= 0 {
-		a.entries = map[string]cacheEntry{}
-	}
-}
-
 // errUnauthenticated answers 401.
 var errUnauthenticated = apiError(http.StatusUnauthorized, "unauthorized", "missing or invalid PAK")
 

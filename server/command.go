@@ -286,7 +286,7 @@ func runServe(ctx context.Context, cfg config.Broker, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Broker.ListenAddr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Broker.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Broker.ListenAddr, err)
 	}

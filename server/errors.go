@@ -51,17 +51,17 @@ func errorResponse(err error) (int, client.ErrorBody) {
 	var ce *db.ConstraintError
 	if errors.As(err, &ce) {
 		body := client.ErrorBody{Details: map[string]any{"constraint": ce.Constraint}}
-		switch ce.Kind {
-		case db.ErrConflict:
+		switch {
+		case errors.Is(ce.Kind, db.ErrConflict):
 			body.Code, body.Message = "unique_violation", fmt.Sprintf("violates unique constraint `%s`", ce.Constraint)
 			return http.StatusConflict, body
-		case db.ErrForeignKey:
+		case errors.Is(ce.Kind, db.ErrForeignKey):
 			body.Code, body.Message = "foreign_key_violation", fmt.Sprintf("violates foreign key constraint `%s`", ce.Constraint)
 			return http.StatusUnprocessableEntity, body
-		case db.ErrCheck:
+		case errors.Is(ce.Kind, db.ErrCheck):
 			body.Code, body.Message = "check_violation", fmt.Sprintf("violates check constraint `%s`", ce.Constraint)
 			return http.StatusUnprocessableEntity, body
-		case db.ErrNotNull:
+		case errors.Is(ce.Kind, db.ErrNotNull):
 			body.Code, body.Message = "not_null_violation", fmt.Sprintf("missing value for `%s`", ce.Constraint)
 			return http.StatusUnprocessableEntity, body
 		}

@@ -249,7 +249,7 @@ func (s *Server) createDeploymentObject(c echo.Context) error {
 		content = *body.YAMLContent
 		marker = body.IsDeletionMarker != nil && *body.IsDeletionMarker
 	}
-	if !(marker && strings.TrimSpace(content) == "") {
+	if !marker || strings.TrimSpace(content) != "" {
 		if _, err := checkManifests(content); err != nil {
 			return badRequest("invalid_deployment_object", err.Error())
 		}

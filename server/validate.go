@@ -67,7 +67,7 @@ func checkManifests(content string) (int, error) {
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("document %d: %v", i, err)
+			return 0, fmt.Errorf("document %d: %w", i, err)
 		}
 		if !isNullDocument(&node) {
 			docs++

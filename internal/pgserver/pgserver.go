@@ -322,7 +322,10 @@ func (s *Server) adopt(ctx context.Context, wantPort int, timeout time.Duration)
 		}
 		select {
 		case <-ctx.Done():
-			return false, fmt.Errorf("data directory %s is in use by postgres pid %d, which does not accept connections on 127.0.0.1:%d (%v): stop it or choose another data directory",
+			if lastErr == nil {
+				lastErr = ctx.Err()
+			}
+			return false, fmt.Errorf("data directory %s is in use by postgres pid %d, which does not accept connections on 127.0.0.1:%d (%w): stop it or choose another data directory",
 				s.dataDir, pf.pid, pf.port, lastErr)
 		case <-time.After(200 * time.Millisecond):
 		}
@@ -427,7 +430,7 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-s.exited:
-			return fmt.Errorf("exited during startup: %v", s.exitErr)
+			return fmt.Errorf("exited during startup: %w", s.exitErr)
 		case <-ctx.Done():
 			return fmt.Errorf("not ready within %s: %w", timeout, ctx.Err())
 		case <-tick.C:
@@ -614,7 +617,7 @@ func openLog(path string, id *identity) (*os.File, error) {
 
 // freePort asks the kernel for a currently unused TCP port on 127.0.0.1.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("pick a free port: %w", err)
 	}

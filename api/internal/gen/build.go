@@ -193,7 +193,6 @@ func boolean(desc string) obj  { return withDesc(obj{"type": "boolean"}, desc) }
 func integer(format, desc string) obj {
 	return withDesc(obj{"type": "integer", "format": format}, desc)
 }
-func arrayOf(items obj, desc string) obj { return withDesc(obj{"type": "array", "items": items}, desc) }
 
 func nullable(o obj) obj {
 	o["nullable"] = true
