@@ -8,10 +8,11 @@ import (
 
 // associatedStackIDs selects the ids of the live stacks associated with agent $1: stacks it
 // targets explicitly, plus stacks sharing a label or an exact annotation with it whose
-// generator the agent is registered with. It is driven from the agent's own rows so that its
+// generator the agent is registered with. Each stack appears once, however many of its
+// targets, labels and annotations match. It is driven from the agent's own rows so that its
 // cost follows the agent's matches, not the number of stacks.
 const associatedStackIDs = `
-	SELECT s.id FROM stacks s
+	SELECT DISTINCT s.id FROM stacks s
 	JOIN (
 		SELECT stack_id, TRUE AS explicit FROM agent_targets WHERE agent_id = $1
 		UNION ALL

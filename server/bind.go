@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -81,6 +84,11 @@ func decodeJSON(body []byte, v any) error {
 			return apiError(http.StatusUnprocessableEntity, "invalid_request_body",
 				fmt.Sprintf("%s: expected %s, got JSON %s", field, te.Type, te.Value)).with("field", field)
 		default:
+			// A value the target type rejects itself (a malformed UUID or timestamp).
+			if field := failingField(body, v); field != "" {
+				return apiError(http.StatusUnprocessableEntity, "invalid_request_body",
+					fmt.Sprintf("%s: %v", field, err)).with("field", field)
+			}
 			return apiError(http.StatusUnprocessableEntity, "invalid_request_body", err.Error())
 		}
 	}
@@ -88,6 +96,29 @@ func decodeJSON(body []byte, v any) error {
 		return badRequest("invalid_json", "malformed JSON: unexpected data after the top-level value")
 	}
 	return nil
+}
+
+// failingField names the top-level member of a JSON object body that fails to decode into
+// v's type on its own, or returns "" when the body is not an object or no single member fails.
+func failingField(body []byte, v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer {
+		return ""
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		one, err := json.Marshal(map[string]json.RawMessage{name: members[name]})
+		if err != nil {
+			continue
+		}
+		if json.Unmarshal(one, reflect.New(t.Elem()).Interface()) != nil {
+			return name
+		}
+	}
+	return ""
 }
 
 // missing returns a 422 for an absent required field.

@@ -105,11 +105,7 @@ func (s *Server) createStack(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if _, err := db.GetGenerator(ctx, s.db, *body.GeneratorID); err != nil {
-		if errors.Is(err, db.ErrNotFound) {
-			return apiError(http.StatusUnprocessableEntity, "foreign_key_violation",
-				"generator_id does not name a live generator").with("constraint", "stacks_generator_id_fkey")
-		}
+	if err := s.requireLiveGenerator(ctx, *body.GeneratorID); err != nil {
 		return err
 	}
 	var st db.Stack
@@ -127,6 +123,19 @@ func (s *Server) createStack(c echo.Context) error {
 		return err
 	}
 	return reply(c, http.StatusCreated, toStack(st))
+}
+
+// requireLiveGenerator answers 422 foreign_key_violation unless id names a live generator:
+// a stack may not belong to an unknown or deleted generator.
+func (s *Server) requireLiveGenerator(ctx context.Context, id uuid.UUID) error {
+	if _, err := db.GetGenerator(ctx, s.db, id); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return apiError(http.StatusUnprocessableEntity, "foreign_key_violation",
+				"generator_id does not name a live generator").with("constraint", "stacks_generator_id_fkey")
+		}
+		return err
+	}
+	return nil
 }
 
 func (s *Server) getStack(c echo.Context) error {
@@ -164,10 +173,16 @@ func (s *Server) updateStack(c echo.Context) error {
 	if err := checkName("invalid_stack", "name", *body.Name); err != nil {
 		return err
 	}
-	if *body.GeneratorID != st.GeneratorID && !identity(c).Admin {
-		return forbidden("stack_generator_mismatch", "only the admin may move a stack to another generator")
+	ctx := c.Request().Context()
+	if *body.GeneratorID != st.GeneratorID {
+		if !identity(c).Admin {
+			return forbidden("stack_generator_mismatch", "only the admin may move a stack to another generator")
+		}
+		if err := s.requireLiveGenerator(ctx, *body.GeneratorID); err != nil {
+			return err
+		}
 	}
-	out, err := db.UpdateStack(c.Request().Context(), s.db, st.ID, *body.Name, body.Description, *body.GeneratorID)
+	out, err := db.UpdateStack(ctx, s.db, st.ID, *body.Name, body.Description, *body.GeneratorID)
 	if err != nil {
 		return err
 	}
