@@ -104,45 +104,6 @@ func CountActiveAgents(ctx context.Context, q Queryer) (int, error) {
 	return n, Wrap(err)
 }
 
-// ListAgentLabels returns an agent's labels.
-func ListAgentLabels(ctx context.Context, q Queryer, agentID uuid.UUID) ([]AgentLabel, error) {
-	var out []AgentLabel
-	err := q.SelectContext(ctx, &out, `SELECT id, agent_id, label FROM agent_labels WHERE agent_id = $1 ORDER BY label`, agentID)
-	return out, Wrap(err)
-}
-
-// AddAgentLabel adds a label.
-func AddAgentLabel(ctx context.Context, q Queryer, agentID uuid.UUID, label string) (AgentLabel, error) {
-	var l AgentLabel
-	err := q.GetContext(ctx, &l, `INSERT INTO agent_labels (agent_id, label) VALUES ($1, $2) RETURNING id, agent_id, label`, agentID, label)
-	return l, Wrap(err)
-}
-
-// RemoveAgentLabel deletes a label; ErrNotFound when there was none.
-func RemoveAgentLabel(ctx context.Context, q Queryer, agentID uuid.UUID, label string) error {
-	return execOne(ctx, q, `DELETE FROM agent_labels WHERE agent_id = $1 AND label = $2`, agentID, label)
-}
-
-// ListAgentAnnotations returns an agent's annotations.
-func ListAgentAnnotations(ctx context.Context, q Queryer, agentID uuid.UUID) ([]AgentAnnotation, error) {
-	var out []AgentAnnotation
-	err := q.SelectContext(ctx, &out, `SELECT id, agent_id, key, value FROM agent_annotations WHERE agent_id = $1 ORDER BY key`, agentID)
-	return out, Wrap(err)
-}
-
-// AddAgentAnnotation adds an annotation.
-func AddAgentAnnotation(ctx context.Context, q Queryer, agentID uuid.UUID, key, value string) (AgentAnnotation, error) {
-	var a AgentAnnotation
-	err := q.GetContext(ctx, &a, `INSERT INTO agent_annotations (agent_id, key, value) VALUES ($1, $2, $3)
-		RETURNING id, agent_id, key, value`, agentID, key, value)
-	return a, Wrap(err)
-}
-
-// RemoveAgentAnnotation deletes an annotation by key; ErrNotFound when there was none.
-func RemoveAgentAnnotation(ctx context.Context, q Queryer, agentID uuid.UUID, key string) error {
-	return execOne(ctx, q, `DELETE FROM agent_annotations WHERE agent_id = $1 AND key = $2`, agentID, key)
-}
-
 // ListAgentTargets returns an agent's explicit targets.
 func ListAgentTargets(ctx context.Context, q Queryer, agentID uuid.UUID) ([]AgentTarget, error) {
 	var out []AgentTarget

@@ -24,21 +24,6 @@ type Agent struct {
 const agentColumns = `id, created_at, updated_at, deleted_at, name, cluster_name, last_heartbeat, status,
 	k8s_reachable, k8s_api_latency_ms, k8s_reported_at`
 
-// AgentLabel is a row of agent_labels.
-type AgentLabel struct {
-	ID      uuid.UUID `db:"id"`
-	AgentID uuid.UUID `db:"agent_id"`
-	Label   string    `db:"label"`
-}
-
-// AgentAnnotation is a row of agent_annotations.
-type AgentAnnotation struct {
-	ID      uuid.UUID `db:"id"`
-	AgentID uuid.UUID `db:"agent_id"`
-	Key     string    `db:"key"`
-	Value   string    `db:"value"`
-}
-
 // AgentTarget is a row of agent_targets.
 type AgentTarget struct {
 	ID      uuid.UUID `db:"id"`
@@ -96,21 +81,6 @@ type Stack struct {
 }
 
 const stackColumns = `id, created_at, updated_at, deleted_at, name, description, generator_id`
-
-// StackLabel is a row of stack_labels.
-type StackLabel struct {
-	ID      uuid.UUID `db:"id"`
-	StackID uuid.UUID `db:"stack_id"`
-	Label   string    `db:"label"`
-}
-
-// StackAnnotation is a row of stack_annotations.
-type StackAnnotation struct {
-	ID      uuid.UUID `db:"id"`
-	StackID uuid.UUID `db:"stack_id"`
-	Key     string    `db:"key"`
-	Value   string    `db:"value"`
-}
 
 // DeploymentObject is a row of deployment_objects.
 type DeploymentObject struct {

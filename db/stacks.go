@@ -45,45 +45,6 @@ func SoftDeleteStack(ctx context.Context, q Queryer, id uuid.UUID) (Stack, error
 	return s, Wrap(err)
 }
 
-// ListStackLabels returns a stack's labels.
-func ListStackLabels(ctx context.Context, q Queryer, stackID uuid.UUID) ([]StackLabel, error) {
-	var out []StackLabel
-	err := q.SelectContext(ctx, &out, `SELECT id, stack_id, label FROM stack_labels WHERE stack_id = $1 ORDER BY label`, stackID)
-	return out, Wrap(err)
-}
-
-// AddStackLabel adds a label.
-func AddStackLabel(ctx context.Context, q Queryer, stackID uuid.UUID, label string) (StackLabel, error) {
-	var l StackLabel
-	err := q.GetContext(ctx, &l, `INSERT INTO stack_labels (stack_id, label) VALUES ($1, $2) RETURNING id, stack_id, label`, stackID, label)
-	return l, Wrap(err)
-}
-
-// RemoveStackLabel deletes a label; ErrNotFound when there was none.
-func RemoveStackLabel(ctx context.Context, q Queryer, stackID uuid.UUID, label string) error {
-	return execOne(ctx, q, `DELETE FROM stack_labels WHERE stack_id = $1 AND label = $2`, stackID, label)
-}
-
-// ListStackAnnotations returns a stack's annotations.
-func ListStackAnnotations(ctx context.Context, q Queryer, stackID uuid.UUID) ([]StackAnnotation, error) {
-	var out []StackAnnotation
-	err := q.SelectContext(ctx, &out, `SELECT id, stack_id, key, value FROM stack_annotations WHERE stack_id = $1 ORDER BY key`, stackID)
-	return out, Wrap(err)
-}
-
-// AddStackAnnotation adds an annotation.
-func AddStackAnnotation(ctx context.Context, q Queryer, stackID uuid.UUID, key, value string) (StackAnnotation, error) {
-	var a StackAnnotation
-	err := q.GetContext(ctx, &a, `INSERT INTO stack_annotations (stack_id, key, value) VALUES ($1, $2, $3)
-		RETURNING id, stack_id, key, value`, stackID, key, value)
-	return a, Wrap(err)
-}
-
-// RemoveStackAnnotation deletes an annotation; ErrNotFound when there was none.
-func RemoveStackAnnotation(ctx context.Context, q Queryer, stackID uuid.UUID, key string) error {
-	return execOne(ctx, q, `DELETE FROM stack_annotations WHERE stack_id = $1 AND key = $2`, stackID, key)
-}
-
 // ListDeploymentObjects returns a stack's live objects, newest sequence first.
 func ListDeploymentObjects(ctx context.Context, q Queryer, stackID uuid.UUID) ([]DeploymentObject, error) {
 	var out []DeploymentObject

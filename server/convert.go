@@ -35,12 +35,12 @@ func toAgent(a db.Agent) client.Agent {
 	}
 }
 
-func toAgentLabel(l db.AgentLabel) client.AgentLabel {
-	return client.AgentLabel{ID: l.ID, AgentID: l.AgentID, Label: l.Label}
+func toAgentLabel(l db.Label) client.AgentLabel {
+	return client.AgentLabel{ID: l.ID, AgentID: l.OwnerID, Label: l.Label}
 }
 
-func toAgentAnnotation(a db.AgentAnnotation) client.AgentAnnotation {
-	return client.AgentAnnotation{ID: a.ID, AgentID: a.AgentID, Key: a.Key, Value: a.Value}
+func toAgentAnnotation(a db.Annotation) client.AgentAnnotation {
+	return client.AgentAnnotation{ID: a.ID, AgentID: a.OwnerID, Key: a.Key, Value: a.Value}
 }
 
 func toAgentTarget(t db.AgentTarget) client.AgentTarget {
@@ -74,12 +74,12 @@ func toStack(s db.Stack) client.Stack {
 	}
 }
 
-func toStackLabel(l db.StackLabel) client.StackLabel {
-	return client.StackLabel{ID: l.ID, StackID: l.StackID, Label: l.Label}
+func toStackLabel(l db.Label) client.StackLabel {
+	return client.StackLabel{ID: l.ID, StackID: l.OwnerID, Label: l.Label}
 }
 
-func toStackAnnotation(a db.StackAnnotation) client.StackAnnotation {
-	return client.StackAnnotation{ID: a.ID, StackID: a.StackID, Key: a.Key, Value: a.Value}
+func toStackAnnotation(a db.Annotation) client.StackAnnotation {
+	return client.StackAnnotation{ID: a.ID, StackID: a.OwnerID, Key: a.Key, Value: a.Value}
 }
 
 func toDeploymentObject(o db.DeploymentObject) client.DeploymentObject {

@@ -42,6 +42,14 @@ func (e *APIError) with(key string, value any) *APIError {
 	return e
 }
 
+// orNotFound replaces db.ErrNotFound with a resource's own 404.
+func orNotFound(err error, notFoundErr *APIError) error {
+	if errors.Is(err, db.ErrNotFound) {
+		return notFoundErr
+	}
+	return err
+}
+
 // errorResponse maps any error to a status and the JSON error body.
 func errorResponse(err error) (int, client.ErrorBody) {
 	var ae *APIError

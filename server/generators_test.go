@@ -394,3 +394,27 @@ func TestRegistrations(t *testing.T) {
 		e.register(a.agent.ID, g.gen.ID)
 	})
 }
+
+// TestDeletedAgentAndSystemGeneratorGuards covers the guards brokkr adds over the reference:
+// a deleted agent cannot be registered or targeted, and the system generator gets no PAK.
+func TestDeletedAgentAndSystemGeneratorGuards(t *testing.T) {
+	e := newEnv(t)
+	g := e.createGenerator("ci")
+	a := e.createAgent("gone", "c1", g.gen.ID)
+	s := e.createStack("web", g.gen.ID, g.pak)
+	e.must(204, req{method: "DELETE", path: v1path("agents", a.agent.ID), pak: e.admin})
+
+	e.expectError(422, "foreign_key_violation", req{method: "POST", path: v1path("generators", g.gen.ID, "register"),
+		pak: e.admin, body: map[string]any{"agent_id": a.agent.ID}})
+	e.expectError(404, "agent_not_found", req{method: "POST", path: v1path("agents", a.agent.ID, "targets"),
+		pak: e.admin, body: map[string]any{"agent_id": a.agent.ID, "stack_id": s.ID}})
+
+	var sys []client.AgentGeneratorRegistration
+	b := e.createAgent("live", "c1")
+	e.must(200, req{method: "GET", path: v1path("agents", b.agent.ID, "registrations"), pak: e.admin}).decode(t, &sys)
+	if len(sys) != 1 {
+		t.Fatalf("registrations of a new agent: %+v", sys)
+	}
+	e.expectError(403, "system_generator_not_a_tenant", req{method: "POST",
+		path: v1path("generators", sys[0].GeneratorID, "rotate-pak"), pak: e.admin})
+}

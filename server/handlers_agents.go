@@ -45,12 +45,7 @@ func (s *Server) agentRoutes(g routes) {
 var errAgentNotFound = notFound("agent_not_found", "agent not found")
 
 // agentNotFound maps db.ErrNotFound to agent_not_found.
-func agentNotFound(err error) error {
-	if errors.Is(err, db.ErrNotFound) {
-		return errAgentNotFound
-	}
-	return err
-}
+func agentNotFound(err error) error { return orNotFound(err, errAgentNotFound) }
 
 // selfAgent parses the agent id of the path and checks the caller is the admin or that agent.
 func selfAgent(c echo.Context, name string) (uuid.UUID, error) {
@@ -344,7 +339,7 @@ func (s *Server) listAgentLabels(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := db.ListAgentLabels(c.Request().Context(), s.db, id)
+	rows, err := db.AgentLabels.List(c.Request().Context(), s.db, id)
 	if err != nil {
 		return err
 	}
@@ -390,7 +385,7 @@ func (s *Server) addAgentLabel(c echo.Context) error {
 	if err := checkLabel(*body.Label); err != nil {
 		return err
 	}
-	l, err := db.AddAgentLabel(c.Request().Context(), s.db, id, *body.Label)
+	l, err := db.AgentLabels.Add(c.Request().Context(), s.db, id, *body.Label)
 	if err != nil {
 		return err
 	}
@@ -405,7 +400,7 @@ func (s *Server) removeAgentLabel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := db.RemoveAgentLabel(c.Request().Context(), s.db, id, param(c, "label")); err != nil {
+	if err := db.AgentLabels.Remove(c.Request().Context(), s.db, id, param(c, "label")); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
 			return notFound("agent_label_not_found", "agent label not found")
 		}
@@ -419,7 +414,7 @@ func (s *Server) listAgentAnnotations(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := db.ListAgentAnnotations(c.Request().Context(), s.db, id)
+	rows, err := db.AgentAnnotations.List(c.Request().Context(), s.db, id)
 	if err != nil {
 		return err
 	}
@@ -452,7 +447,7 @@ func (s *Server) addAgentAnnotation(c echo.Context) error {
 	if err := checkAnnotation(*body.Key, *body.Value); err != nil {
 		return err
 	}
-	a, err := db.AddAgentAnnotation(c.Request().Context(), s.db, id, *body.Key, *body.Value)
+	a, err := db.AgentAnnotations.Add(c.Request().Context(), s.db, id, *body.Key, *body.Value)
 	if err != nil {
 		return err
 	}
@@ -467,7 +462,7 @@ func (s *Server) removeAgentAnnotation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := db.RemoveAgentAnnotation(c.Request().Context(), s.db, id, param(c, "key")); err != nil {
+	if err := db.AgentAnnotations.Remove(c.Request().Context(), s.db, id, param(c, "key")); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
 			return notFound("agent_annotation_not_found", "agent annotation not found")
 		}
@@ -498,6 +493,9 @@ func (s *Server) authorizeTarget(ctx context.Context, id Identity, agentID, stac
 	}
 	if err != nil {
 		return err
+	}
+	if _, err := db.GetAgent(ctx, s.db, agentID); err != nil {
+		return agentNotFound(err)
 	}
 	switch {
 	case id.Admin:

@@ -27,12 +27,7 @@ func (s *Server) generatorRoutes(g routes) {
 
 var errGeneratorNotFound = notFound("generator_not_found", "generator not found")
 
-func generatorNotFound(err error) error {
-	if errors.Is(err, db.ErrNotFound) {
-		return errGeneratorNotFound
-	}
-	return err
-}
+func generatorNotFound(err error) error { return orNotFound(err, errGeneratorNotFound) }
 
 // selfGenerator parses the generator id of the path and checks the caller is the admin or
 // that generator.
@@ -165,6 +160,13 @@ func (s *Server) rotateGeneratorPAK(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	g, err := db.GetGenerator(c.Request().Context(), s.db, id)
+	if err != nil {
+		return generatorNotFound(err)
+	}
+	if g.IsSystem {
+		return forbidden("system_generator_not_a_tenant", "the system generator has no PAK")
+	}
 	key, hash, err := pak.Generate(s.pak)
 	if err != nil {
 		return err
@@ -202,6 +204,12 @@ func (s *Server) registrationTarget(c echo.Context) (generatorID, agentID uuid.U
 			return
 		}
 		agentID = *body.AgentID
+		// A deleted agent is as unknown as one that never existed.
+		if _, aerr := db.GetAgent(c.Request().Context(), s.db, agentID); aerr != nil {
+			err = orNotFound(aerr, apiError(http.StatusUnprocessableEntity, "foreign_key_violation",
+				"agent_id does not name a live agent").with("constraint", "agent_generator_registrations_agent_id_fkey"))
+			return
+		}
 	default:
 		err = forbidden("forbidden", "generators cannot register agents")
 		return

@@ -35,12 +35,7 @@ func (s *Server) stackRoutes(g routes) {
 
 var errStackNotFound = notFound("stack_not_found", "stack not found")
 
-func stackNotFound(err error) error {
-	if errors.Is(err, db.ErrNotFound) {
-		return errStackNotFound
-	}
-	return err
-}
+func stackNotFound(err error) error { return orNotFound(err, errStackNotFound) }
 
 // ownedStack loads the live stack of the path and checks the caller owns it (admin, or the
 // generator it belongs to). Existence is checked first.
@@ -341,7 +336,7 @@ func (s *Server) listStackLabels(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := db.ListStackLabels(c.Request().Context(), s.db, id)
+	rows, err := db.StackLabels.List(c.Request().Context(), s.db, id)
 	if err != nil {
 		return err
 	}
@@ -363,7 +358,7 @@ func (s *Server) addStackLabel(c echo.Context) error {
 	if err := checkLabel(*label); err != nil {
 		return err
 	}
-	l, err := db.AddStackLabel(c.Request().Context(), s.db, st.ID, *label)
+	l, err := db.StackLabels.Add(c.Request().Context(), s.db, st.ID, *label)
 	if err != nil {
 		return err
 	}
@@ -375,7 +370,7 @@ func (s *Server) removeStackLabel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := db.RemoveStackLabel(c.Request().Context(), s.db, st.ID, param(c, "label")); err != nil {
+	if err := db.StackLabels.Remove(c.Request().Context(), s.db, st.ID, param(c, "label")); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
 			return notFound("stack_label_not_found", "stack label not found")
 		}
@@ -389,7 +384,7 @@ func (s *Server) listStackAnnotations(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := db.ListStackAnnotations(c.Request().Context(), s.db, id)
+	rows, err := db.StackAnnotations.List(c.Request().Context(), s.db, id)
 	if err != nil {
 		return err
 	}
@@ -419,7 +414,7 @@ func (s *Server) addStackAnnotation(c echo.Context) error {
 	if err := checkAnnotation(*body.Key, *body.Value); err != nil {
 		return err
 	}
-	a, err := db.AddStackAnnotation(c.Request().Context(), s.db, st.ID, *body.Key, *body.Value)
+	a, err := db.StackAnnotations.Add(c.Request().Context(), s.db, st.ID, *body.Key, *body.Value)
 	if err != nil {
 		return err
 	}
@@ -431,7 +426,7 @@ func (s *Server) removeStackAnnotation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := db.RemoveStackAnnotation(c.Request().Context(), s.db, st.ID, param(c, "key")); err != nil {
+	if err := db.StackAnnotations.Remove(c.Request().Context(), s.db, st.ID, param(c, "key")); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
 			return notFound("stack_annotation_not_found", "stack annotation not found")
 		}
