@@ -9,21 +9,24 @@ import (
 // associatedStackIDs selects the ids of the live stacks associated with agent $1: stacks it
 // targets explicitly, plus stacks sharing a label or an exact annotation with it whose
 // generator the agent is registered with. Each stack appears once, however many of its
-// targets, labels and annotations match. It is driven from the agent's own rows so that its
-// cost follows the agent's matches, not the number of stacks.
+// targets, labels and annotations match.
+//
+// The candidates are collected from the agent's own rows into arrays first and the stacks
+// then fetched by primary key, so the cost follows the agent's matches, not the number of
+// stacks (a plain join lets the planner hash the whole stacks table when label statistics
+// are skewed).
 const associatedStackIDs = `
-	SELECT DISTINCT s.id FROM stacks s
-	JOIN (
-		SELECT stack_id, TRUE AS explicit FROM agent_targets WHERE agent_id = $1
-		UNION ALL
-		SELECT sl.stack_id, FALSE FROM agent_labels al
-			JOIN stack_labels sl ON sl.label = al.label WHERE al.agent_id = $1
-		UNION ALL
-		SELECT sa.stack_id, FALSE FROM agent_annotations aa
-			JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value WHERE aa.agent_id = $1
-	) c ON c.stack_id = s.id
-	WHERE s.deleted_at IS NULL AND (c.explicit OR EXISTS (
-		SELECT 1 FROM agent_generator_registrations r WHERE r.agent_id = $1 AND r.generator_id = s.generator_id))`
+	SELECT s.id FROM stacks s
+	WHERE s.id = ANY (ARRAY(SELECT stack_id FROM agent_targets WHERE agent_id = $1)) AND s.deleted_at IS NULL
+	UNION
+	SELECT s.id FROM stacks s
+	WHERE s.id = ANY (ARRAY(
+			SELECT sl.stack_id FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label WHERE al.agent_id = $1
+			UNION
+			SELECT sa.stack_id FROM agent_annotations aa
+				JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value WHERE aa.agent_id = $1))
+		AND s.deleted_at IS NULL
+		AND s.generator_id IN (SELECT generator_id FROM agent_generator_registrations WHERE agent_id = $1)`
 
 // AssociatedStacks returns the live stacks associated with an agent, by id.
 func AssociatedStacks(ctx context.Context, q Queryer, agentID uuid.UUID) ([]Stack, error) {
