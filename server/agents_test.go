@@ -27,8 +27,7 @@ func v1path(segments ...any) string {
 	var b strings.Builder
 	b.WriteString("/api/v1")
 	for _, s := range segments {
-		b.WriteString("/")
-		b.WriteString(fmt.Sprint(s))
+		fmt.Fprint(&b, "/", s)
 	}
 	return b.String()
 }
