@@ -259,7 +259,6 @@ func runServe(ctx context.Context, cfg config.Broker, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	_ = levelVar
 	log.Info("starting brokkr-broker", slog.String("version", buildinfo.Get().Version))
 	url, stopDB, err := databaseURL(ctx, cfg, log)
 	if err != nil {
@@ -278,7 +277,7 @@ func runServe(ctx context.Context, cfg config.Broker, stdout, stderr io.Writer) 
 	}
 	defer func() { _ = store.Close() }()
 
-	srv, err := New(Options{Config: cfg, DB: store, Logger: log})
+	srv, err := New(Options{Config: cfg, DB: store, Logger: log, LogLevel: levelVar})
 	if err != nil {
 		return err
 	}

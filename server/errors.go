@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -90,7 +91,8 @@ func errorResponse(err error) (int, client.ErrorBody) {
 			return he.Code, client.ErrorBody{Code: "unauthorized", Message: "missing or invalid PAK"}
 		}
 		if he.Code < 500 {
-			return he.Code, client.ErrorBody{Code: http.StatusText(he.Code), Message: fmt.Sprint(he.Message)}
+			code := strings.ToLower(strings.ReplaceAll(http.StatusText(he.Code), " ", "_"))
+			return he.Code, client.ErrorBody{Code: code, Message: fmt.Sprint(he.Message)}
 		}
 	}
 	return http.StatusInternalServerError, client.ErrorBody{Code: "internal_error", Message: "internal server error"}

@@ -30,6 +30,7 @@ const apiPrefix = "/api/v1"
 type Server struct {
 	db        *db.DB
 	log       *slog.Logger
+	logLevel  *slog.LevelVar
 	echo      *echo.Echo
 	bus       *Bus
 	metrics   *metrics
@@ -51,9 +52,10 @@ type Server struct {
 
 // Options are the dependencies of New.
 type Options struct {
-	Config config.Broker
-	DB     *db.DB
-	Logger *slog.Logger
+	Config   config.Broker
+	DB       *db.DB
+	Logger   *slog.Logger
+	LogLevel *slog.LevelVar // the logger's level, changed when log.level is reloaded (optional)
 }
 
 // New builds a broker around an open, migrated database. It does not bootstrap the database
@@ -70,6 +72,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		db:        o.DB,
 		log:       log,
+		logLevel:  o.LogLevel,
 		bus:       NewBus(log),
 		cfg:       cfg,
 		authCache: newAuthCache(time.Duration(cfg.Broker.AuthCacheTTLSeconds)*time.Second, 10000),
