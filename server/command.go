@@ -281,6 +281,7 @@ func runServe(ctx context.Context, cfg config.Broker, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	defer srv.Close()
 	minted, err := srv.Bootstrap(ctx)
 	if err != nil {
 		return err

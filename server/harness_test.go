@@ -60,6 +60,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(srv.Close)
 	if _, err := srv.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}

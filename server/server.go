@@ -43,7 +43,10 @@ type Server struct {
 	readOnlyHash string // hash of the in-memory read-only admin key
 	readOnlyKey  string
 
-	ready readiness
+	ready   readiness
+	auditor       *auditWriter
+	workers       []worker
+	workerMetrics *workerMetrics
 
 	startOnce sync.Once
 	bg        sync.WaitGroup
@@ -92,6 +95,8 @@ func New(o Options) (*Server, error) {
 	}
 	s.readOnlyKey, s.readOnlyHash = key, hash
 	s.metrics = newMetrics(s)
+	s.workerMetrics = newWorkerMetrics(s.metrics.registry)
+	s.auditor = newAuditWriter(s)
 	s.echo = s.routes()
 	return s, nil
 }
@@ -121,6 +126,7 @@ func (s *Server) Start(ctx context.Context) {
 			defer s.bg.Done()
 			s.listenAuthEvictions(ctx)
 		}()
+		s.runWorkers(ctx)
 	})
 }
 
@@ -191,6 +197,13 @@ func (s *Server) routes() *echo.Echo {
 	s.agentRoutes(g)
 	s.generatorRoutes(g)
 	s.stackRoutes(g)
+	s.installTemplates(g)
+	s.installWorkOrders(g)
+	s.installDiagnostics(g)
+	s.installHealth(g)
+	s.installWebhooks(g)
+	s.installLive(e, g)
+	s.installAdmin(g)
 	return e
 }
 
