@@ -43,7 +43,7 @@ type Server struct {
 	readOnlyHash string // hash of the in-memory read-only admin key
 	readOnlyKey  string
 
-	ready   readiness
+	ready         readiness
 	auditor       *auditWriter
 	workers       []worker
 	workerMetrics *workerMetrics
