@@ -120,6 +120,9 @@ func (a *authCache) clear() {
 // errUnauthenticated answers 401.
 var errUnauthenticated = apiError(http.StatusUnauthorized, "unauthorized", "missing or invalid PAK")
 
+// errUnknownPAK answers 401 for a well-formed key nobody holds; it is audited.
+var errUnknownPAK = apiError(http.StatusUnauthorized, "unauthorized", "missing or invalid PAK")
+
 // resolve turns an Authorization header value into an identity.
 func (s *Server) resolve(ctx context.Context, header string) (Identity, error) {
 	key, err := pak.FromHeader(header)
@@ -138,7 +141,7 @@ func (s *Server) resolve(ctx context.Context, header string) (Identity, error) {
 	}
 	dbID, err := db.ResolvePAKHash(ctx, s.db, hash)
 	if errors.Is(err, db.ErrNotFound) {
-		return Identity{}, errUnauthenticated
+		return Identity{}, errUnknownPAK
 	}
 	if err != nil {
 		return Identity{}, err
@@ -167,6 +170,10 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return errUnauthenticated
 		}
 		id, err := s.resolve(c.Request().Context(), header)
+		if errors.Is(err, errUnknownPAK) {
+			s.audit(c, AuditEntry{ActorType: "system", Action: AuditAuthFailed, ResourceType: ResourceSystem,
+				Details: map[string]any{"reason": "invalid_pak", "path": c.Request().URL.Path}})
+		}
 		if err != nil {
 			return err
 		}

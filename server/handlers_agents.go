@@ -149,6 +149,10 @@ func (s *Server) createAgent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, AuditEntry{Action: AuditAgentCreated, ResourceType: ResourceAgent, ResourceID: ptr(agent.ID),
+		Details: map[string]any{"name": agent.Name, "cluster_name": agent.ClusterName}})
+	s.audit(c, AuditEntry{Action: AuditPAKCreated, ResourceType: ResourcePAK, ResourceID: ptr(agent.ID),
+		Details: map[string]any{"entity": "agent", "name": agent.Name}})
 	return reply(c, http.StatusCreated, client.CreateAgentResponse{Agent: toAgent(agent), InitialPAK: key})
 }
 
@@ -224,6 +228,8 @@ func (s *Server) updateAgent(c echo.Context) error {
 	if err != nil {
 		return agentNotFound(err)
 	}
+	s.audit(c, AuditEntry{Action: AuditAgentUpdated, ResourceType: ResourceAgent, ResourceID: ptr(a.ID),
+		Details: map[string]any{"name": a.Name, "cluster_name": a.ClusterName, "status": a.Status}})
 	return reply(c, http.StatusOK, toAgent(a))
 }
 
@@ -253,6 +259,7 @@ func (s *Server) deleteAgent(c echo.Context) error {
 	}
 	if hash != "" {
 		s.evictPAK(hash)
+		s.audit(c, AuditEntry{Action: AuditAgentDeleted, ResourceType: ResourceAgent, ResourceID: ptr(id)})
 	}
 	return c.NoContent(http.StatusNoContent)
 }
@@ -661,6 +668,8 @@ func (s *Server) rotateAgentPAK(c echo.Context) error {
 		return agentNotFound(err)
 	}
 	s.evictPAK(old)
+	s.audit(c, AuditEntry{Action: AuditPAKRotated, ResourceType: ResourceAgent, ResourceID: ptr(a.ID),
+		Details: map[string]any{"agent_name": a.Name}})
 	return reply(c, http.StatusOK, client.RotateAgentPAKResponse{Agent: toAgent(a), PAK: key})
 }
 

@@ -79,6 +79,10 @@ func (s *Server) createGenerator(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, AuditEntry{Action: AuditGeneratorCreated, ResourceType: ResourceGenerator, ResourceID: ptr(g.ID),
+		Details: map[string]any{"name": g.Name}})
+	s.audit(c, AuditEntry{Action: AuditPAKCreated, ResourceType: ResourcePAK, ResourceID: ptr(g.ID),
+		Details: map[string]any{"entity": "generator", "name": g.Name}})
 	return reply(c, http.StatusCreated, client.GeneratorPAKResponse{Generator: toGenerator(g), PAK: key})
 }
 
@@ -129,6 +133,8 @@ func (s *Server) updateGenerator(c echo.Context) error {
 	if err != nil {
 		return err // unknown id: 404 not_found
 	}
+	s.audit(c, AuditEntry{Action: AuditGeneratorUpdated, ResourceType: ResourceGenerator, ResourceID: ptr(g.ID),
+		Details: map[string]any{"name": g.Name}})
 	return reply(c, http.StatusOK, toGenerator(g))
 }
 
@@ -152,6 +158,8 @@ func (s *Server) deleteGenerator(c echo.Context) error {
 	if hash != "" {
 		s.evictPAK(hash)
 	}
+	s.audit(c, AuditEntry{Action: AuditGeneratorDeleted, ResourceType: ResourceGenerator, ResourceID: ptr(id),
+		Details: map[string]any{"name": g.Name}})
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -178,6 +186,8 @@ func (s *Server) rotateGeneratorPAK(c echo.Context) error {
 	if old != "" {
 		s.evictPAK(old)
 	}
+	s.audit(c, AuditEntry{Action: AuditPAKRotated, ResourceType: ResourceGenerator, ResourceID: ptr(g.ID),
+		Details: map[string]any{"generator_name": g.Name}})
 	return reply(c, http.StatusCreated, client.GeneratorPAKResponse{Generator: toGenerator(g), PAK: key})
 }
 
@@ -232,6 +242,8 @@ func (s *Server) registerAgent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, AuditEntry{Action: AuditAgentRegistered, ResourceType: ResourceAgent, ResourceID: ptr(agent),
+		Details: map[string]any{"generator_id": gen}})
 	return reply(c, http.StatusCreated, toRegistration(r))
 }
 
@@ -252,6 +264,8 @@ func (s *Server) deregisterAgent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, AuditEntry{Action: AuditAgentDeregistered, ResourceType: ResourceAgent, ResourceID: ptr(agent),
+		Details: map[string]any{"generator_id": gen}})
 	return c.NoContent(http.StatusNoContent)
 }
 

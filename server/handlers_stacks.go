@@ -117,6 +117,8 @@ func (s *Server) createStack(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, AuditEntry{Action: AuditStackCreated, ResourceType: ResourceStack, ResourceID: ptr(st.ID),
+		Details: map[string]any{"name": st.Name, "generator_id": st.GeneratorID}})
 	return reply(c, http.StatusCreated, toStack(st))
 }
 
@@ -181,6 +183,8 @@ func (s *Server) updateStack(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, AuditEntry{Action: AuditStackUpdated, ResourceType: ResourceStack, ResourceID: ptr(out.ID),
+		Details: map[string]any{"name": out.Name}})
 	return reply(c, http.StatusOK, toStack(out))
 }
 
@@ -200,6 +204,8 @@ func (s *Server) deleteStack(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, AuditEntry{Action: AuditStackDeleted, ResourceType: ResourceStack, ResourceID: ptr(st.ID),
+		Details: map[string]any{"name": st.Name}})
 	return c.NoContent(http.StatusNoContent)
 }
 
