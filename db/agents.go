@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -248,4 +249,13 @@ func prefixed(alias, columns string) string {
 		}
 	}
 	return string(out)
+}
+
+// DeleteAgentEventsBefore hard-deletes agent events created before t and returns how many.
+func DeleteAgentEventsBefore(ctx context.Context, q Queryer, t time.Time) (int64, error) {
+	res, err := q.ExecContext(ctx, `DELETE FROM agent_events WHERE created_at < $1`, t)
+	if err != nil {
+		return 0, Wrap(err)
+	}
+	return res.RowsAffected()
 }

@@ -111,6 +111,15 @@ func (a *authCache) evict(hashes ...string) {
 	}
 }
 
+func (a *authCache) setTTL(ttl time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ttl = ttl
+	if ttl <= 0 {
+		a.entries = map[string]cacheEntry{}
+	}
+}
+
 func (a *authCache) clear() {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -87,7 +87,12 @@ until SIGINT or SIGTERM, then shut down gracefully.`,
 			if err != nil {
 				return err
 			}
-			return runServe(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			reload := func() (config.Broker, error) {
+				c, _, err := config.LoadBroker(config.LoadOptions{File: configFile, Flags: cmd.Flags()})
+				return c, err
+			}
+			file := config.LoadOptions{File: configFile}.ConfigFile()
+			return runServe(cmd.Context(), cfg, reload, file, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	serve.Flags().String("listen", "", "listen address host:port (broker.listen_addr, default 0.0.0.0:3000)")
@@ -254,7 +259,7 @@ func ensureDatabase(ctx context.Context, adminURL, name string) error {
 }
 
 // runServe is `brokkr-broker serve`.
-func runServe(ctx context.Context, cfg config.Broker, stdout, stderr io.Writer) error {
+func runServe(ctx context.Context, cfg config.Broker, reload func() (config.Broker, error), configFile string, stdout, stderr io.Writer) error {
 	log, levelVar, err := logging.New(cfg.Log.Level, cfg.Log.Format, stderr)
 	if err != nil {
 		return err
@@ -277,7 +282,8 @@ func runServe(ctx context.Context, cfg config.Broker, stdout, stderr io.Writer) 
 	}
 	defer func() { _ = store.Close() }()
 
-	srv, err := New(Options{Config: cfg, DB: store, Logger: log, LogLevel: levelVar})
+	srv, err := New(Options{Config: cfg, DB: store, Logger: log, LogLevel: levelVar,
+		Reload: reload, ConfigFile: configFile})
 	if err != nil {
 		return err
 	}

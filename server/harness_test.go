@@ -86,10 +86,21 @@ func openFreshDB(t testing.TB) *db.DB {
 // replica behind a load balancer would be; it shares the validated HTTP client.
 func (e *env) replica() *env {
 	e.t.Helper()
-	srv, err := server.New(server.Options{Config: e.cfg, DB: e.db})
+	return e.replicaWith(nil)
+}
+
+// replicaWith is replica with server options adjusted by change (which may be nil).
+func (e *env) replicaWith(change func(*server.Options)) *env {
+	e.t.Helper()
+	o := server.Options{Config: e.cfg, DB: e.db}
+	if change != nil {
+		change(&o)
+	}
+	srv, err := server.New(o)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.t.Cleanup(srv.Close)
 	if _, err := srv.Bootstrap(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}

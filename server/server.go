@@ -37,8 +37,10 @@ type Server struct {
 	authCache *authCache
 	pak       pak.Settings
 
-	cfgMu sync.RWMutex
-	cfg   config.Broker
+	cfgMu      sync.RWMutex
+	cfg        config.Broker
+	reload     func() (config.Broker, error)
+	configFile string
 
 	readOnlyHash string // hash of the in-memory read-only admin key
 	readOnlyKey  string
@@ -59,6 +61,11 @@ type Options struct {
 	DB       *db.DB
 	Logger   *slog.Logger
 	LogLevel *slog.LevelVar // the logger's level, changed when log.level is reloaded (optional)
+	// Reload re-reads the configuration for POST /admin/config/reload and the file watcher;
+	// nil disables reloading (503 config_reload_disabled).
+	Reload func() (config.Broker, error)
+	// ConfigFile is watched for changes when broker.config_watch is set.
+	ConfigFile string
 }
 
 // New builds a broker around an open, migrated database. It does not bootstrap the database
@@ -73,12 +80,14 @@ func New(o Options) (*Server, error) {
 	}
 	cfg := o.Config
 	s := &Server{
-		db:        o.DB,
-		log:       log,
-		logLevel:  o.LogLevel,
-		bus:       NewBus(log),
-		cfg:       cfg,
-		authCache: newAuthCache(time.Duration(cfg.Broker.AuthCacheTTLSeconds)*time.Second, 10000),
+		db:         o.DB,
+		log:        log,
+		logLevel:   o.LogLevel,
+		reload:     o.Reload,
+		configFile: o.ConfigFile,
+		bus:        NewBus(log),
+		cfg:        cfg,
+		authCache:  newAuthCache(time.Duration(cfg.Broker.AuthCacheTTLSeconds)*time.Second, 10000),
 		pak: pak.Settings{
 			Prefix:           cfg.PAK.Prefix,
 			ShortTokenPrefix: cfg.PAK.ShortTokenPrefix,
@@ -127,6 +136,13 @@ func (s *Server) Start(ctx context.Context) {
 			s.listenAuthEvictions(ctx)
 		}()
 		s.runWorkers(ctx)
+		if s.configFile != "" && s.reload != nil && s.Config().Broker.ConfigWatch {
+			s.bg.Add(1)
+			go func() {
+				defer s.bg.Done()
+				s.watchConfig(ctx, s.configFile)
+			}()
+		}
 	})
 }
 
