@@ -9,3 +9,6 @@ func (s *Server) ResolveForTest(ctx context.Context, header string) (Identity, e
 
 // ListeningForTest reports whether the cross-replica auth eviction listener is connected.
 func (s *Server) ListeningForTest() bool { return s.listening.Load() }
+
+// AuditForTest records a system audit entry, as a background worker would.
+func (s *Server) AuditForTest(e AuditEntry) { s.audit(nil, e) }
