@@ -350,6 +350,9 @@ func (s *Server) Bootstrap(ctx context.Context) (minted string, err error) {
 		s.metrics.defaultAdminKey.Set(1)
 		s.log.Warn("the admin PAK is the publicly known development key; set broker.pak_hash")
 	}
+	if err := s.checkWebhookKey(ctx); err != nil {
+		return "", err
+	}
 	return minted, nil
 }
 
