@@ -31,6 +31,7 @@ const (
 const (
 	NoticeTargetChanged = "internal.target_changed" // Data: AgentTarget
 	NoticeStackChanged  = "internal.stack_changed"  // Data: stack_id, Stack
+	NoticeWorkOrder     = "internal.work_order"     // Data: agent_ids []uuid.UUID, work_order client.WorkOrder
 )
 
 // Event is one emission: the webhook envelope plus internal routing data.

@@ -259,6 +259,7 @@ func (s *Server) deleteAgent(c echo.Context) error {
 	}
 	if hash != "" {
 		s.evictPAK(hash)
+		s.notice(NoticeAgentRevoked, map[string]any{"agent_id": id})
 		s.audit(c, AuditEntry{Action: AuditAgentDeleted, ResourceType: ResourceAgent, ResourceID: ptr(id)})
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -611,6 +612,7 @@ func (s *Server) heartbeat(c echo.Context) error {
 	if _, err := db.Heartbeat(c.Request().Context(), s.db, id, reported, reachable, latency); err != nil {
 		return agentNotFound(err)
 	}
+	s.notice(NoticeAgentHeartbeat, map[string]any{"agent_id": id})
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -668,6 +670,7 @@ func (s *Server) rotateAgentPAK(c echo.Context) error {
 		return agentNotFound(err)
 	}
 	s.evictPAK(old)
+	s.notice(NoticeAgentRevoked, map[string]any{"agent_id": a.ID})
 	s.audit(c, AuditEntry{Action: AuditPAKRotated, ResourceType: ResourceAgent, ResourceID: ptr(a.ID),
 		Details: map[string]any{"agent_name": a.Name}})
 	return reply(c, http.StatusOK, client.RotateAgentPAKResponse{Agent: toAgent(a), PAK: key})

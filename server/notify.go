@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -11,6 +12,28 @@ import (
 
 // authEvictChannel carries PAK hashes whose cached resolutions every replica must drop.
 const authEvictChannel = "brokkr_auth_evict"
+
+// notifyHandler consumes the PostgreSQL notifications of one channel.
+type notifyHandler struct {
+	channel string
+	notify  func(payload string)
+	// reset runs after the listening connection was lost and again once a new one listens:
+	// notifications may have been missed in between.
+	reset func()
+}
+
+// notifyHandlers lists the channels every replica listens on.
+func (s *Server) notifyHandlers() []notifyHandler {
+	hs := []notifyHandler{{
+		channel: authEvictChannel,
+		notify:  func(p string) { s.authCache.evict(p) },
+		reset:   s.authCache.clear,
+	}}
+	if s.live != nil {
+		hs = append(hs, s.live.notifyHandler())
+	}
+	return hs
+}
 
 // evictPAK drops cached resolutions of these hashes here at once and, through PostgreSQL
 // NOTIFY, on every other replica sharing the database.
@@ -28,18 +51,23 @@ func (s *Server) evictPAK(hashes ...string) {
 	}
 }
 
-// listenAuthEvictions keeps a connection listening for evictions made by other replicas
-// until ctx ends. After a lost connection the whole cache is dropped, since notifications
-// may have been missed.
-func (s *Server) listenAuthEvictions(ctx context.Context) {
+// listenNotifications keeps one connection listening on every channel of notifyHandlers
+// until ctx ends, reconnecting with a growing delay after a lost connection.
+func (s *Server) listenNotifications(ctx context.Context) {
+	handlers := s.notifyHandlers()
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx)
+		connected, err := s.listenOnce(ctx, handlers)
 		if ctx.Err() != nil {
 			return
 		}
-		s.authCache.clear()
-		s.log.Warn("auth eviction listener disconnected; retrying", slog.Any("err", err), slog.Duration("in", backoff))
+		for _, h := range handlers {
+			h.reset()
+		}
+		if connected {
+			backoff = 100 * time.Millisecond
+		}
+		s.log.Warn("notification listener disconnected; retrying", slog.Any("err", err), slog.Duration("in", backoff))
 		select {
 		case <-ctx.Done():
 			return
@@ -49,31 +77,41 @@ func (s *Server) listenAuthEvictions(ctx context.Context) {
 	}
 }
 
-func (s *Server) listenOnce(ctx context.Context) error {
+// listenOnce listens on one connection until it fails or ctx ends. It reports whether the
+// connection got as far as listening.
+func (s *Server) listenOnce(ctx context.Context, handlers []notifyHandler) (bool, error) {
 	cfg, err := pgx.ParseConfig(s.db.URL())
 	if err != nil {
-		return err
+		return false, fmt.Errorf("parse database url: %w", err)
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return err
+		return false, fmt.Errorf("connect: %w", err)
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
-	if _, err := conn.Exec(ctx, "LISTEN "+authEvictChannel); err != nil {
-		return err
+	byChannel := make(map[string]func(string), len(handlers))
+	for _, h := range handlers {
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{h.channel}.Sanitize()); err != nil {
+			return false, fmt.Errorf("listen %s: %w", h.channel, err)
+		}
+		byChannel[h.channel] = h.notify
 	}
-	// Anything cached before LISTEN took effect may have missed an eviction.
-	s.authCache.clear()
+	// Anything learnt before LISTEN took effect may be stale.
+	for _, h := range handlers {
+		h.reset()
+	}
 	s.listening.Store(true)
 	defer s.listening.Store(false)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
-				return nil
+				return true, nil
 			}
-			return err
+			return true, fmt.Errorf("wait for notification: %w", err)
 		}
-		s.authCache.evict(n.Payload)
+		if f := byChannel[n.Channel]; f != nil {
+			f(n.Payload)
+		}
 	}
 }

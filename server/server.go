@@ -52,7 +52,8 @@ type Server struct {
 
 	startOnce sync.Once
 	bg        sync.WaitGroup
-	listening atomic.Bool // the auth eviction listener is connected
+	listening atomic.Bool // the notification listener is connected
+	live      *liveHub    // WebSocket channels and their cross-replica fan-out
 }
 
 // Options are the dependencies of New.
@@ -133,8 +134,9 @@ func (s *Server) Start(ctx context.Context) {
 		s.bg.Add(1)
 		go func() {
 			defer s.bg.Done()
-			s.listenAuthEvictions(ctx)
+			s.listenNotifications(ctx)
 		}()
+		s.startLive(ctx)
 		s.runWorkers(ctx)
 		if s.configFile != "" && s.reload != nil && s.Config().Broker.ConfigWatch {
 			s.bg.Add(1)
