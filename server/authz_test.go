@@ -105,6 +105,11 @@ type authzFixture struct {
 	objS3  client.DeploymentObject
 	event  client.AgentEvent // an event of A1 about obj
 
+	order        client.WorkOrder         // pending, targeted at A1
+	claimedOrder client.WorkOrder         // claimed by A1
+	loggedOrder  client.WorkOrder         // completed: in the work order log
+	diag         client.DiagnosticRequest // pending, assigned to A1, about obj
+
 	// tag is unique per request, for the names of what the request creates.
 	tag string
 }
@@ -160,6 +165,20 @@ func newAuthzFixture(e *env, sfx string) authzFixture {
 	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/agents/" + f.a1.agent.ID.String() + "/events", pak: f.a1.pak,
 		body: map[string]any{"agent_id": f.a1.agent.ID, "deployment_object_id": f.obj.ID, "event_type": "DEPLOY", "status": "SUCCESS"}}).
 		decode(e.t, &f.event)
+	newOrder := func() client.WorkOrder {
+		var w client.WorkOrder
+		e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/work-orders", pak: e.admin,
+			body: map[string]any{"work_type": "build", "yaml_content": "kind: Build", "targeting": map[string]any{"agent_ids": []any{f.a1.agent.ID}}}}).
+			decode(e.t, &w)
+		return w
+	}
+	f.order, f.claimedOrder, f.loggedOrder = newOrder(), newOrder(), newOrder()
+	e.must(http.StatusOK, req{method: "POST", path: "/api/v1/work-orders/" + f.claimedOrder.ID.String() + "/claim", pak: f.a1.pak,
+		body: map[string]any{"agent_id": f.a1.agent.ID}})
+	e.must(http.StatusOK, req{method: "POST", path: "/api/v1/work-orders/" + f.loggedOrder.ID.String() + "/complete", pak: e.admin,
+		body: map[string]any{"success": true}})
+	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/deployment-objects/" + f.obj.ID.String() + "/diagnostics", pak: e.admin,
+		body: map[string]any{"agent_id": f.a1.agent.ID}}).decode(e.t, &f.diag)
 	return f
 }
 
@@ -389,6 +408,72 @@ func authzTable() []authzRow {
 			path: func(f authzFixture) string { return "/deployment-objects/" + f.objS2.ID.String() }, want: objectRead},
 		{op: "get_deployment_object", variant: "annotation-match", method: "GET", route: "/deployment-objects/{id}",
 			path: func(f authzFixture) string { return "/deployment-objects/" + f.objS3.ID.String() }, want: objectRead},
+		// The read-only admin may request diagnostics (§2.4).
+		{op: "create_diagnostic_request", method: "POST", route: "/deployment-objects/{id}/diagnostics",
+			path: func(f authzFixture) string { return "/deployment-objects/" + f.obj.ID.String() + "/diagnostics" },
+			body: func(f authzFixture) any { return map[string]any{"agent_id": f.a1.agent.ID} },
+			want: authzAllow(http.StatusCreated, "admin_required", callerAdmin, callerReadOnly)},
+		{op: "get_deployment_health", method: "GET", route: "/deployment-objects/{id}/health",
+			path: func(f authzFixture) string { return "/deployment-objects/" + f.obj.ID.String() + "/health" }, want: adminRead},
+		{op: "get_stack_health", method: "GET", route: "/stacks/{id}/health",
+			path: func(f authzFixture) string { return f.stackPath() + "/health" }, want: adminRead},
+
+		// §5.7 Diagnostics.
+		{op: "get_diagnostic", method: "GET", route: "/diagnostics/{id}",
+			path: func(f authzFixture) string { return "/diagnostics/" + f.diag.ID.String() },
+			want: authzAllow(http.StatusOK, "diagnostic_not_owned", callerAdmin, callerReadOnly, callerSelf)},
+		{op: "get_pending_diagnostics", method: "GET", route: "/agents/{id}/diagnostics/pending",
+			path: func(f authzFixture) string { return f.agentPath() + "/diagnostics/pending" }, want: agentSelfRead},
+		{op: "claim_diagnostic", method: "POST", route: "/diagnostics/{id}/claim", fresh: true,
+			path: func(f authzFixture) string { return "/diagnostics/" + f.diag.ID.String() + "/claim" },
+			want: authzWrite(http.StatusOK, "diagnostic_not_owned", callerAdmin, callerSelf)},
+		// Only the assigned agent may submit; it gets past authorization to the state check.
+		{op: "submit_diagnostic_result", method: "POST", route: "/diagnostics/{id}/result",
+			path: func(f authzFixture) string { return "/diagnostics/" + f.diag.ID.String() + "/result" },
+			body: func(f authzFixture) any {
+				return map[string]any{"pod_statuses": "[]", "events": "[]", "collected_at": "2026-01-01T00:00:00Z"}
+			},
+			want: authzWrite(http.StatusConflict, "diagnostic_not_owned", callerSelf)},
+
+		// §5.8 Deployment health.
+		{op: "update_health_status", method: "PATCH", route: "/agents/{id}/health-status",
+			path: func(f authzFixture) string { return f.agentPath() + "/health-status" },
+			body: func(f authzFixture) any {
+				return map[string]any{"deployment_objects": []any{map[string]any{"id": f.obj.ID, "status": "healthy", "checked_at": "2026-01-01T00:00:00Z"}}}
+			},
+			want: authzWrite(http.StatusOK, "agent_pak_mismatch", callerAdmin, callerSelf)},
+
+		// §5.10 Work orders.
+		{op: "list_work_orders", method: "GET", route: "/work-orders", path: authzConstPath("/work-orders"), want: adminRead},
+		{op: "create_work_order", method: "POST", route: "/work-orders", path: authzConstPath("/work-orders"),
+			body: func(f authzFixture) any {
+				return map[string]any{"work_type": "build", "yaml_content": "kind: Build", "targeting": map[string]any{"labels": []string{authzSharedLabel}}}
+			},
+			want: authzWrite(http.StatusCreated, "admin_required", callerAdmin)},
+		{op: "get_work_order", method: "GET", route: "/work-orders/{id}",
+			path: func(f authzFixture) string { return "/work-orders/" + f.order.ID.String() }, want: adminRead},
+		{op: "delete_work_order", method: "DELETE", route: "/work-orders/{id}", fresh: true,
+			path: func(f authzFixture) string { return "/work-orders/" + f.order.ID.String() },
+			want: authzWrite(http.StatusNoContent, "admin_required", callerAdmin)},
+		{op: "list_pending_for_agent", method: "GET", route: "/agents/{agent_id}/work-orders/pending",
+			path: func(f authzFixture) string { return f.agentPath() + "/work-orders/pending" }, want: agentSelfRead},
+		{op: "claim_work_order", method: "POST", route: "/work-orders/{id}/claim", fresh: true,
+			path: func(f authzFixture) string { return "/work-orders/" + f.order.ID.String() + "/claim" },
+			body: func(f authzFixture) any { return map[string]any{"agent_id": f.a1.agent.ID} },
+			want: authzWrite(http.StatusOK, "agent_pak_mismatch", callerAdmin, callerSelf)},
+		{op: "complete_work_order", variant: "claimed", method: "POST", route: "/work-orders/{id}/complete", fresh: true,
+			path: func(f authzFixture) string { return "/work-orders/" + f.claimedOrder.ID.String() + "/complete" },
+			body: func(f authzFixture) any { return map[string]any{"success": true} },
+			want: authzWrite(http.StatusOK, "work_order_not_claimed_by_agent", callerAdmin, callerSelf)},
+		// Only the admin or the claiming agent may complete an order; on an unclaimed order
+		// that leaves the admin (the reference also lets generators through).
+		{op: "complete_work_order", variant: "unclaimed", method: "POST", route: "/work-orders/{id}/complete", fresh: true,
+			path: func(f authzFixture) string { return "/work-orders/" + f.order.ID.String() + "/complete" },
+			body: func(f authzFixture) any { return map[string]any{"success": true} },
+			want: authzWrite(http.StatusOK, "work_order_not_claimed_by_agent", callerAdmin)},
+		{op: "list_work_order_log", method: "GET", route: "/work-order-log", path: authzConstPath("/work-order-log"), want: adminRead},
+		{op: "get_work_order_log", method: "GET", route: "/work-order-log/{id}",
+			path: func(f authzFixture) string { return "/work-order-log/" + f.loggedOrder.ID.String() }, want: adminRead},
 	}
 }
 

@@ -354,14 +354,13 @@ func (s *Server) claimWorkOrder(c echo.Context) error {
 // mayComplete reports whether the caller may complete an order claimed by claimedBy: the
 // admin, or a caller whose agent identity equals the claim (so a caller without an agent
 // identity matches an unclaimed order, and an agent does not).
+// Only the admin or the agent holding the claim may complete an order. (The reference also
+// lets any generator complete an unclaimed order; generators have no part in work orders.)
 func mayComplete(who Identity, claimedBy *uuid.UUID) bool {
 	if who.Admin {
 		return true
 	}
-	if who.IsAgent() {
-		return claimedBy != nil && *claimedBy == who.AgentID
-	}
-	return claimedBy == nil
+	return who.IsAgent() && claimedBy != nil && *claimedBy == who.AgentID
 }
 
 // retryDelay is the backoff before retry n: backoff × 2^n seconds, capped at maxRetryDelay.

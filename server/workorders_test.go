@@ -471,9 +471,9 @@ func TestCompleteWorkOrder(t *testing.T) {
 		// An agent identity never matches an unclaimed order...
 		e.expectError(403, "work_order_not_claimed_by_agent", req{method: "POST", path: completePath(w.ID), pak: a.pak,
 			body: map[string]any{"success": true}})
-		// ...while a caller without one does, as does the admin.
-		e.must(200, req{method: "POST", path: completePath(w.ID), pak: g.pak, body: map[string]any{"success": true}})
-		w = e.createWorkOrder(map[string]any{"targeting": target})
+		// ...nor does a generator (the reference lets it through); the admin may.
+		e.expectError(403, "work_order_not_claimed_by_agent", req{method: "POST", path: completePath(w.ID), pak: g.pak,
+			body: map[string]any{"success": true}})
 		var l client.WorkOrderLog
 		e.must(200, req{method: "POST", path: completePath(w.ID), pak: e.admin, body: map[string]any{"success": true}}).decode(t, &l)
 		if l.ClaimedBy != nil || l.ClaimedAt != nil || l.ResultMessage != nil {
