@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -93,7 +94,10 @@ func authzWrite(status int, deny string, allowed ...authzCaller) authzWants {
 // authzFixture is the world a row runs against. G1 owns S1, S2 and S3; A1 is registered
 // with G1 and targets S1 explicitly, and shares a label with S2 and an annotation with S3;
 // A2 carries the same label and annotation but is registered with no tenant generator, so
-// no stack of G1 is associated with it.
+// no stack of G1 is associated with it. The system template and G1's template both require
+// S1's label and annotation, so either can be instantiated in S1. The webhook subscription
+// posts to a local endpoint that answers 200 and is delivered through agents carrying a
+// label only A1 has; A1 holds the delivery S1's first object caused.
 type authzFixture struct {
 	g1, g2 generatorFixture
 	a1, a2 agentFixture
@@ -110,6 +114,12 @@ type authzFixture struct {
 	loggedOrder  client.WorkOrder         // completed: in the work order log
 	diag         client.DiagnosticRequest // pending, assigned to A1, about obj
 
+	sysTemplate client.StackTemplate          // a system template, created by the admin
+	ownTemplate client.StackTemplate          // a template of G1
+	webhook     client.WebhookResponse        // deployment.created in S1, delivered by A1
+	delivery    client.PendingWebhookDelivery // of webhook, acquired by A1
+	hookURL     string                        // the endpoint of webhook
+
 	// tag is unique per request, for the names of what the request creates.
 	tag string
 }
@@ -120,13 +130,17 @@ const (
 	authzSharedAnnotationValue = "eu-1"
 	authzStackLabel            = "app:web"
 	authzStackAnnotation       = "owner"
+	authzStackAnnotationValue  = "team-a"
+
+	// authzTemplateYAML is the content of the fixture's templates (no parameters).
+	authzTemplateYAML = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-template\ndata:\n  k: v\n"
 )
 
 // newAuthzFixture builds a fixture through the API; sfx keeps its names apart from other
-// fixtures of the same broker.
-func newAuthzFixture(e *env, sfx string) authzFixture {
+// fixtures of the same broker, and hookURL is the endpoint of its webhook subscription.
+func newAuthzFixture(e *env, sfx, hookURL string) authzFixture {
 	e.t.Helper()
-	var f authzFixture
+	f := authzFixture{hookURL: hookURL}
 	f.g1 = e.createGenerator("owner-" + sfx)
 	f.g2 = e.createGenerator("other-" + sfx)
 	f.a1 = e.createAgent("self-"+sfx, "cluster", f.g1.gen.ID)
@@ -136,6 +150,11 @@ func newAuthzFixture(e *env, sfx string) authzFixture {
 	f.s3 = e.createStack("by-annotation-"+sfx, f.g1.gen.ID, f.g1.pak)
 	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/agents/" + f.a1.agent.ID.String() + "/targets", pak: f.g1.pak,
 		body: map[string]any{"agent_id": f.a1.agent.ID, "stack_id": f.s1.ID}})
+	// The subscription exists before S1's first object, whose creation queues its delivery.
+	hookLabel := "hook:" + sfx
+	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/webhooks", pak: e.admin,
+		body: map[string]any{"name": "hook-" + sfx, "url": hookURL, "event_types": []string{"deployment.created"},
+			"filters": map[string]any{"stack_id": f.s1.ID}, "target_labels": []string{hookLabel}}}).decode(e.t, &f.webhook)
 	f.obj = e.createObject(f.s1.ID, f.g1.pak, cmYAML)
 	f.objS2 = e.createObject(f.s2.ID, f.g1.pak, cmYAML)
 	f.objS3 = e.createObject(f.s3.ID, f.g1.pak, cmYAML)
@@ -146,22 +165,45 @@ func newAuthzFixture(e *env, sfx string) authzFixture {
 		e.must(http.StatusCreated, req{method: "POST", path: p + "/annotations", pak: e.admin,
 			body: map[string]any{"agent_id": a.agent.ID, "key": authzSharedAnnotation, "value": authzSharedAnnotationValue}})
 	}
-	stackLabelReq := func(s client.Stack, label string) {
+	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1" + f.agentPath() + "/labels", pak: e.admin,
+		body: map[string]any{"agent_id": f.a1.agent.ID, "label": hookLabel}})
+	// addLabel posts a bare JSON string label to a stack's or a template's labels.
+	addLabel := func(path, key, label string) {
 		raw, err := json.Marshal(label)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/stacks/" + s.ID.String() + "/labels", pak: f.g1.pak,
+		e.must(http.StatusCreated, req{method: "POST", path: "/api/v1" + path + "/labels", pak: key,
 			body: raw, contentType: "application/json"})
 	}
-	stackLabelReq(f.s1, authzStackLabel)
-	stackLabelReq(f.s2, authzSharedLabel)
+	addLabel(f.stackPath(), f.g1.pak, authzStackLabel)
+	addLabel("/stacks/"+f.s2.ID.String(), f.g1.pak, authzSharedLabel)
 	stackAnnotationReq := func(s client.Stack, key, value string) {
 		e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/stacks/" + s.ID.String() + "/annotations", pak: f.g1.pak,
 			body: map[string]any{"stack_id": s.ID, "key": key, "value": value}})
 	}
-	stackAnnotationReq(f.s1, authzStackAnnotation, "team-a")
+	stackAnnotationReq(f.s1, authzStackAnnotation, authzStackAnnotationValue)
 	stackAnnotationReq(f.s3, authzSharedAnnotation, authzSharedAnnotationValue)
+	newTemplate := func(key, name string) client.StackTemplate {
+		var t client.StackTemplate
+		e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/templates", pak: key,
+			body: map[string]any{"name": name, "template_content": authzTemplateYAML, "parameters_schema": "{}"}}).
+			decode(e.t, &t)
+		p := "/templates/" + t.ID.String()
+		addLabel(p, key, authzStackLabel)
+		e.must(http.StatusCreated, req{method: "POST", path: "/api/v1" + p + "/annotations", pak: key,
+			body: map[string]any{"key": authzStackAnnotation, "value": authzStackAnnotationValue}})
+		return t
+	}
+	f.sysTemplate = newTemplate(e.admin, "system-"+sfx)
+	f.ownTemplate = newTemplate(f.g1.pak, "owned-"+sfx)
+	var pending []client.PendingWebhookDelivery
+	e.must(http.StatusOK, req{method: "GET", path: "/api/v1" + f.agentPath() + "/webhooks/pending", pak: f.a1.pak}).
+		decode(e.t, &pending)
+	if len(pending) != 1 || pending[0].SubscriptionID != f.webhook.ID {
+		e.t.Fatalf("A1 acquired %+v, want the one delivery of subscription %s", pending, f.webhook.ID)
+	}
+	f.delivery = pending[0]
 	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/agents/" + f.a1.agent.ID.String() + "/events", pak: f.a1.pak,
 		body: map[string]any{"agent_id": f.a1.agent.ID, "deployment_object_id": f.obj.ID, "event_type": "DEPLOY", "status": "SUCCESS"}}).
 		decode(e.t, &f.event)
@@ -204,6 +246,13 @@ func (f authzFixture) key(e *env, c authzCaller) string {
 func (f authzFixture) agentPath() string { return "/agents/" + f.a1.agent.ID.String() }
 func (f authzFixture) genPath() string   { return "/generators/" + f.g1.gen.ID.String() }
 func (f authzFixture) stackPath() string { return "/stacks/" + f.s1.ID.String() }
+func (f authzFixture) sysTemplatePath() string {
+	return "/templates/" + f.sysTemplate.ID.String()
+}
+func (f authzFixture) ownTemplatePath() string {
+	return "/templates/" + f.ownTemplate.ID.String()
+}
+func (f authzFixture) webhookPath() string { return "/webhooks/" + f.webhook.ID.String() }
 
 // authzRow is one operation of the table.
 type authzRow struct {
@@ -490,12 +539,16 @@ func (e *env) authzView(t *testing.T) *env {
 // each builds its own (named after the row), and a fresh row builds one per caller.
 func TestAuthorizationTable(t *testing.T) {
 	e := newEnv(t)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(hook.Close)
 	for i, row := range authzTable() {
 		t.Run(row.name(), func(t *testing.T) {
 			re := e.authzView(t)
 			var shared authzFixture
 			if !row.fresh {
-				shared = newAuthzFixture(re, fmt.Sprint(i))
+				shared = newAuthzFixture(re, fmt.Sprint(i), hook.URL)
 			}
 			for _, c := range authzCallers {
 				want, ok := row.want[c]
@@ -506,7 +559,7 @@ func TestAuthorizationTable(t *testing.T) {
 					ce := e.authzView(t)
 					f := shared
 					if row.fresh {
-						f = newAuthzFixture(ce, fmt.Sprintf("%d-%s", i, c))
+						f = newAuthzFixture(ce, fmt.Sprintf("%d-%s", i, c), hook.URL)
 					}
 					f.tag = fmt.Sprintf("%d-%s", i, c)
 					r := req{method: row.method, path: "/api/v1" + row.path(f), pak: f.key(ce, c)}
