@@ -180,27 +180,34 @@ type request struct {
 	want []int
 }
 
+// answer is a response whose body has been read and closed.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
 // do performs a request with retries and decodes a JSON answer into out (when not nil).
 // It returns the status code of the final answer.
 func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
-	resp, body, err := c.send(ctx, r)
+	a, err := c.send(ctx, r)
 	if err != nil {
 		return 0, err
 	}
-	if out != nil && len(body) > 0 {
+	if out != nil && len(a.body) > 0 {
 		if raw, ok := out.(*[]byte); ok {
-			*raw = body
-			return resp.StatusCode, nil
+			*raw = a.body
+			return a.status, nil
 		}
-		if err := json.Unmarshal(body, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decode %s %s response: %w", r.method, r.path, err)
+		if err := json.Unmarshal(a.body, out); err != nil {
+			return a.status, fmt.Errorf("decode %s %s response: %w", r.method, r.path, err)
 		}
 	}
-	return resp.StatusCode, nil
+	return a.status, nil
 }
 
-// send performs a request with retries and returns the successful response and its body.
-func (c *Client) send(ctx context.Context, r request) (*http.Response, []byte, error) {
+// send performs a request with retries and returns the successful answer.
+func (c *Client) send(ctx context.Context, r request) (answer, error) {
 	var payload []byte
 	ctype := r.ctype
 	switch {
@@ -209,7 +216,7 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, []byte, e
 	case r.body != nil:
 		b, err := json.Marshal(r.body)
 		if err != nil {
-			return nil, nil, fmt.Errorf("encode %s %s body: %w", r.method, r.path, err)
+			return answer{}, fmt.Errorf("encode %s %s body: %w", r.method, r.path, err)
 		}
 		payload = b
 		if ctype == "" {
@@ -230,25 +237,25 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, []byte, e
 		r.method == http.MethodDelete || r.method == http.MethodOptions
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		resp, body, err := c.attempt(ctx, r.method, u.String(), payload, ctype, r.accept)
+		a, err := c.attempt(ctx, r.method, u.String(), payload, ctype, r.accept)
 		retryable := false
 		var retryAfter time.Duration
 		switch {
 		case err != nil:
 			lastErr = fmt.Errorf("%s %s: %w", r.method, r.path, err)
 			retryable = ctx.Err() == nil && (idempotent || connectFailed(err))
-		case resp.StatusCode >= 200 && resp.StatusCode < 300 && (len(r.want) == 0 || contains(r.want, resp.StatusCode)):
-			return resp, body, nil
+		case a.status >= 200 && a.status < 300 && (len(r.want) == 0 || contains(r.want, a.status)):
+			return a, nil
 		default:
-			lastErr = errorFrom(r.method, r.path, resp, body)
-			switch resp.StatusCode {
+			lastErr = errorFrom(r.method, r.path, a.status, a.header, a.body)
+			switch a.status {
 			case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-				retryable = idempotent || resp.StatusCode == http.StatusTooManyRequests
-				retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
+				retryable = idempotent || a.status == http.StatusTooManyRequests
+				retryAfter = parseRetryAfter(a.header.Get("Retry-After"))
 			}
 		}
 		if !retryable || attempt >= c.retry.MaxAttempts {
-			return nil, nil, lastErr
+			return answer{}, lastErr
 		}
 		wait := c.backoff(attempt)
 		if retryAfter > wait {
@@ -256,13 +263,13 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, []byte, e
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, lastErr
+			return answer{}, lastErr
 		case <-time.After(wait):
 		}
 	}
 }
 
-func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, ctype, accept string) (*http.Response, []byte, error) {
+func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, ctype, accept string) (answer, error) {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
@@ -274,7 +281,7 @@ func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return nil, nil, err
+		return answer{}, err
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
@@ -289,14 +296,14 @@ func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, nil, err
+		return answer{}, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, nil, err
+		return answer{}, err
 	}
-	return resp, body, nil
+	return answer{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
 func (c *Client) backoff(attempt int) time.Duration {

@@ -32,8 +32,8 @@ func (e *Error) Error() string {
 
 // errorFrom builds an *Error from a response. Bodies that are not the JSON error body (a
 // proxy's HTML page, an empty 401 of an older broker) keep their text as the message.
-func errorFrom(method, path string, resp *http.Response, body []byte) *Error {
-	e := &Error{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"), Method: method, Path: path}
+func errorFrom(method, path string, status int, header http.Header, body []byte) *Error {
+	e := &Error{StatusCode: status, RequestID: header.Get("X-Request-Id"), Method: method, Path: path}
 	var b ErrorBody
 	if err := json.Unmarshal(body, &b); err == nil && (b.Code != "" || b.Message != "") {
 		e.Code, e.Message, e.Details = b.Code, b.Message, b.Details
