@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -298,7 +299,7 @@ func authzTable() []authzRow {
 		with(callerOtherAgent, authzForbidden("agent_not_associated")).
 		with(callerOtherGen, authzForbidden("generator_not_associated"))
 
-	return []authzRow{
+	return slices.Concat([]authzRow{
 		// §5.1 Auth and tenants.
 		{op: "verify_pak", method: "POST", route: "/auth/pak", path: authzConstPath("/auth/pak"),
 			want: authzAllow(http.StatusOK, "", callerAdmin, callerReadOnly, callerSelf, callerOtherAgent, callerOwner, callerOtherGen)},
@@ -426,6 +427,22 @@ func authzTable() []authzRow {
 			path: func(f authzFixture) string { return f.stackPath() + "/deployment-objects" },
 			body: func(f authzFixture) any { return map[string]any{"yaml_content": cmYAML} },
 			want: authzWrite(http.StatusCreated, "stack_not_owned", callerAdmin, callerOwner)},
+		// The stack is checked before the template: G2 may read the system template but
+		// does not own S1.
+		{op: "instantiate_template", variant: "system-template", method: "POST",
+			route: "/stacks/{stack_id}/deployment-objects/from-template",
+			path:  func(f authzFixture) string { return f.stackPath() + "/deployment-objects/from-template" },
+			body: func(f authzFixture) any {
+				return map[string]any{"template_id": f.sysTemplate.ID, "parameters": map[string]any{}}
+			},
+			want: authzWrite(http.StatusCreated, "stack_not_owned", callerAdmin, callerOwner)},
+		{op: "instantiate_template", variant: "owned-template", method: "POST",
+			route: "/stacks/{stack_id}/deployment-objects/from-template",
+			path:  func(f authzFixture) string { return f.stackPath() + "/deployment-objects/from-template" },
+			body: func(f authzFixture) any {
+				return map[string]any{"template_id": f.ownTemplate.ID, "parameters": map[string]any{}}
+			},
+			want: authzWrite(http.StatusCreated, "stack_not_owned", callerAdmin, callerOwner)},
 		{op: "stacks_list_labels", method: "GET", route: "/stacks/{id}/labels",
 			path: func(f authzFixture) string { return f.stackPath() + "/labels" }, want: stackMetaRead},
 		{op: "stacks_add_label", method: "POST", route: "/stacks/{id}/labels",
@@ -448,6 +465,10 @@ func authzTable() []authzRow {
 				return f.stackPath() + "/annotations/" + url.PathEscape(authzStackAnnotation)
 			},
 			want: authzWrite(http.StatusNoContent, "stack_not_owned", callerAdmin, callerOwner)},
+		{op: "list_telemetry_events", method: "GET", route: "/stacks/{id}/events",
+			path: func(f authzFixture) string { return f.stackPath() + "/events" }, want: stackOwnedRead},
+		{op: "list_telemetry_logs", method: "GET", route: "/stacks/{id}/logs",
+			path: func(f authzFixture) string { return f.stackPath() + "/logs" }, want: stackOwnedRead},
 
 		// §5.6 Deployment objects. A2 carries S2's label and S3's annotation but is not
 		// registered with G1, so neither stack is associated with it.
@@ -491,7 +512,7 @@ func authzTable() []authzRow {
 				return map[string]any{"deployment_objects": []any{map[string]any{"id": f.obj.ID, "status": "healthy", "checked_at": "2026-01-01T00:00:00Z"}}}
 			},
 			want: authzWrite(http.StatusOK, "agent_pak_mismatch", callerAdmin, callerSelf)},
-
+	}, authzTemplateRows(), []authzRow{
 		// §5.10 Work orders.
 		{op: "list_work_orders", method: "GET", route: "/work-orders", path: authzConstPath("/work-orders"), want: adminRead},
 		{op: "create_work_order", method: "POST", route: "/work-orders", path: authzConstPath("/work-orders"),
@@ -523,7 +544,113 @@ func authzTable() []authzRow {
 		{op: "list_work_order_log", method: "GET", route: "/work-order-log", path: authzConstPath("/work-order-log"), want: adminRead},
 		{op: "get_work_order_log", method: "GET", route: "/work-order-log/{id}",
 			path: func(f authzFixture) string { return "/work-order-log/" + f.loggedOrder.ID.String() }, want: adminRead},
+
+		// §5.11 Fleet.
+		{op: "list_fleet", method: "GET", route: "/fleet", path: authzConstPath("/fleet"), want: adminRead},
+		{op: "get_agent_fleet_status", method: "GET", route: "/agents/{id}/fleet-status",
+			path: func(f authzFixture) string { return f.agentPath() + "/fleet-status" }, want: adminRead},
+
+		// §5.12 Admin. The test broker has no reloadable configuration, so the admin gets
+		// past authorization to 503.
+		{op: "list_audit_logs", method: "GET", route: "/admin/audit-logs", path: authzConstPath("/admin/audit-logs"), want: adminRead},
+		{op: "reload_config", method: "POST", route: "/admin/config/reload", path: authzConstPath("/admin/config/reload"),
+			want: authzWrite(http.StatusServiceUnavailable, "admin_required", callerAdmin).
+				with(callerAdmin, authzExpect{http.StatusServiceUnavailable, "config_reload_disabled"})},
+		{op: "list_ws_connections", method: "GET", route: "/admin/ws/connections", path: authzConstPath("/admin/ws/connections"),
+			want: adminRead},
+
+		// §5.13 Webhooks.
+		{op: "list_webhooks", method: "GET", route: "/webhooks", path: authzConstPath("/webhooks"), want: adminRead},
+		{op: "list_event_types", method: "GET", route: "/webhooks/event-types", path: authzConstPath("/webhooks/event-types"),
+			want: adminRead},
+		{op: "create_webhook", method: "POST", route: "/webhooks", path: authzConstPath("/webhooks"),
+			body: func(f authzFixture) any {
+				return map[string]any{"name": "new-" + f.tag, "url": f.hookURL, "event_types": []string{"stack.deleted"},
+					"filters": map[string]any{"stack_id": f.s1.ID}}
+			},
+			want: authzWrite(http.StatusCreated, "admin_required", callerAdmin)},
+		{op: "get_webhook", method: "GET", route: "/webhooks/{id}", path: authzFixture.webhookPath, want: adminRead},
+		{op: "update_webhook", method: "PUT", route: "/webhooks/{id}", path: authzFixture.webhookPath,
+			body: func(f authzFixture) any { return map[string]any{"name": "renamed-" + f.tag} },
+			want: authzWrite(http.StatusOK, "admin_required", callerAdmin)},
+		{op: "delete_webhook", method: "DELETE", route: "/webhooks/{id}", fresh: true, path: authzFixture.webhookPath,
+			want: authzWrite(http.StatusNoContent, "admin_required", callerAdmin)},
+		{op: "list_deliveries", method: "GET", route: "/webhooks/{id}/deliveries",
+			path: func(f authzFixture) string { return f.webhookPath() + "/deliveries" }, want: adminRead},
+		{op: "test_webhook", method: "POST", route: "/webhooks/{id}/test",
+			path: func(f authzFixture) string { return f.webhookPath() + "/test" },
+			want: authzWrite(http.StatusOK, "admin_required", callerAdmin)},
+		{op: "get_pending_agent_webhooks", method: "GET", route: "/agents/{agent_id}/webhooks/pending",
+			path: func(f authzFixture) string { return f.agentPath() + "/webhooks/pending" }, want: agentSelfRead},
+		// Only an agent reports, and only on a delivery it holds: A2 is refused although it
+		// is an agent.
+		{op: "report_delivery_result", method: "POST", route: "/webhook-deliveries/{id}/result", fresh: true,
+			path: func(f authzFixture) string { return "/webhook-deliveries/" + f.delivery.ID.String() + "/result" },
+			body: func(f authzFixture) any { return map[string]any{"success": true, "duration_ms": 5} },
+			want: authzWrite(http.StatusOK, "agent_pak_required", callerSelf).
+				with(callerOtherAgent, authzForbidden("delivery_not_acquired_by_agent"))},
+	})
+}
+
+// authzTemplateRows is §5.9: the list and create operations, then every operation on one
+// template against the system template and against G1's. Generators read system templates
+// but only the admin changes them.
+func authzTemplateRows() []authzRow {
+	rows := []authzRow{
+		{op: "list_templates", method: "GET", route: "/templates", path: authzConstPath("/templates"),
+			want: authzAllow(http.StatusOK, "templates_not_accessible", callerAdmin, callerReadOnly, callerOwner, callerOtherGen)},
+		// The admin creates a system template, a generator one of its own.
+		{op: "create_template", method: "POST", route: "/templates", path: authzConstPath("/templates"),
+			body: func(f authzFixture) any {
+				return map[string]any{"name": "new-" + f.tag, "template_content": authzTemplateYAML, "parameters_schema": "{}"}
+			},
+			want: authzWrite(http.StatusCreated, "templates_not_accessible", callerAdmin, callerOwner, callerOtherGen)},
 	}
+	kinds := []struct {
+		variant   string
+		path      func(authzFixture) string
+		readers   []authzCaller
+		modifiers []authzCaller
+	}{
+		{"system", authzFixture.sysTemplatePath,
+			[]authzCaller{callerAdmin, callerReadOnly, callerOwner, callerOtherGen}, []authzCaller{callerAdmin}},
+		{"owned", authzFixture.ownTemplatePath,
+			[]authzCaller{callerAdmin, callerReadOnly, callerOwner}, []authzCaller{callerAdmin, callerOwner}},
+	}
+	for _, k := range kinds {
+		sub := func(rest string) func(authzFixture) string {
+			return func(f authzFixture) string { return k.path(f) + rest }
+		}
+		read := authzAllow(http.StatusOK, "template_not_accessible", k.readers...)
+		modify := func(status int) authzWants { return authzWrite(status, "template_not_owned", k.modifiers...) }
+		rows = append(rows,
+			authzRow{op: "get_template", variant: k.variant, method: "GET", route: "/templates/{id}", path: k.path, want: read},
+			authzRow{op: "update_template", variant: k.variant, method: "PUT", route: "/templates/{id}", path: k.path,
+				body: func(f authzFixture) any {
+					return map[string]any{"template_content": authzTemplateYAML + "# " + f.tag + "\n", "parameters_schema": "{}"}
+				},
+				want: modify(http.StatusOK)},
+			authzRow{op: "delete_template", variant: k.variant, method: "DELETE", route: "/templates/{id}", fresh: true,
+				path: k.path, want: modify(http.StatusNoContent)},
+			authzRow{op: "templates_list_labels", variant: k.variant, method: "GET", route: "/templates/{id}/labels",
+				path: sub("/labels"), want: read},
+			authzRow{op: "templates_add_label", variant: k.variant, method: "POST", route: "/templates/{id}/labels",
+				path: sub("/labels"), body: func(f authzFixture) any { return "added-" + f.tag },
+				want: modify(http.StatusCreated)},
+			authzRow{op: "templates_remove_label", variant: k.variant, method: "DELETE", route: "/templates/{id}/labels/{label}",
+				fresh: true, path: sub("/labels/" + url.PathEscape(authzStackLabel)), want: modify(http.StatusNoContent)},
+			authzRow{op: "templates_list_annotations", variant: k.variant, method: "GET", route: "/templates/{id}/annotations",
+				path: sub("/annotations"), want: read},
+			authzRow{op: "templates_add_annotation", variant: k.variant, method: "POST", route: "/templates/{id}/annotations",
+				path: sub("/annotations"),
+				body: func(f authzFixture) any { return map[string]any{"key": "added-" + f.tag, "value": "v"} },
+				want: modify(http.StatusCreated)},
+			authzRow{op: "templates_remove_annotation", variant: k.variant, method: "DELETE",
+				route: "/templates/{id}/annotations/{key}", fresh: true,
+				path: sub("/annotations/" + url.PathEscape(authzStackAnnotation)), want: modify(http.StatusNoContent)},
+		)
+	}
+	return rows
 }
 
 // authzView returns a view of e that reports to t, so that failures (OpenAPI validation
