@@ -39,8 +39,11 @@ func stackNotFound(err error) error { return orNotFound(err, errStackNotFound) }
 
 // ownedStack loads the live stack of the path and checks the caller owns it (admin, or the
 // generator it belongs to). Existence is checked first.
-func (s *Server) ownedStack(c echo.Context) (db.Stack, error) {
-	id, err := uuidParam(c, "id")
+func (s *Server) ownedStack(c echo.Context) (db.Stack, error) { return s.ownedStackParam(c, "id") }
+
+// ownedStackParam is ownedStack for a route whose stack id parameter has another name.
+func (s *Server) ownedStackParam(c echo.Context, name string) (db.Stack, error) {
+	id, err := uuidParam(c, name)
 	if err != nil {
 		return db.Stack{}, err
 	}

@@ -340,23 +340,6 @@ func (s *Server) removeTemplateAnnotation(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// ownedStackParam is ownedStack for a route whose stack id parameter has another name.
-func (s *Server) ownedStackParam(c echo.Context, name string) (db.Stack, error) {
-	id, err := uuidParam(c, name)
-	if err != nil {
-		return db.Stack{}, err
-	}
-	st, err := db.GetStack(c.Request().Context(), s.db, id)
-	if err != nil {
-		return db.Stack{}, stackNotFound(err)
-	}
-	who := identity(c)
-	if !who.Admin && !who.IsGeneratorSelf(st.GeneratorID) {
-		return db.Stack{}, forbidden("stack_not_owned", "the stack belongs to another owner")
-	}
-	return st, nil
-}
-
 func (s *Server) instantiateTemplate(c echo.Context) error {
 	st, err := s.ownedStackParam(c, "stack_id")
 	if err != nil {
