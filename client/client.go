@@ -1,5 +1,6 @@
 // Package client is the typed Go client of the brokkr broker's v1 API, and the home of the
-// API's wire types. It depends on the standard library and google/uuid only.
+// API's wire types. It depends on the standard library, google/uuid and, for the live
+// channels, coder/websocket.
 //
 //	c, err := client.New("http://127.0.0.1:3000", client.WithPAK(os.Getenv("BROKKR_PAK")))
 //	stacks, err := c.Stacks().List(ctx, nil)
