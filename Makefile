@@ -11,7 +11,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 LISTEN ?= 0.0.0.0:3000
 
-.PHONY: help build run test test-short bench lint fmt vet tidy migrate-up migrate-down clean
+.PHONY: help build run test test-short bench lint fmt vet tidy migrate-up migrate-down clean completions manpages docs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,19 @@ migrate-up: build ## Apply database migrations (database from the configuration)
 
 migrate-down: build ## Revert the last migration
 	./bin/brokkr-broker migrate down 1
+
+completions: ## Write the brokkrctl shell completion scripts into completions/
+	@mkdir -p completions
+	$(GO) run ./cmd/brokkrctl completion bash > completions/brokkrctl.bash
+	$(GO) run ./cmd/brokkrctl completion zsh > completions/brokkrctl.zsh
+	$(GO) run ./cmd/brokkrctl completion fish > completions/brokkrctl.fish
+	$(GO) run ./cmd/brokkrctl completion powershell > completions/brokkrctl.ps1
+
+manpages: ## Write the brokkrctl man pages into manpages/
+	$(GO) run ./cmd/brokkrctl man --dir manpages
+
+docs: ## Regenerate docs/cli.md from the brokkrctl command tree
+	$(GO) run ./cmd/brokkrctl docs-markdown > docs/cli.md
 
 clean: ## Remove build output
 	rm -rf bin/ dist/ coverage/ manpages/

@@ -1,0 +1,149 @@
+package workorder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/client"
+)
+
+// ListOptions are the inputs of workorder list.
+type ListOptions struct {
+	Factory  *cmdutil.Factory
+	Status   string
+	WorkType string
+	Watch    bool
+	Interval time.Duration
+	Format   output.Format
+}
+
+var queuedStatuses = []string{client.WorkOrderPending, client.WorkOrderClaimed, client.WorkOrderRetryPending}
+
+// NewCmdList returns workorder list; runF replaces the run function in tests.
+func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
+	opts := &ListOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List queued work orders",
+		Long: `List the queued work orders, newest first. With --watch the list is fetched again every
+--interval: on a terminal the table is redrawn in place; otherwise a new snapshot is printed
+whenever it changed. Stop watching with Ctrl-C.`,
+		Example: `  brokkrctl workorder list
+  brokkrctl workorder list --status RETRY_PENDING --type build -o wide
+  brokkrctl workorder list --watch --interval 5s`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.Format.Validate(); err != nil {
+				return err
+			}
+			if opts.Status != "" {
+				opts.Status = strings.ToUpper(opts.Status)
+				if !contains(queuedStatuses, opts.Status) {
+					return cmdutil.FlagErrorf("invalid --status %q: want one of %s", opts.Status, strings.Join(queuedStatuses, ", "))
+				}
+			}
+			if opts.Watch && opts.Interval < 100*time.Millisecond {
+				return cmdutil.FlagErrorf("--interval must be at least 100ms")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runList(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Status, "status", "", "Only orders in this status: PENDING, CLAIMED or RETRY_PENDING")
+	cmd.Flags().StringVar(&opts.WorkType, "type", "", "Only orders of this work type")
+	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "Keep polling and re-render the list")
+	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "Polling interval of --watch")
+	output.AddFormatFlag(cmd, &opts.Format)
+	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(queuedStatuses, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+func runList(ctx context.Context, opts *ListOptions) error {
+	c, err := opts.Factory.Client()
+	if err != nil {
+		return err
+	}
+	filter := &client.WorkOrderListOptions{Status: opts.Status, WorkType: opts.WorkType}
+	p := output.NewPrinter(opts.Factory, opts.Format)
+	if !opts.Watch {
+		orders, err := c.WorkOrders().List(ctx, filter)
+		if err != nil {
+			return err
+		}
+		return output.PrintList(p, Spec, orders)
+	}
+	return watch(ctx, p, opts.Interval, func(ctx context.Context, snap *output.Printer) error {
+		orders, err := c.WorkOrders().List(ctx, filter)
+		if err != nil {
+			return err
+		}
+		return output.PrintList(snap, Spec, orders)
+	})
+}
+
+// clearScreen moves the cursor home and clears the terminal.
+const clearScreen = "\x1b[H\x1b[2J"
+
+// watch renders a snapshot every interval until ctx ends. On a terminal each snapshot
+// replaces the previous one; otherwise a snapshot is printed only when it differs from the
+// last one (YAML snapshots are separated by "---"). The first failure is fatal; later ones
+// are reported on stderr and polling continues.
+func watch(ctx context.Context, p *output.Printer, interval time.Duration, render func(context.Context, *output.Printer) error) error {
+	ios := p.IO
+	tty := ios.IsStdoutTTY()
+	var last []byte
+	for n := 0; ; n++ {
+		var buf, errBuf bytes.Buffer
+		snapIO := *ios
+		snapIO.Out, snapIO.ErrOut = &buf, &errBuf
+		snap := *p
+		snap.IO = &snapIO
+		err := render(ctx, &snap)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case err != nil && n == 0:
+			return err
+		case err != nil:
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			fmt.Fprintf(ios.ErrOut, "%s %v\n", ios.ColorScheme().WarningIcon(), err)
+		case tty:
+			out := append(buf.Bytes(), errBuf.Bytes()...)
+			fmt.Fprintf(ios.Out, "%sEvery %s: brokkrctl workorder list    %s\n\n", clearScreen, interval, p.Now().Format(time.TimeOnly))
+			_, _ = ios.Out.Write(out)
+		case !bytes.Equal(buf.Bytes(), last):
+			if last != nil && p.Format == output.FormatYAML {
+				fmt.Fprintln(ios.Out, "---")
+			}
+			_, _ = ios.Out.Write(buf.Bytes())
+			last = append([]byte(nil), buf.Bytes()...)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}

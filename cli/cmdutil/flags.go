@@ -1,0 +1,109 @@
+package cmdutil
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+)
+
+// ParseUUID parses a command argument or flag value as an id, as a usage error when it is not one.
+func ParseUUID(what, s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return uuid.Nil, FlagErrorf("invalid %s %q: not a UUID", what, s)
+	}
+	return id, nil
+}
+
+// ParseKeyValues parses "k=v" pairs (as given to repeated --annotation flags).
+func ParseKeyValues(flag string, pairs []string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, FlagErrorf("invalid --%s %q: want key=value", flag, p)
+		}
+		out[strings.TrimSpace(k)] = v
+	}
+	return out, nil
+}
+
+// ReadFileOrStdin reads path, or stdin when path is "-".
+func ReadFileOrStdin(stdin io.Reader, path string) ([]byte, error) {
+	if path == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read stdin: %w", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// ExactArgs is cobra.ExactArgs reporting a usage error that names the missing argument.
+func ExactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return FlagErrorf("missing argument: %s", what)
+		}
+		if len(args) > n {
+			return FlagErrorf("too many arguments: want %s", what)
+		}
+		return nil
+	}
+}
+
+// NoArgs rejects positional arguments with a usage error.
+func NoArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return FlagErrorf("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+// Confirm asks a yes/no question on the terminal; anything but y or yes is a no.
+func Confirm(in io.Reader, out io.Writer, question string) (bool, error) {
+	fmt.Fprintf(out, "%s [y/N] ", question)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return false, fmt.Errorf("read answer: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+// ConfirmDestructive implements the confirmation policy of destructive commands: --yes
+// skips the question; on a terminal the user is asked (a "no" is a CancelError); without a
+// terminal --yes is required.
+func ConfirmDestructive(f *Factory, yes bool, question string) error {
+	if yes {
+		return nil
+	}
+	ios := f.IOStreams
+	if !ios.CanPrompt() {
+		return FlagErrorf("--yes is required when not running interactively")
+	}
+	ok, err := Confirm(ios.In, ios.ErrOut, question)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrCancel
+	}
+	return nil
+}
