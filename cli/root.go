@@ -14,12 +14,23 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokkr/brokkr/cli/cmd/admin"
+	"github.com/brokkr/brokkr/cli/cmd/agent"
+	"github.com/brokkr/brokkr/cli/cmd/audit"
 	"github.com/brokkr/brokkr/cli/cmd/completion"
 	configcmd "github.com/brokkr/brokkr/cli/cmd/config"
 	"github.com/brokkr/brokkr/cli/cmd/diagnostic"
+	"github.com/brokkr/brokkr/cli/cmd/fleet"
 	"github.com/brokkr/brokkr/cli/cmd/gendocs"
+	"github.com/brokkr/brokkr/cli/cmd/generator"
+	"github.com/brokkr/brokkr/cli/cmd/health"
 	"github.com/brokkr/brokkr/cli/cmd/login"
+	"github.com/brokkr/brokkr/cli/cmd/object"
+	"github.com/brokkr/brokkr/cli/cmd/pak"
+	"github.com/brokkr/brokkr/cli/cmd/stack"
+	"github.com/brokkr/brokkr/cli/cmd/template"
 	"github.com/brokkr/brokkr/cli/cmd/version"
+	"github.com/brokkr/brokkr/cli/cmd/webhook"
 	"github.com/brokkr/brokkr/cli/cmd/workorder"
 	"github.com/brokkr/brokkr/cli/cmdutil"
 	"github.com/brokkr/brokkr/cli/iostreams"
@@ -106,7 +117,12 @@ Exit codes: 0 success, 1 error, 2 usage error or cancelled, 4 authentication nee
 
 	root.AddGroup(&cobra.Group{ID: "resources", Title: "Resource commands:"},
 		&cobra.Group{ID: "setup", Title: "Setup commands:"})
-	for _, c := range []*cobra.Command{workorder.NewCmdWorkOrder(f), diagnostic.NewCmdDiagnostic(f)} {
+	for _, c := range []*cobra.Command{
+		stack.NewCmdStack(f), object.NewCmdObject(f), agent.NewCmdAgent(f), generator.NewCmdGenerator(f),
+		template.NewCmdTemplate(f), workorder.NewCmdWorkOrder(f), diagnostic.NewCmdDiagnostic(f),
+		webhook.NewCmdWebhook(f), fleet.NewCmdFleet(f), health.NewCmdHealth(f), audit.NewCmdAudit(f),
+		pak.NewCmdPAK(f), admin.NewCmdAdmin(f),
+	} {
 		c.GroupID = "resources"
 		root.AddCommand(c)
 	}

@@ -1,0 +1,270 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/brokkr/brokkr/cli/cmd/resource"
+	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/client"
+)
+
+// DiffOptions are the inputs of stack diff.
+type DiffOptions struct {
+	Factory *cmdutil.Factory
+	Args    []string
+	File    string
+	// ExitCode makes a non-empty diff exit 1 (as diff(1) does).
+	ExitCode bool
+}
+
+// NewCmdDiff returns stack diff; runF replaces the run function in tests.
+func NewCmdDiff(f *cmdutil.Factory, runF func(*DiffOptions) error) *cobra.Command {
+	opts := &DiffOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "diff NAME | OBJECT_A OBJECT_B | NAME -f DIR|FILE|-",
+		Short: "Show a unified diff between deployment objects",
+		Long: `Show a unified diff of deployment object YAML. With a stack, the latest object is compared
+with the previous one; with two deployment object ids, the first with the second; with -f,
+the stack's latest object with the bundle stack apply would post.`,
+		Example: `  brokkrctl stack diff web
+  brokkrctl stack diff 9d2c4b1e-... 1f3a8c2d-...
+  brokkrctl stack diff web -f ./manifests --exit-code`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return cmdutil.FlagErrorf("want a stack, or two deployment object ids")
+			}
+			if len(args) == 2 && opts.File != "" {
+				return cmdutil.FlagErrorf("-f compares with a stack: give one stack")
+			}
+			return nil
+		},
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) == 0 {
+				comp, _ := cmdutil.CompleteStacks(f)(cmd, args, toComplete)
+				objs, _ := resource.CompleteObjectIDs(f)(cmd, args, toComplete)
+				return append(comp, objs...), cobra.ShellCompDirectiveNoFileComp
+			}
+			return resource.CompleteObjectIDs(f)(cmd, args, toComplete)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Args = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return runDiff(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.File, "filename", "f", "", `Compare the stack's latest object with these manifests ("-" reads stdin)`)
+	cmd.Flags().BoolVar(&opts.ExitCode, "exit-code", false, "Exit 1 when there are differences")
+	return cmd
+}
+
+func runDiff(ctx context.Context, opts *DiffOptions) error {
+	f := opts.Factory
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	var nameA, nameB, a, b string
+	switch {
+	case len(opts.Args) == 2:
+		ids := make([]uuid.UUID, 2)
+		for i, s := range opts.Args {
+			if ids[i], err = cmdutil.ParseUUID("deployment object ID", s); err != nil {
+				return err
+			}
+		}
+		oa, err := c.DeploymentObjects().Get(ctx, ids[0])
+		if err != nil {
+			return err
+		}
+		ob, err := c.DeploymentObjects().Get(ctx, ids[1])
+		if err != nil {
+			return err
+		}
+		nameA, nameB, a, b = objectName(oa), objectName(ob), oa.YAMLContent, ob.YAMLContent
+	case opts.File != "":
+		ms, err := ReadManifests(opts.File, f.IOStreams.In)
+		if err != nil {
+			return err
+		}
+		bundle, err := BuildBundle(ms)
+		if err != nil {
+			return err
+		}
+		id, err := resource.StackID(ctx, c, opts.Args[0])
+		if err != nil {
+			return err
+		}
+		objs, err := resource.ObjectsOf(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		nameA, nameB, b = "/dev/null", opts.File, bundle
+		if len(objs) > 0 {
+			nameA, a = objectName(objs[0]), objs[0].YAMLContent
+		}
+	default:
+		id, err := resource.StackID(ctx, c, opts.Args[0])
+		if err != nil {
+			return err
+		}
+		objs, err := resource.ObjectsOf(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		switch len(objs) {
+		case 0:
+			return fmt.Errorf("stack %s has no deployment objects", opts.Args[0])
+		case 1:
+			nameA, nameB, b = "/dev/null", objectName(objs[0]), objs[0].YAMLContent
+		default:
+			nameA, nameB, a, b = objectName(objs[1]), objectName(objs[0]), objs[1].YAMLContent, objs[0].YAMLContent
+		}
+	}
+	d := UnifiedDiff(nameA, nameB, a, b)
+	if d == "" {
+		fmt.Fprintln(f.IOStreams.ErrOut, "No differences.")
+		return nil
+	}
+	if _, err := io.WriteString(f.IOStreams.Out, colorDiff(f, d)); err != nil {
+		return err
+	}
+	if opts.ExitCode {
+		return cmdutil.ErrSilent
+	}
+	return nil
+}
+
+func objectName(o client.DeploymentObject) string {
+	return fmt.Sprintf("object #%d (%s)", o.SequenceID, o.ID)
+}
+
+func colorDiff(f *cmdutil.Factory, d string) string {
+	cs := f.IOStreams.ColorScheme()
+	if !f.IOStreams.ColorEnabled() {
+		return d
+	}
+	lines := strings.SplitAfter(d, "\n")
+	for i, l := range lines {
+		body := strings.TrimSuffix(l, "\n")
+		nl := l[len(body):]
+		switch {
+		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+			lines[i] = cs.Bold(body) + nl
+		case strings.HasPrefix(l, "@@"):
+			lines[i] = cs.Gray(body) + nl
+		case strings.HasPrefix(l, "+"):
+			lines[i] = cs.Green(body) + nl
+		case strings.HasPrefix(l, "-"):
+			lines[i] = cs.Red(body) + nl
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+// RollbackOptions are the inputs of stack rollback.
+type RollbackOptions struct {
+	Factory *cmdutil.Factory
+	Ref     string
+	To      string
+	Format  output.Format
+}
+
+// NewCmdRollback returns stack rollback; runF replaces the run function in tests.
+func NewCmdRollback(f *cmdutil.Factory, runF func(*RollbackOptions) error) *cobra.Command {
+	opts := &RollbackOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "rollback NAME|ID --to SEQUENCE|OBJECT_ID",
+		Short: "Make an earlier deployment object's YAML the latest again",
+		Long: `Roll a stack back: the YAML of an earlier deployment object (by sequence number or id) is
+posted as a new deployment object, so history stays append-only. Nothing is written when the
+latest object already has that content.`,
+		Example:           "  brokkrctl stack rollback web --to 3\n  brokkrctl stack rollback web --to 9d2c4b1e-...",
+		Args:              cmdutil.ExactArgs(1, "stack NAME or ID"),
+		ValidArgsFunction: cmdutil.OnlyFirstArg(cmdutil.CompleteStacks(f)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.Format.Validate(); err != nil {
+				return err
+			}
+			if opts.To == "" {
+				return cmdutil.FlagErrorf("--to is required: a sequence number or a deployment object id")
+			}
+			opts.Ref = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return runRollback(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.To, "to", "", "Sequence number or id of the object to restore")
+	output.AddFormatFlag(cmd, &opts.Format)
+	_ = cmd.RegisterFlagCompletionFunc("to", resource.CompleteObjectIDs(f))
+	return cmd
+}
+
+// FindObject returns the object of objs named by ref: a sequence number or an id.
+func FindObject(objs []client.DeploymentObject, ref string) (client.DeploymentObject, error) {
+	ref = strings.TrimPrefix(strings.TrimSpace(ref), "#")
+	if seq, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		for _, o := range objs {
+			if o.SequenceID == seq {
+				return o, nil
+			}
+		}
+		return client.DeploymentObject{}, fmt.Errorf("no deployment object with sequence %d in this stack", seq)
+	}
+	id, err := uuid.Parse(ref)
+	if err != nil {
+		return client.DeploymentObject{}, cmdutil.FlagErrorf("invalid --to %q: want a sequence number or an object id", ref)
+	}
+	for _, o := range objs {
+		if o.ID == id {
+			return o, nil
+		}
+	}
+	return client.DeploymentObject{}, fmt.Errorf("deployment object %s is not in this stack", id)
+}
+
+func runRollback(ctx context.Context, opts *RollbackOptions) error {
+	f := opts.Factory
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	st, err := resource.Stack(ctx, c, opts.Ref)
+	if err != nil {
+		return err
+	}
+	objs, err := resource.ObjectsOf(ctx, c, st.ID)
+	if err != nil {
+		return err
+	}
+	target, err := FindObject(objs, opts.To)
+	if err != nil {
+		return err
+	}
+	if target.IsDeletionMarker {
+		return errors.New("cannot roll back to a deletion marker")
+	}
+	p := output.NewPrinter(f, opts.Format)
+	if objs[0].YAMLChecksum == target.YAMLChecksum && !objs[0].IsDeletionMarker {
+		output.Successf(f.IOStreams, "Stack %s already has the content of object #%d (latest is #%d)", st.Name, target.SequenceID, objs[0].SequenceID)
+		return output.PrintOne(p, ObjectSpec, objs[0])
+	}
+	obj, err := c.Stacks().CreateDeploymentObject(ctx, st.ID, target.YAMLContent, false)
+	if err != nil {
+		return err
+	}
+	output.Successf(f.IOStreams, "Rolled stack %s back to the content of object #%d as object #%d", st.Name, target.SequenceID, obj.SequenceID)
+	return output.PrintOne(p, ObjectSpec, obj)
+}
