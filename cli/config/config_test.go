@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -95,7 +96,7 @@ func TestResolvePrecedence(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Resolve(context.Background(), &File{}, Overrides{}, env(nil)); err != ErrNoBroker {
+	if _, err := Resolve(context.Background(), &File{}, Overrides{}, env(nil)); !errors.Is(err, ErrNoBroker) {
 		t.Fatalf("empty config: %v", err)
 	}
 }

@@ -208,8 +208,8 @@ func Report(w io.Writer, d client.DiagnosticResponse, tty bool, now time.Time) e
 	}
 
 	b.WriteString("\nLogs:\n")
-	switch {
-	case res.LogTails == nil:
+	switch res.LogTails {
+	case nil:
 		b.WriteString("  (none)\n")
 	default:
 		var tails map[string]string
