@@ -1,15 +1,13 @@
 package workorder
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokkr/brokkr/cli/cmd/resource"
 	"github.com/brokkr/brokkr/cli/cmdutil"
 	"github.com/brokkr/brokkr/cli/output"
 	"github.com/brokkr/brokkr/client"
@@ -92,58 +90,11 @@ func runList(ctx context.Context, opts *ListOptions) error {
 		}
 		return output.PrintList(p, Spec, orders)
 	}
-	return watch(ctx, p, opts.Interval, func(ctx context.Context, snap *output.Printer) error {
+	return resource.Watch(ctx, p, opts.Interval, "brokkrctl workorder list", func(ctx context.Context, snap *output.Printer) error {
 		orders, err := c.WorkOrders().List(ctx, filter)
 		if err != nil {
 			return err
 		}
 		return output.PrintList(snap, Spec, orders)
 	})
-}
-
-// clearScreen moves the cursor home and clears the terminal.
-const clearScreen = "\x1b[H\x1b[2J"
-
-// watch renders a snapshot every interval until ctx ends. On a terminal each snapshot
-// replaces the previous one; otherwise a snapshot is printed only when it differs from the
-// last one (YAML snapshots are separated by "---"). The first failure is fatal; later ones
-// are reported on stderr and polling continues.
-func watch(ctx context.Context, p *output.Printer, interval time.Duration, render func(context.Context, *output.Printer) error) error {
-	ios := p.IO
-	tty := ios.IsStdoutTTY()
-	var last []byte
-	for n := 0; ; n++ {
-		var buf, errBuf bytes.Buffer
-		snapIO := *ios
-		snapIO.Out, snapIO.ErrOut = &buf, &errBuf
-		snap := *p
-		snap.IO = &snapIO
-		err := render(ctx, &snap)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return nil
-		case err != nil && n == 0:
-			return err
-		case err != nil:
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
-			fmt.Fprintf(ios.ErrOut, "%s %v\n", ios.ColorScheme().WarningIcon(), err)
-		case tty:
-			out := append(buf.Bytes(), errBuf.Bytes()...)
-			fmt.Fprintf(ios.Out, "%sEvery %s: brokkrctl workorder list    %s\n\n", clearScreen, interval, p.Now().Format(time.TimeOnly))
-			_, _ = ios.Out.Write(out)
-		case !bytes.Equal(buf.Bytes(), last):
-			if last != nil && p.Format == output.FormatYAML {
-				fmt.Fprintln(ios.Out, "---")
-			}
-			_, _ = ios.Out.Write(buf.Bytes())
-			last = append([]byte(nil), buf.Bytes()...)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(interval):
-		}
-	}
 }
