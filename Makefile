@@ -60,10 +60,10 @@ completions: ## Write the brokkrctl shell completion scripts into completions/
 	$(GO) run ./cmd/brokkrctl completion powershell > completions/brokkrctl.ps1
 
 manpages: ## Write the brokkrctl man pages into manpages/
-	$(GO) run ./cmd/brokkrctl man --dir manpages
+	$(GO) run ./hack/gendocs man manpages
 
 docs: ## Regenerate docs/cli.md from the brokkrctl command tree
-	$(GO) run ./cmd/brokkrctl docs-markdown > docs/cli.md
+	$(GO) run ./hack/gendocs markdown > docs/cli.md
 
 clean: ## Remove build output
 	rm -rf bin/ dist/ coverage/ manpages/

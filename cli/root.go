@@ -21,7 +21,6 @@ import (
 	configcmd "github.com/brokkr/brokkr/cli/cmd/config"
 	"github.com/brokkr/brokkr/cli/cmd/diagnostic"
 	"github.com/brokkr/brokkr/cli/cmd/fleet"
-	"github.com/brokkr/brokkr/cli/cmd/gendocs"
 	"github.com/brokkr/brokkr/cli/cmd/generator"
 	"github.com/brokkr/brokkr/cli/cmd/health"
 	"github.com/brokkr/brokkr/cli/cmd/login"
@@ -130,8 +129,7 @@ Exit codes: 0 success, 1 error, 2 usage error or cancelled, 4 authentication nee
 		c.GroupID = "setup"
 		root.AddCommand(c)
 	}
-	root.AddCommand(version.NewCmdVersion(f, nil), completion.NewCmdCompletion(f),
-		gendocs.NewCmdMan(f), gendocs.NewCmdMarkdown(f))
+	root.AddCommand(version.NewCmdVersion(f, nil), completion.NewCmdCompletion(f))
 	for _, c := range root.Commands() {
 		if c.HasSubCommands() {
 			requireSubcommand(c)
