@@ -343,7 +343,9 @@ types, --target-label the delivering labels (--broker-delivery goes back to brok
 			set("max-retries", func() { r.MaxRetries = &retries })
 			set("timeout", func() { r.TimeoutSeconds = &timeout })
 			set("target-label", func() { r.TargetLabels = &labels })
-			set("broker-delivery", func() { empty := []string(nil); r.TargetLabels = &empty })
+			if noTargetLabels { // --broker-delivery=false asks for nothing
+				set("broker-delivery", func() { empty := []string(nil); r.TargetLabels = &empty })
+			}
 			if opts.filters.agent != "" || opts.filters.stack != "" {
 				changed = true
 			}
