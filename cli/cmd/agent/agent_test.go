@@ -1,178 +1,101 @@
 package agent
 
 import (
-	"errors"
-	"io"
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/brokkr/brokkr/cli/cmdtest"
 	"github.com/brokkr/brokkr/cli/cmdutil"
-	"github.com/brokkr/brokkr/cli/iostreams"
 	"github.com/brokkr/brokkr/cli/output"
 	"github.com/brokkr/brokkr/client"
 )
-
-// testNow is the fixed clock of the parsing tests.
-var testNow = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
-
-// parse builds a command with newCmd and a capturing runF, runs it with args, and returns
-// the options runF received (nil when the command failed before reaching it).
-func parse[O any](t *testing.T, newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, tty bool, stdin string, args []string) (*O, error) {
-	t.Helper()
-	var got *O
-	cmd := newCmd(testFactory(tty, stdin), func(o *O) error { got = o; return nil })
-	return got, execute(cmd, args)
-}
-
-func testFactory(tty bool, stdin string) *cmdutil.Factory {
-	ios, in, _, _ := iostreams.Test()
-	in.WriteString(stdin)
-	ios.SetStdinTTY(tty)
-	ios.SetStdoutTTY(tty)
-	f := cmdutil.NewFactory("test", ios)
-	f.Now = func() time.Time { return testNow }
-	return f
-}
-
-func execute(cmd *cobra.Command, args []string) error {
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.FlagErrorWrap(err) })
-	_, err := cmd.ExecuteC()
-	return err
-}
-
-// flagCase is one row of a parsing table: args either parse into want or fail with a
-// usage error.
-type flagCase[O any] struct {
-	name    string
-	args    []string
-	tty     bool
-	stdin   string
-	want    O
-	wantErr bool
-}
-
-// runTable runs every case against newCmd; clear drops the fields that are not compared
-// (the Factory).
-func runTable[O any](t *testing.T, newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, clear func(*O), tests []flagCase[O]) {
-	t.Helper()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parse(t, newCmd, tt.tty, tt.stdin, tt.args)
-			if tt.wantErr {
-				wantFlagError(t, tt.args, err)
-				return
-			}
-			if err != nil {
-				t.Fatalf("%q: %v", tt.args, err)
-			}
-			clear(got)
-			if !reflect.DeepEqual(*got, tt.want) {
-				t.Fatalf("%q:\n got %+v\nwant %+v", tt.args, *got, tt.want)
-			}
-		})
-	}
-}
-
-// wantFlagError fails the test unless err is a usage error (exit code 2).
-func wantFlagError(t *testing.T, args []string, err error) {
-	t.Helper()
-	var fe *cmdutil.FlagError
-	if !errors.As(err, &fe) || cmdutil.ExitCodeOf(err) != cmdutil.ExitUsage {
-		t.Fatalf("%q: want a flag error, got %v", args, err)
-	}
-}
 
 // usageErrors runs a command without a runF seam and expects every argv to fail with a
 // usage error before the command reaches the broker.
 func usageErrors(t *testing.T, newCmd func(f *cmdutil.Factory) *cobra.Command, argvs ...[]string) {
 	t.Helper()
 	for _, args := range argvs {
-		wantFlagError(t, args, execute(newCmd(testFactory(false, "")), args))
+		cmdtest.WantFlagError(t, args, cmdtest.Execute(newCmd(cmdtest.Factory(false, "")), args))
 	}
 }
 
 func sp(s string) *string { return &s }
 
 func TestNewCmdList(t *testing.T) {
-	runTable(t, NewCmdList, func(o *ListOptions) { o.Factory = nil }, []flagCase[ListOptions]{
-		{name: "defaults", want: ListOptions{Interval: 2 * time.Second, Format: output.FormatTable}},
-		{name: "generator and format", args: []string{"--generator", "ci", "-o", "wide"},
-			want: ListOptions{Generator: "ci", Interval: 2 * time.Second, Format: output.FormatWide}},
-		{name: "watch", args: []string{"-w", "--interval", "500ms", "-o", "json"},
-			want: ListOptions{Watch: true, Interval: 500 * time.Millisecond, Format: output.FormatJSON}},
-		{name: "tiny interval", args: []string{"--watch", "--interval", "10ms"}, wantErr: true},
-		{name: "bad interval", args: []string{"--interval", "soon"}, wantErr: true},
-		{name: "bad format", args: []string{"-o", "xml"}, wantErr: true},
-		{name: "extra argument", args: []string{"edge"}, wantErr: true},
+	cmdtest.RunTable(t, NewCmdList, func(o *ListOptions) { o.Factory = nil }, []cmdtest.FlagCase[ListOptions]{
+		{Name: "defaults", Want: ListOptions{Interval: 2 * time.Second, Format: output.FormatTable}},
+		{Name: "generator and format", Args: []string{"--generator", "ci", "-o", "wide"},
+			Want: ListOptions{Generator: "ci", Interval: 2 * time.Second, Format: output.FormatWide}},
+		{Name: "watch", Args: []string{"-w", "--interval", "500ms", "-o", "json"},
+			Want: ListOptions{Watch: true, Interval: 500 * time.Millisecond, Format: output.FormatJSON}},
+		{Name: "tiny interval", Args: []string{"--watch", "--interval", "10ms"}, WantErr: true},
+		{Name: "bad interval", Args: []string{"--interval", "soon"}, WantErr: true},
+		{Name: "bad format", Args: []string{"-o", "xml"}, WantErr: true},
+		{Name: "extra argument", Args: []string{"edge"}, WantErr: true},
 	})
 }
 
 func TestNewCmdGet(t *testing.T) {
-	runTable(t, NewCmdGet, func(o *GetOptions) { o.Factory = nil }, []flagCase[GetOptions]{
-		{name: "name/cluster", args: []string{"edge-1/prod", "-o", "yaml"}, want: GetOptions{Ref: "edge-1/prod", Format: output.FormatYAML}},
-		{name: "missing ref", wantErr: true},
-		{name: "two refs", args: []string{"a", "b"}, wantErr: true},
-		{name: "bad format", args: []string{"a", "-o", "csv"}, wantErr: true},
+	cmdtest.RunTable(t, NewCmdGet, func(o *GetOptions) { o.Factory = nil }, []cmdtest.FlagCase[GetOptions]{
+		{Name: "name/cluster", Args: []string{"edge-1/prod", "-o", "yaml"}, Want: GetOptions{Ref: "edge-1/prod", Format: output.FormatYAML}},
+		{Name: "missing ref", WantErr: true},
+		{Name: "two refs", Args: []string{"a", "b"}, WantErr: true},
+		{Name: "bad format", Args: []string{"a", "-o", "csv"}, WantErr: true},
 	})
 }
 
 func TestNewCmdCreate(t *testing.T) {
-	runTable(t, NewCmdCreate, func(o *CreateOptions) { o.Factory = nil }, []flagCase[CreateOptions]{
-		{name: "repeatable generator", args: []string{"--name", "edge-1", "--cluster", "prod", "--generator", "ci", "--generator", "cd", "-o", "json"},
-			want: CreateOptions{Name: "edge-1", Cluster: "prod", Generators: []string{"ci", "cd"}, Format: output.FormatJSON}},
-		{name: "minimal", args: []string{"--name", "a", "--cluster", "b"}, want: CreateOptions{Name: "a", Cluster: "b", Format: output.FormatTable}},
-		{name: "no name", args: []string{"--cluster", "prod"}, wantErr: true},
-		{name: "no cluster", args: []string{"--name", "edge-1"}, wantErr: true},
-		{name: "positional", args: []string{"edge-1", "--name", "a", "--cluster", "b"}, wantErr: true},
-		{name: "bad format", args: []string{"--name", "a", "--cluster", "b", "-o", "table2"}, wantErr: true},
+	cmdtest.RunTable(t, NewCmdCreate, func(o *CreateOptions) { o.Factory = nil }, []cmdtest.FlagCase[CreateOptions]{
+		{Name: "repeatable generator", Args: []string{"--name", "edge-1", "--cluster", "prod", "--generator", "ci", "--generator", "cd", "-o", "json"},
+			Want: CreateOptions{Name: "edge-1", Cluster: "prod", Generators: []string{"ci", "cd"}, Format: output.FormatJSON}},
+		{Name: "minimal", Args: []string{"--name", "a", "--cluster", "b"}, Want: CreateOptions{Name: "a", Cluster: "b", Format: output.FormatTable}},
+		{Name: "no name", Args: []string{"--cluster", "prod"}, WantErr: true},
+		{Name: "no cluster", Args: []string{"--name", "edge-1"}, WantErr: true},
+		{Name: "positional", Args: []string{"edge-1", "--name", "a", "--cluster", "b"}, WantErr: true},
+		{Name: "bad format", Args: []string{"--name", "a", "--cluster", "b", "-o", "table2"}, WantErr: true},
 	})
 }
 
 func TestNewCmdUpdate(t *testing.T) {
-	runTable(t, NewCmdUpdate, func(o *UpdateOptions) { o.Factory = nil }, []flagCase[UpdateOptions]{
-		{name: "status upper-cased", args: []string{"edge-1/prod", "--status", "active"},
-			want: UpdateOptions{Ref: "edge-1/prod", Request: client.UpdateAgentRequest{Status: sp("ACTIVE")}, Format: output.FormatTable}},
-		{name: "name and cluster", args: []string{"x", "--name", "n", "--cluster", "c", "-o", "name"},
-			want: UpdateOptions{Ref: "x", Request: client.UpdateAgentRequest{Name: sp("n"), ClusterName: sp("c")}, Format: output.FormatName}},
-		{name: "empty name is a change", args: []string{"x", "--name", ""},
-			want: UpdateOptions{Ref: "x", Request: client.UpdateAgentRequest{Name: sp("")}, Format: output.FormatTable}},
-		{name: "nothing to change", args: []string{"x"}, wantErr: true},
-		{name: "missing agent", args: []string{"--name", "n"}, wantErr: true},
-		{name: "bad format", args: []string{"x", "--name", "n", "-o", "toml"}, wantErr: true},
+	cmdtest.RunTable(t, NewCmdUpdate, func(o *UpdateOptions) { o.Factory = nil }, []cmdtest.FlagCase[UpdateOptions]{
+		{Name: "status upper-cased", Args: []string{"edge-1/prod", "--status", "active"},
+			Want: UpdateOptions{Ref: "edge-1/prod", Request: client.UpdateAgentRequest{Status: sp("ACTIVE")}, Format: output.FormatTable}},
+		{Name: "name and cluster", Args: []string{"x", "--name", "n", "--cluster", "c", "-o", "name"},
+			Want: UpdateOptions{Ref: "x", Request: client.UpdateAgentRequest{Name: sp("n"), ClusterName: sp("c")}, Format: output.FormatName}},
+		{Name: "empty name is a change", Args: []string{"x", "--name", ""},
+			Want: UpdateOptions{Ref: "x", Request: client.UpdateAgentRequest{Name: sp("")}, Format: output.FormatTable}},
+		{Name: "nothing to change", Args: []string{"x"}, WantErr: true},
+		{Name: "missing agent", Args: []string{"--name", "n"}, WantErr: true},
+		{Name: "bad format", Args: []string{"x", "--name", "n", "-o", "toml"}, WantErr: true},
 	})
 }
 
 func TestNewCmdDelete(t *testing.T) {
-	runTable(t, NewCmdDelete, func(o *DeleteOptions) { o.Factory = nil }, []flagCase[DeleteOptions]{
-		{name: "yes", args: []string{"edge-1/prod", "--yes"}, want: DeleteOptions{Ref: "edge-1/prod", Yes: true}},
-		{name: "short yes", args: []string{"a", "-y"}, want: DeleteOptions{Ref: "a", Yes: true}},
-		{name: "tty asks later", tty: true, args: []string{"a"}, want: DeleteOptions{Ref: "a"}},
-		{name: "no tty needs yes", args: []string{"a"}, wantErr: true},
-		{name: "missing agent", args: []string{"--yes"}, wantErr: true},
+	cmdtest.RunTable(t, NewCmdDelete, func(o *DeleteOptions) { o.Factory = nil }, []cmdtest.FlagCase[DeleteOptions]{
+		{Name: "yes", Args: []string{"edge-1/prod", "--yes"}, Want: DeleteOptions{Ref: "edge-1/prod", Yes: true}},
+		{Name: "short yes", Args: []string{"a", "-y"}, Want: DeleteOptions{Ref: "a", Yes: true}},
+		{Name: "tty asks later", TTY: true, Args: []string{"a"}, Want: DeleteOptions{Ref: "a"}},
+		{Name: "no tty needs yes", Args: []string{"a"}, WantErr: true},
+		{Name: "missing agent", Args: []string{"--yes"}, WantErr: true},
 	})
 }
 
 func TestNewCmdRotatePAK(t *testing.T) {
-	runTable(t, NewCmdRotatePAK, func(o *RotateOptions) { o.Factory = nil }, []flagCase[RotateOptions]{
-		{name: "json", args: []string{"edge-1/prod", "-o", "json"}, want: RotateOptions{Ref: "edge-1/prod", Format: output.FormatJSON}},
-		{name: "missing agent", wantErr: true},
-		{name: "bad format", args: []string{"a", "-o", "x"}, wantErr: true},
+	cmdtest.RunTable(t, NewCmdRotatePAK, func(o *RotateOptions) { o.Factory = nil }, []cmdtest.FlagCase[RotateOptions]{
+		{Name: "json", Args: []string{"edge-1/prod", "-o", "json"}, Want: RotateOptions{Ref: "edge-1/prod", Format: output.FormatJSON}},
+		{Name: "missing agent", WantErr: true},
+		{Name: "bad format", Args: []string{"a", "-o", "x"}, WantErr: true},
 	})
 }
 
 func TestNewCmdTargetState(t *testing.T) {
-	runTable(t, NewCmdTargetState, func(o *TargetStateOptions) { o.Factory = nil }, []flagCase[TargetStateOptions]{
-		{name: "defaults", args: []string{"a"}, want: TargetStateOptions{Ref: "a", Format: output.FormatTable}},
-		{name: "full yaml", args: []string{"a", "--full", "-o", "yaml"}, want: TargetStateOptions{Ref: "a", Full: true, Format: output.FormatYAML}},
-		{name: "missing agent", args: []string{"--full"}, wantErr: true},
-		{name: "bad format", args: []string{"a", "-o", "x"}, wantErr: true},
+	cmdtest.RunTable(t, NewCmdTargetState, func(o *TargetStateOptions) { o.Factory = nil }, []cmdtest.FlagCase[TargetStateOptions]{
+		{Name: "defaults", Args: []string{"a"}, Want: TargetStateOptions{Ref: "a", Format: output.FormatTable}},
+		{Name: "full yaml", Args: []string{"a", "--full", "-o", "yaml"}, Want: TargetStateOptions{Ref: "a", Full: true, Format: output.FormatYAML}},
+		{Name: "missing agent", Args: []string{"--full"}, WantErr: true},
+		{Name: "bad format", Args: []string{"a", "-o", "x"}, WantErr: true},
 	})
 }
 
@@ -199,7 +122,7 @@ func TestAgentVerbsUsageErrors(t *testing.T) {
 }
 
 func TestNewCmdAgentTree(t *testing.T) {
-	root := NewCmdAgent(testFactory(false, ""))
+	root := NewCmdAgent(cmdtest.Factory(false, ""))
 	for _, path := range [][]string{{"list"}, {"activate"}, {"deactivate"}, {"target", "add"}, {"target", "remove"}, {"target", "list"}, {"label"}, {"annotation"}} {
 		c, _, err := root.Find(path)
 		if err != nil || c == root {

@@ -1,113 +1,32 @@
 package object
 
 import (
-	"errors"
-	"io"
-	"reflect"
 	"testing"
-	"time"
 
-	"github.com/spf13/cobra"
-
-	"github.com/brokkr/brokkr/cli/cmdutil"
-	"github.com/brokkr/brokkr/cli/iostreams"
 	"github.com/google/uuid"
 
+	"github.com/brokkr/brokkr/cli/cmdtest"
 	"github.com/brokkr/brokkr/cli/output"
 )
-
-// testNow is the fixed clock of the parsing tests.
-var testNow = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
-
-// parse builds a command with newCmd and a capturing runF, runs it with args, and returns
-// the options runF received (nil when the command failed before reaching it).
-func parse[O any](t *testing.T, newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, tty bool, stdin string, args []string) (*O, error) {
-	t.Helper()
-	var got *O
-	cmd := newCmd(testFactory(tty, stdin), func(o *O) error { got = o; return nil })
-	return got, execute(cmd, args)
-}
-
-func testFactory(tty bool, stdin string) *cmdutil.Factory {
-	ios, in, _, _ := iostreams.Test()
-	in.WriteString(stdin)
-	ios.SetStdinTTY(tty)
-	ios.SetStdoutTTY(tty)
-	f := cmdutil.NewFactory("test", ios)
-	f.Now = func() time.Time { return testNow }
-	return f
-}
-
-func execute(cmd *cobra.Command, args []string) error {
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.FlagErrorWrap(err) })
-	_, err := cmd.ExecuteC()
-	return err
-}
-
-// flagCase is one row of a parsing table: args either parse into want or fail with a
-// usage error.
-type flagCase[O any] struct {
-	name    string
-	args    []string
-	tty     bool
-	stdin   string
-	want    O
-	wantErr bool
-}
-
-// runTable runs every case against newCmd; clear drops the fields that are not compared
-// (the Factory).
-func runTable[O any](t *testing.T, newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, clear func(*O), tests []flagCase[O]) {
-	t.Helper()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parse(t, newCmd, tt.tty, tt.stdin, tt.args)
-			if tt.wantErr {
-				wantFlagError(t, tt.args, err)
-				return
-			}
-			if err != nil {
-				t.Fatalf("%q: %v", tt.args, err)
-			}
-			clear(got)
-			if !reflect.DeepEqual(*got, tt.want) {
-				t.Fatalf("%q:\n got %+v\nwant %+v", tt.args, *got, tt.want)
-			}
-		})
-	}
-}
-
-// wantFlagError fails the test unless err is a usage error (exit code 2).
-func wantFlagError(t *testing.T, args []string, err error) {
-	t.Helper()
-	var fe *cmdutil.FlagError
-	if !errors.As(err, &fe) || cmdutil.ExitCodeOf(err) != cmdutil.ExitUsage {
-		t.Fatalf("%q: want a flag error, got %v", args, err)
-	}
-}
 
 var objID = uuid.MustParse("9d2c4b1e-0b6d-4f3c-8a55-1d2f3a4b5c6d")
 
 func TestNewCmdGet(t *testing.T) {
-	runTable(t, NewCmdGet, func(o *GetOptions) { o.Factory = nil }, []flagCase[GetOptions]{
-		{name: "yaml", args: []string{objID.String(), "-o", "yaml"}, want: GetOptions{ID: objID, Format: output.FormatYAML}},
-		{name: "defaults", args: []string{objID.String()}, want: GetOptions{ID: objID, Format: output.FormatTable}},
-		{name: "not a uuid", args: []string{"web"}, wantErr: true},
-		{name: "missing", wantErr: true},
-		{name: "two ids", args: []string{objID.String(), objID.String()}, wantErr: true},
-		{name: "bad format", args: []string{objID.String(), "-o", "x"}, wantErr: true},
+	cmdtest.RunTable(t, NewCmdGet, func(o *GetOptions) { o.Factory = nil }, []cmdtest.FlagCase[GetOptions]{
+		{Name: "yaml", Args: []string{objID.String(), "-o", "yaml"}, Want: GetOptions{ID: objID, Format: output.FormatYAML}},
+		{Name: "defaults", Args: []string{objID.String()}, Want: GetOptions{ID: objID, Format: output.FormatTable}},
+		{Name: "not a uuid", Args: []string{"web"}, WantErr: true},
+		{Name: "missing", WantErr: true},
+		{Name: "two ids", Args: []string{objID.String(), objID.String()}, WantErr: true},
+		{Name: "bad format", Args: []string{objID.String(), "-o", "x"}, WantErr: true},
 	})
 }
 
 func TestNewCmdYAML(t *testing.T) {
-	runTable(t, NewCmdYAML, func(o *YAMLOptions) { o.Factory = nil }, []flagCase[YAMLOptions]{
-		{name: "id", args: []string{objID.String()}, want: YAMLOptions{ID: objID}},
-		{name: "not a uuid", args: []string{"x"}, wantErr: true},
-		{name: "missing", wantErr: true},
-		{name: "no format flag", args: []string{objID.String(), "-o", "json"}, wantErr: true},
+	cmdtest.RunTable(t, NewCmdYAML, func(o *YAMLOptions) { o.Factory = nil }, []cmdtest.FlagCase[YAMLOptions]{
+		{Name: "id", Args: []string{objID.String()}, Want: YAMLOptions{ID: objID}},
+		{Name: "not a uuid", Args: []string{"x"}, WantErr: true},
+		{Name: "missing", WantErr: true},
+		{Name: "no format flag", Args: []string{objID.String(), "-o", "json"}, WantErr: true},
 	})
 }
