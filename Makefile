@@ -10,8 +10,13 @@ GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo $(shell $(
 GOLANGCI_LINT_VERSION ?= v2.15.0
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 LISTEN ?= 0.0.0.0:3000
+# kube-apiserver + etcd for the agent integration tests, built from hack/k8s-tools
+# and cached under a key derived from that module's content.
+K8S_TOOLS := $(CURDIR)/hack/k8s-tools
+K8S_KEY := $(shell cat $(K8S_TOOLS)/go.mod $(K8S_TOOLS)/go.sum $(K8S_TOOLS)/build.sh | sha256sum | cut -c1-16)
+K8S_ASSETS ?= $(HOME)/.cache/brokkr/k8s-assets/$(K8S_KEY)
 
-.PHONY: help build run test test-short bench lint fmt vet tidy migrate-up migrate-down clean completions manpages docs
+.PHONY: help build run test test-short bench lint fmt vet tidy migrate-up migrate-down clean completions manpages docs test-assets print-test-assets
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +32,19 @@ test: ## Run every test with the race detector (starts its own throw-away Postgr
 
 test-short: ## Run the tests without the race detector
 	$(GO) test -count=1 ./...
+
+test-assets: $(K8S_ASSETS)/kube-apiserver ## Build or reuse the cached kube-apiserver and etcd for agent integration tests
+
+print-test-assets: ## Print the test-assets directory, for KUBEBUILDER_ASSETS
+	@echo $(K8S_ASSETS)
+
+# Build into a temporary directory and move it into place only when complete,
+# so an interrupted build never leaves a half-filled cache entry behind.
+$(K8S_ASSETS)/kube-apiserver:
+	rm -rf $(K8S_ASSETS).tmp
+	OUT=$(K8S_ASSETS).tmp GO=$(GO) bash $(K8S_TOOLS)/build.sh
+	rm -rf $(K8S_ASSETS)
+	mv $(K8S_ASSETS).tmp $(K8S_ASSETS)
 
 bench: ## Run the benchmarks (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/pak/ ./server/
