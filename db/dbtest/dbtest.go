@@ -94,7 +94,11 @@ type env struct {
 // stops the throw-away server and removes its files, or, on a server given
 // by BROKKR_TEST_DATABASE_URL, drops the template database. It exits the
 // process with the tests' status. Call it from TestMain.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it returns the tests' status, for a TestMain that also
+// sets up something else (see agent/internal/kubetest.RunWith).
+func Run(m *testing.M) int {
 	mainActive.Store(true)
 	code := m.Run()
 	if err := teardown(); err != nil {
@@ -103,7 +107,7 @@ func Main(m *testing.M) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // URL returns the connection URL of a database that belongs to this test

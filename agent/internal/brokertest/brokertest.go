@@ -1,0 +1,91 @@
+// Package brokertest starts a real broker on a throw-away PostgreSQL database for the agent's
+// tests. The package's TestMain must run dbtest (see kubetest.RunWith).
+package brokertest
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/db"
+	"github.com/brokkr/brokkr/db/dbtest"
+	"github.com/brokkr/brokkr/internal/config"
+	"github.com/brokkr/brokkr/internal/pak"
+	"github.com/brokkr/brokkr/server"
+	"github.com/google/uuid"
+)
+
+// Broker is a running broker.
+type Broker struct {
+	URL      string
+	AdminPAK string
+	// Admin is a client with the admin key.
+	Admin  *client.Client
+	Server *server.Server
+}
+
+// Start starts a broker with its background workers; it stops when the test ends.
+func Start(t testing.TB) *Broker {
+	t.Helper()
+	ctx := context.Background()
+	store, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxConnections: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	adminKey, adminHash, err := pak.Generate(pak.DefaultSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.DefaultBroker()
+	cfg.Broker.PAKHash = adminHash
+	cfg.Broker.AdminKeyFile = ""
+	srv, err := server.New(server.Options{Config: cfg, DB: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if _, err := srv.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	srv.Start(runCtx) // background workers, LISTEN/NOTIFY
+	t.Cleanup(func() { cancel(); srv.Wait() })
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	admin, err := client.New(ts.URL, client.WithPAK(adminKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Broker{URL: ts.URL, AdminPAK: adminKey, Admin: admin, Server: srv}
+}
+
+// Agent is an agent registered with the broker.
+type Agent struct {
+	ID     uuid.UUID
+	Name   string
+	PAK    string
+	Client *client.Client // with the agent's key
+}
+
+// CreateAgent creates an agent (ACTIVE unless active is false) and returns its key.
+func (b *Broker) CreateAgent(t testing.TB, name, cluster string, active bool) Agent {
+	t.Helper()
+	ctx := context.Background()
+	res, err := b.Admin.Agents().Create(ctx, client.CreateAgentRequest{Name: name, ClusterName: cluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if active {
+		st := "ACTIVE"
+		if _, err := b.Admin.Agents().Update(ctx, res.Agent.ID, client.UpdateAgentRequest{Status: &st}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := client.New(b.URL, client.WithPAK(res.InitialPAK))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Agent{ID: res.Agent.ID, Name: name, PAK: res.InitialPAK, Client: c}
+}

@@ -1,0 +1,23 @@
+package brokertest_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/brokkr/brokkr/agent/internal/brokertest"
+	"github.com/brokkr/brokkr/db/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func TestAgentKeyWorks(t *testing.T) {
+	b := brokertest.Start(t)
+	a := b.CreateAgent(t, "edge-1", "cluster-1", true)
+	got, err := a.Client.Agents().Search(context.Background(), "edge-1", "cluster-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != a.ID || got.Status != "ACTIVE" {
+		t.Fatalf("agent %+v, want id %s ACTIVE", got, a.ID)
+	}
+}
