@@ -1,0 +1,291 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// ApplyOptions tune an apply.
+type ApplyOptions struct {
+	// FieldManager owns the applied fields; conflicts with other managers are forced.
+	FieldManager string
+	// DefaultNamespace receives namespaced objects that name none ("default" when empty).
+	DefaultNamespace string
+	// Concurrency bounds the parallel requests within one group (8 when 0).
+	Concurrency int
+	// Validate runs a server-side dry run of every object after the namespaces and CRDs
+	// are in place and applies nothing else when any of them is rejected.
+	Validate bool
+	// RollbackNamespaces deletes the namespaces this apply created when it fails.
+	RollbackNamespaces bool
+	// Backoff retries transient failures of every request (DefaultBackoff when zero).
+	Backoff Backoff
+	// CRDTimeout bounds the wait for new CustomResourceDefinitions to be established (60 s).
+	CRDTimeout time.Duration
+	// Observe, when set, is told how long each apply request took.
+	Observe func(op string, d time.Duration, err error)
+}
+
+func (o ApplyOptions) withDefaults() ApplyOptions {
+	if o.FieldManager == "" {
+		o.FieldManager = "brokkr-controller"
+	}
+	if o.DefaultNamespace == "" {
+		o.DefaultNamespace = "default"
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.Backoff == (Backoff{}) {
+		o.Backoff = DefaultBackoff
+	}
+	if o.CRDTimeout == 0 {
+		o.CRDTimeout = time.Minute
+	}
+	return o
+}
+
+// ObjectError is the failure of one object.
+type ObjectError struct {
+	Ref Ref
+	Err error
+}
+
+func (e *ObjectError) Error() string { return fmt.Sprintf("%s: %v", e.Ref, e.Err) }
+func (e *ObjectError) Unwrap() error { return e.Err }
+
+// Group is the apply stage of a kind: namespaces first, then CRDs, then everything else.
+func Group(gvk schema.GroupVersionKind) int {
+	switch {
+	case gvk.Group == "" && gvk.Kind == "Namespace":
+		return 0
+	case gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition":
+		return 1
+	}
+	return 2
+}
+
+// Apply applies objs with server-side apply in stages — namespaces, then
+// CustomResourceDefinitions (waiting until they are established), then the rest — with up to
+// Concurrency requests in flight within a stage. Namespaced objects without a namespace get
+// DefaultNamespace; cluster-scoped objects lose any namespace they name. objs are updated in
+// place (namespace, as applied). A stage with failures stops the apply; the error joins one
+// ObjectError per failed object.
+func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) error {
+	opts = opts.withDefaults()
+	groups := make([][]*unstructured.Unstructured, 3)
+	for _, o := range objs {
+		g := Group(o.GroupVersionKind())
+		groups[g] = append(groups[g], o)
+	}
+	var created []string
+	rollback := func(err error) error {
+		if opts.RollbackNamespaces && len(created) > 0 {
+			c.deleteNamespaces(context.WithoutCancel(ctx), created)
+		}
+		return err
+	}
+
+	if len(groups[0]) > 0 {
+		if opts.RollbackNamespaces {
+			var err error
+			if created, err = c.missingNamespaces(ctx, groups[0], opts); err != nil {
+				return err
+			}
+		}
+		if err := c.applyGroup(ctx, groups[0], opts, false); err != nil {
+			return rollback(err)
+		}
+	}
+	if len(groups[1]) > 0 {
+		if err := c.applyGroup(ctx, groups[1], opts, false); err != nil {
+			return rollback(err)
+		}
+		if err := c.waitEstablished(ctx, groups[1], opts.CRDTimeout); err != nil {
+			return rollback(err)
+		}
+		c.ResetDiscovery()
+	}
+	if len(groups[2]) == 0 {
+		return nil
+	}
+	if opts.Validate {
+		if err := c.applyGroup(ctx, groups[2], opts, true); err != nil {
+			return rollback(err)
+		}
+	}
+	return rollback(c.applyGroup(ctx, groups[2], opts, false))
+}
+
+// applyGroup applies (or dry-runs) objs, Concurrency at a time; it returns the joined
+// per-object errors in the order of objs.
+func (c *Cluster) applyGroup(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions, dryRun bool) error {
+	errs := make([]error, len(objs))
+	sem := make(chan struct{}, opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, o := range objs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := c.applyOne(ctx, o, opts, dryRun); err != nil {
+				errs[i] = &ObjectError{Ref: RefOf(o), Err: err}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (c *Cluster) applyOne(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions, dryRun bool) error {
+	m, err := c.Mapping(obj.GroupVersionKind())
+	if err != nil {
+		return err
+	}
+	var ri = c.Dynamic.Resource(m.Resource)
+	var res interface {
+		Patch(context.Context, string, types.PatchType, []byte, metav1.PatchOptions, ...string) (*unstructured.Unstructured, error)
+	} = ri
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		if obj.GetNamespace() == "" {
+			obj.SetNamespace(opts.DefaultNamespace)
+		}
+		res = ri.Namespace(obj.GetNamespace())
+	} else {
+		obj.SetNamespace("")
+	}
+	body, err := encode(obj)
+	if err != nil {
+		return err
+	}
+	po := metav1.PatchOptions{FieldManager: opts.FieldManager, Force: ptr(true)}
+	op := "apply"
+	if dryRun {
+		po.DryRun = []string{metav1.DryRunAll}
+		op = "dry_run"
+	}
+	return Retry(ctx, opts.Backoff, func(ctx context.Context) error {
+		start := time.Now()
+		_, err := res.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, po)
+		if opts.Observe != nil {
+			opts.Observe(op, time.Since(start), err)
+		}
+		return err
+	})
+}
+
+// missingNamespaces returns the names of the namespaces among objs that do not exist yet.
+func (c *Cluster) missingNamespaces(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]string, error) {
+	var missing []string
+	for _, o := range objs {
+		err := Retry(ctx, opts.Backoff, func(ctx context.Context) error {
+			_, err := c.Kube.CoreV1().Namespaces().Get(ctx, o.GetName(), metav1.GetOptions{})
+			return err
+		})
+		switch {
+		case apierrors.IsNotFound(err):
+			missing = append(missing, o.GetName())
+		case err != nil:
+			return nil, &ObjectError{Ref: RefOf(o), Err: err}
+		}
+	}
+	return missing, nil
+}
+
+func (c *Cluster) deleteNamespaces(ctx context.Context, names []string) {
+	for _, n := range names {
+		_ = Retry(ctx, DefaultBackoff, func(ctx context.Context) error {
+			err := c.Kube.CoreV1().Namespaces().Delete(ctx, n, metav1.DeleteOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return err
+		})
+	}
+}
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// waitEstablished waits until every CRD among objs reports Established=True.
+func (c *Cluster) waitEstablished(ctx context.Context, crds []*unstructured.Unstructured, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	pending := make(map[string]*unstructured.Unstructured, len(crds))
+	for _, o := range crds {
+		pending[o.GetName()] = o
+	}
+	wait := 50 * time.Millisecond
+	for {
+		for name, o := range pending {
+			live, err := c.Dynamic.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+			if err == nil && conditionTrue(live, "Established") {
+				delete(pending, name)
+				continue
+			}
+			if err == nil && conditionFalse(live, "NamesAccepted") {
+				return &ObjectError{Ref: RefOf(o), Err: fmt.Errorf("names not accepted: %s", conditionMessage(live, "NamesAccepted"))}
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			names := make([]string, 0, len(pending))
+			for n := range pending {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return fmt.Errorf("CustomResourceDefinitions not established within %s: %v", timeout, names)
+		case <-time.After(wait):
+		}
+		if wait < time.Second {
+			wait *= 2
+		}
+	}
+}
+
+func condition(obj *unstructured.Unstructured, typ string) (map[string]any, bool) {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if ok && m["type"] == typ {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+func conditionTrue(obj *unstructured.Unstructured, typ string) bool {
+	m, ok := condition(obj, typ)
+	return ok && m["status"] == "True"
+}
+
+func conditionFalse(obj *unstructured.Unstructured, typ string) bool {
+	m, ok := condition(obj, typ)
+	return ok && m["status"] == "False"
+}
+
+func conditionMessage(obj *unstructured.Unstructured, typ string) string {
+	m, _ := condition(obj, typ)
+	s, _ := m["message"].(string)
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,153 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+)
+
+// Owned is an object that carries the agent's ownership annotations.
+type Owned struct {
+	Ref                Ref
+	UID                string
+	StackID            string
+	Checksum           string
+	DeploymentObjectID string
+	// HasOwnerReferences is set for objects that another object owns (garbage collected
+	// with it); the agent never deletes those itself.
+	HasOwnerReferences bool
+}
+
+// skipListing are kinds never applied from manifests whose lists are large and churn.
+var skipListing = map[schema.GroupResource]bool{
+	{Group: "", Resource: "events"}:                         true,
+	{Group: "events.k8s.io", Resource: "events"}:            true,
+	{Group: "coordination.k8s.io", Resource: "leases"}:      true,
+	{Group: "discovery.k8s.io", Resource: "endpointslices"}: true,
+	{Group: "", Resource: "endpoints"}:                      true,
+}
+
+// ListOwned lists every object in the cluster (or, when namespace is set, in that namespace
+// plus the cluster-scoped kinds it may read) annotated as owned by ownerID. It reads only
+// metadata, one list per resource type, several types at a time. Types the agent may not
+// list are skipped.
+func (c *Cluster) ListOwned(ctx context.Context, ownerID, namespace string) ([]Owned, error) {
+	c.ResetDiscovery()
+	lists, err := c.discovery.ServerPreferredResources()
+	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	type target struct {
+		gvr        schema.GroupVersionResource
+		kind       string
+		namespaced bool
+	}
+	var targets []target
+	for _, l := range lists {
+		gv, err := schema.ParseGroupVersion(l.GroupVersion)
+		if err != nil {
+			continue
+		}
+		for _, r := range l.APIResources {
+			if strings.Contains(r.Name, "/") || !slices.Contains(r.Verbs, "list") || !slices.Contains(r.Verbs, "delete") {
+				continue
+			}
+			gvr := gv.WithResource(r.Name)
+			if skipListing[gvr.GroupResource()] {
+				continue
+			}
+			targets = append(targets, target{gvr: gvr, kind: r.Kind, namespaced: r.Namespaced})
+		}
+	}
+	var (
+		mu   sync.Mutex
+		out  []Owned
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 8)
+	)
+	for _, t := range targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ri := c.Metadata.Resource(t.gvr)
+			var list interface {
+				List(context.Context, metav1.ListOptions) (*metav1.PartialObjectMetadataList, error)
+			} = ri
+			if t.namespaced && namespace != "" {
+				list = ri.Namespace(namespace)
+			}
+			var found []Owned
+			opts := metav1.ListOptions{Limit: 500}
+			for {
+				page, err := list.List(ctx, opts)
+				if err != nil {
+					if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
+						return
+					}
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("list %s: %w", t.gvr, err))
+					mu.Unlock()
+					return
+				}
+				for i := range page.Items {
+					m := &page.Items[i]
+					ann := m.GetAnnotations()
+					if ann[AnnotationOwner] != ownerID {
+						continue
+					}
+					found = append(found, Owned{
+						Ref:                Ref{GVK: t.gvr.GroupVersion().WithKind(t.kind), Namespace: m.GetNamespace(), Name: m.GetName()},
+						UID:                string(m.GetUID()),
+						StackID:            ann[AnnotationStack],
+						Checksum:           ann[AnnotationChecksum],
+						DeploymentObjectID: ann[AnnotationDeploymentObject],
+						HasOwnerReferences: len(m.GetOwnerReferences()) > 0,
+					})
+				}
+				if page.Continue == "" {
+					break
+				}
+				opts.Continue = page.Continue
+			}
+			mu.Lock()
+			out = append(out, found...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	slices.SortFunc(out, func(a, b Owned) int { return strings.Compare(a.Ref.String(), b.Ref.String()) })
+	return out, nil
+}
+
+// Delete deletes the object, retrying transient failures; an object already gone is not an
+// error. Dependents are deleted in the background by the garbage collector.
+func (c *Cluster) Delete(ctx context.Context, ref Ref, b Backoff) error {
+	ri, _, err := c.resource(ref)
+	if err != nil {
+		if isNoMatch(err) {
+			return nil // the kind itself is gone (its CRD was deleted), so is the object
+		}
+		return err
+	}
+	policy := metav1.DeletePropagationBackground
+	return Retry(ctx, b, func(ctx context.Context) error {
+		err := ri.Delete(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &policy})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	})
+}
