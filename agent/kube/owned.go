@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -150,4 +151,63 @@ func (c *Cluster) Delete(ctx context.Context, ref Ref, b Backoff) error {
 		}
 		return err
 	})
+}
+
+// DeleteOwned deletes the object only while it is still this owner's object of this stack:
+// it carries both annotations and no ownerReferences. An object another agent or stack took
+// over, or that another object owns, is left alone (deleted=false, no error), as is an object
+// already gone. The deletion is conditional on the UID read, so a re-created object of the
+// same name is not deleted by mistake.
+func (c *Cluster) DeleteOwned(ctx context.Context, ref Ref, ownerID, stackID string, b Backoff) (bool, error) {
+	m, err := c.Mapping(ref.GVK)
+	if err != nil {
+		if isNoMatch(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	ri := c.Metadata.Resource(m.Resource)
+	var (
+		get func(context.Context, string, metav1.GetOptions, ...string) (*metav1.PartialObjectMetadata, error)
+		del func(context.Context, string, metav1.DeleteOptions, ...string) error
+	)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		nri := ri.Namespace(ref.Namespace)
+		get, del = nri.Get, nri.Delete
+	} else {
+		get, del = ri.Get, ri.Delete
+	}
+	var live *metav1.PartialObjectMetadata
+	err = Retry(ctx, b, func(ctx context.Context) error {
+		var err error
+		live, err = get(ctx, ref.Name, metav1.GetOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	ann := live.GetAnnotations()
+	if ann[AnnotationOwner] != ownerID || ann[AnnotationStack] != stackID || len(live.GetOwnerReferences()) > 0 {
+		return false, nil
+	}
+	if live.GetDeletionTimestamp() != nil {
+		return true, nil
+	}
+	uid := live.GetUID()
+	policy := metav1.DeletePropagationBackground
+	err = Retry(ctx, b, func(ctx context.Context) error {
+		return del(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &uid}})
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case apierrors.IsConflict(err):
+		return false, nil // replaced by a new object of the same name meanwhile
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }

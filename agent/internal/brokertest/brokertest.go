@@ -89,3 +89,47 @@ func (b *Broker) CreateAgent(t testing.TB, name, cluster string, active bool) Ag
 	}
 	return Agent{ID: res.Agent.ID, Name: name, PAK: res.InitialPAK, Client: c}
 }
+
+// CreateStack creates a stack (under a new generator, with which the agents are registered)
+// targeted at the given agents.
+func (b *Broker) CreateStack(t testing.TB, name string, agents ...uuid.UUID) client.Stack {
+	t.Helper()
+	ctx := context.Background()
+	gen, err := b.Admin.Generators().Create(ctx, client.CreateGeneratorRequest{Name: "gen-" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.Admin.Stacks().Create(ctx, client.CreateStackRequest{Name: name, GeneratorID: gen.Generator.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range agents {
+		if _, err := b.Admin.Generators().Register(ctx, gen.Generator.ID, &a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Admin.Agents().AddTarget(ctx, a, st.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+// Post adds a deployment object to a stack.
+func (b *Broker) Post(t testing.TB, stackID uuid.UUID, yaml string, deletionMarker bool) client.DeploymentObject {
+	t.Helper()
+	o, err := b.Admin.Stacks().CreateDeploymentObject(context.Background(), stackID, yaml, deletionMarker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// Events returns the agent's deployment events, newest first.
+func (b *Broker) Events(t testing.TB, agentID uuid.UUID) []client.AgentEvent {
+	t.Helper()
+	evs, err := b.Admin.Agents().Events(context.Background(), agentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}

@@ -1,0 +1,401 @@
+package agent
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/brokkr/brokkr/agent/kube"
+	"github.com/brokkr/brokkr/agent/workload"
+	"github.com/brokkr/brokkr/client"
+	"github.com/google/uuid"
+)
+
+// Event statuses and type the agent reports for deployment objects.
+const (
+	EventDeploy  = "DEPLOY"
+	EventSuccess = "SUCCESS"
+	EventFailure = "FAILURE"
+)
+
+// Reconciler makes the cluster match the agent's target state.
+//
+// It asks the broker for the full target state (the latest object of every associated
+// stack) and keeps an inventory of what it owns in the cluster, per stack: the deployment
+// object applied, its checksum and the objects it consists of. The inventory is read from the
+// cluster's ownership annotations at start and at every resync, so it survives restarts, and
+// is kept up to date by every apply and prune in between. With it:
+//   - an object whose checksum and id match the inventory costs no request at all;
+//   - a new object is applied (validated first, so an invalid manifest writes nothing), and
+//     the stack's objects that are not part of it any more are pruned;
+//   - a deletion marker prunes everything of its stack;
+//   - a stack that left the target state has its objects pruned;
+//   - objects owned by another agent, or by another object (ownerReferences), are never
+//     touched, and a failed target-state request changes nothing.
+type Reconciler struct {
+	Cluster *kube.Cluster
+	Client  *client.Client
+	AgentID uuid.UUID
+	// Apply is used for every apply (field manager, default namespace, concurrency...).
+	Apply kube.ApplyOptions
+	// WatchNamespace limits the inventory scan to one namespace (namespace-scoped installs).
+	WatchNamespace string
+	// ResyncInterval is how often the inventory is re-read from the cluster (10 min when 0).
+	ResyncInterval time.Duration
+	Log            *slog.Logger
+	Metrics        ReconcileMetrics
+	// Report sends a deployment event; nil means POST /agents/{id}/events.
+	Report func(ctx context.Context, ev client.NewAgentEvent) error
+
+	mu        sync.Mutex
+	stacks    map[uuid.UUID]*stackState
+	failures  map[uuid.UUID]*failure
+	scannedAt time.Time
+}
+
+// ReconcileMetrics receives the reconciler's measurements.
+type ReconcileMetrics interface {
+	ObserveApply(d time.Duration, applied, unchanged, failed int)
+	ObjectsPruned(n int)
+	Inventory(objects, deploymentObjects int)
+}
+
+// stackState is what the agent owns of one stack.
+type stackState struct {
+	objectID uuid.UUID // deployment object applied; uuid.Nil when unknown (mixed)
+	checksum string    // its checksum; "" when the stack's objects disagree
+	objects  map[kube.Ref]bool
+	applied  time.Time
+}
+
+// failure remembers a deployment object that could not be applied.
+type failure struct {
+	message   string
+	attempts  int
+	next      time.Time
+	permanent bool // the manifest itself is invalid: retrying cannot help
+}
+
+// Result counts what one reconcile did.
+type Result struct {
+	Applied   int // deployment objects applied
+	Unchanged int // deployment objects skipped because the cluster has them already
+	Failed    int
+	Pruned    int // Kubernetes objects deleted
+	Skipped   int // failing objects waiting for their next attempt
+}
+
+func (r *Reconciler) log() *slog.Logger {
+	if r.Log == nil {
+		return slog.Default()
+	}
+	return r.Log
+}
+
+// Reconcile runs one pass. It returns an error when the target state could not be fetched
+// or the inventory could not be read; failures of single deployment objects are reported to
+// the broker as FAILURE events and counted in the result instead.
+func (r *Reconciler) Reconcile(ctx context.Context) (Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var res Result
+	if err := r.scanIfDue(ctx); err != nil {
+		return res, err
+	}
+	target, err := r.Client.Agents().TargetState(ctx, r.AgentID, true)
+	if err != nil {
+		return res, fmt.Errorf("target state: %w", err)
+	}
+	start := time.Now()
+	seen := make(map[uuid.UUID]bool, len(target))
+	// Oldest first, so that of two objects of one stack (which the broker does not send) the
+	// newest wins.
+	slices.SortFunc(target, func(a, b client.DeploymentObject) int { return cmp.Compare(a.SequenceID, b.SequenceID) })
+	for _, obj := range target {
+		seen[obj.StackID] = true
+		r.reconcileObject(ctx, obj, &res)
+	}
+	for stackID, st := range r.stacks {
+		if seen[stackID] {
+			continue
+		}
+		n, err := r.prune(ctx, stackID, st, nil)
+		res.Pruned += n
+		if err != nil {
+			r.log().Warn("pruning a stack that left the target state", "stack", stackID, "err", err)
+			continue
+		}
+		delete(r.stacks, stackID)
+		r.log().Info("stack left the target state; its objects were pruned", "stack", stackID, "pruned", n)
+	}
+	if r.Metrics != nil {
+		r.Metrics.ObserveApply(time.Since(start), res.Applied, res.Unchanged, res.Failed)
+		r.Metrics.ObjectsPruned(res.Pruned)
+		r.Metrics.Inventory(r.inventorySize())
+	}
+	return res, nil
+}
+
+func (r *Reconciler) inventorySize() (objects, deploymentObjects int) {
+	for _, st := range r.stacks {
+		objects += len(st.objects)
+		if st.objectID != uuid.Nil {
+			deploymentObjects++
+		}
+	}
+	return objects, deploymentObjects
+}
+
+func (r *Reconciler) reconcileObject(ctx context.Context, obj client.DeploymentObject, res *Result) {
+	st := r.stacks[obj.StackID]
+	if st != nil && st.objectID == obj.ID && st.checksum == obj.YAMLChecksum {
+		res.Unchanged++
+		return
+	}
+	if f := r.failures[obj.ID]; f != nil && (f.permanent || time.Now().Before(f.next)) {
+		res.Skipped++
+		return
+	}
+	if obj.IsDeletionMarker {
+		r.applyMarker(ctx, obj, st, res)
+		return
+	}
+	objs, err := kube.Parse(obj.YAMLContent)
+	if err != nil {
+		res.Failed++
+		r.fail(ctx, obj, fmt.Errorf("invalid manifest: %w", err), true)
+		return
+	}
+	for _, o := range objs {
+		kube.SetAnnotations(o, r.annotations(obj))
+	}
+	if err := r.Cluster.Apply(ctx, objs, r.Apply); err != nil {
+		// Part of it may be in the cluster (the namespaces and CRDs go first): track those
+		// objects, so they are pruned with the stack even if this version never succeeds.
+		if st == nil {
+			st = &stackState{objects: map[kube.Ref]bool{}}
+			r.stacks[obj.StackID] = st
+		}
+		for _, o := range objs {
+			st.objects[kube.RefOf(o)] = true
+		}
+		res.Failed++
+		r.fail(ctx, obj, err, false)
+		return
+	}
+	applied := make(map[kube.Ref]bool, len(objs))
+	for _, o := range objs {
+		applied[kube.RefOf(o)] = true
+	}
+	if st == nil {
+		st = &stackState{objects: map[kube.Ref]bool{}}
+		r.stacks[obj.StackID] = st
+	}
+	n, pruneErr := r.prune(ctx, obj.StackID, st, applied)
+	res.Pruned += n
+	st.objectID, st.checksum, st.applied = obj.ID, obj.YAMLChecksum, time.Now()
+	for ref := range applied {
+		st.objects[ref] = true
+	}
+	if pruneErr != nil {
+		// The new objects are in place; the stale ones that could not be deleted stay in the
+		// inventory and are pruned at the next pass that applies or resyncs this stack.
+		r.log().Warn("pruning stale objects", "stack", obj.StackID, "err", pruneErr)
+		st.checksum = ""
+	}
+	delete(r.failures, obj.ID)
+	res.Applied++
+	msg := fmt.Sprintf("applied %d object(s)", len(objs))
+	if n > 0 {
+		msg += fmt.Sprintf(", pruned %d", n)
+	}
+	r.report(ctx, obj, EventSuccess, msg)
+}
+
+// applyMarker prunes everything of the marker's stack.
+func (r *Reconciler) applyMarker(ctx context.Context, obj client.DeploymentObject, st *stackState, res *Result) {
+	if st == nil {
+		st = &stackState{objects: map[kube.Ref]bool{}}
+		r.stacks[obj.StackID] = st
+	}
+	n, err := r.prune(ctx, obj.StackID, st, nil)
+	res.Pruned += n
+	if err != nil {
+		res.Failed++
+		r.fail(ctx, obj, fmt.Errorf("deleting the stack's objects: %w", err), false)
+		return
+	}
+	st.objectID, st.checksum, st.applied = obj.ID, obj.YAMLChecksum, time.Now()
+	delete(r.failures, obj.ID)
+	res.Applied++
+	r.report(ctx, obj, EventSuccess, fmt.Sprintf("deletion marker: deleted %d object(s)", n))
+}
+
+func (r *Reconciler) backoff() kube.Backoff {
+	if r.Apply.Backoff == (kube.Backoff{}) {
+		return kube.DefaultBackoff
+	}
+	return r.Apply.Backoff
+}
+
+func (r *Reconciler) annotations(obj client.DeploymentObject) map[string]string {
+	return map[string]string{
+		kube.AnnotationStack:            obj.StackID.String(),
+		kube.AnnotationChecksum:         obj.YAMLChecksum,
+		kube.AnnotationDeploymentObject: obj.ID.String(),
+		kube.AnnotationLastApplied:      obj.YAMLChecksum,
+		kube.AnnotationOwner:            r.AgentID.String(),
+	}
+}
+
+// prune deletes the stack's objects that are not in keep (all of them when keep is nil):
+// everything else first, then CustomResourceDefinitions, then namespaces. Deleted objects
+// leave the inventory.
+func (r *Reconciler) prune(ctx context.Context, stackID uuid.UUID, st *stackState, keep map[kube.Ref]bool) (int, error) {
+	if st.objects == nil {
+		st.objects = map[kube.Ref]bool{}
+	}
+	var stale []kube.Ref
+	for ref := range st.objects {
+		if !keep[ref] {
+			stale = append(stale, ref)
+		}
+	}
+	slices.SortFunc(stale, func(a, b kube.Ref) int {
+		if c := cmp.Compare(kube.Group(b.GVK), kube.Group(a.GVK)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.String(), b.String())
+	})
+	var errs []error
+	n := 0
+	for _, ref := range stale {
+		deleted, err := r.Cluster.DeleteOwned(ctx, ref, r.AgentID.String(), stackID.String(), r.backoff())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delete %s: %w", ref, err))
+			continue
+		}
+		delete(st.objects, ref)
+		if deleted {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// fail reports a FAILURE once per distinct message and schedules the next attempt with
+// exponential backoff (30 s doubling to 10 min); invalid manifests are not retried.
+func (r *Reconciler) fail(ctx context.Context, obj client.DeploymentObject, err error, permanent bool) {
+	msg := err.Error()
+	f := r.failures[obj.ID]
+	if f == nil {
+		f = &failure{}
+		r.failures[obj.ID] = f
+	}
+	f.attempts++
+	f.permanent = permanent
+	f.next = time.Now().Add(min(30*time.Second<<min(f.attempts-1, 5), 10*time.Minute))
+	r.log().Warn("deployment object failed", "object", obj.ID, "stack", obj.StackID, "attempt", f.attempts, "err", msg)
+	if f.message == msg {
+		return
+	}
+	f.message = msg
+	r.report(ctx, obj, EventFailure, msg)
+}
+
+func (r *Reconciler) report(ctx context.Context, obj client.DeploymentObject, status, msg string) {
+	ev := client.NewAgentEvent{AgentID: r.AgentID, DeploymentObjectID: obj.ID, EventType: EventDeploy, Status: status, Message: &msg}
+	send := r.Report
+	if send == nil {
+		send = func(ctx context.Context, ev client.NewAgentEvent) error {
+			_, err := r.Client.Agents().CreateEvent(ctx, r.AgentID, ev)
+			return err
+		}
+	}
+	if err := send(ctx, ev); err != nil {
+		r.log().Warn("reporting a deployment event", "object", obj.ID, "status", status, "err", err)
+	}
+}
+
+// scanIfDue rebuilds the inventory from the cluster at the first pass and every
+// ResyncInterval.
+func (r *Reconciler) scanIfDue(ctx context.Context) error {
+	every := r.ResyncInterval
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	if r.stacks != nil && time.Since(r.scannedAt) < every {
+		return nil
+	}
+	owned, err := r.Cluster.ListOwned(ctx, r.AgentID.String(), r.WatchNamespace)
+	if err != nil {
+		return fmt.Errorf("reading the owned objects: %w", err)
+	}
+	stacks := map[uuid.UUID]*stackState{}
+	for _, o := range owned {
+		stackID, err := uuid.Parse(o.StackID)
+		if err != nil || o.HasOwnerReferences {
+			continue
+		}
+		st := stacks[stackID]
+		objectID, _ := uuid.Parse(o.DeploymentObjectID)
+		if st == nil {
+			st = &stackState{objectID: objectID, checksum: o.Checksum, objects: map[kube.Ref]bool{}}
+			stacks[stackID] = st
+		}
+		if st.objectID != objectID || st.checksum != o.Checksum {
+			// Objects of two versions: an apply or prune was interrupted. Forget the version
+			// so the next pass applies the current one and prunes the rest.
+			st.objectID, st.checksum = uuid.Nil, ""
+		}
+		st.objects[o.Ref] = true
+	}
+	// A stack whose objects were all deleted behind the agent's back loses its entry, so
+	// the next pass applies it again.
+	if r.failures == nil {
+		r.failures = map[uuid.UUID]*failure{}
+	}
+	for id, f := range r.failures {
+		if !f.permanent {
+			delete(r.failures, id) // a resync retries everything now
+		}
+	}
+	r.stacks, r.scannedAt = stacks, time.Now()
+	return nil
+}
+
+// Resync makes the next pass re-read the inventory from the cluster.
+func (r *Reconciler) Resync() {
+	r.mu.Lock()
+	r.scannedAt = time.Time{}
+	r.mu.Unlock()
+}
+
+// Tracked returns the deployment objects currently applied, with their objects, for
+// health checks.
+func (r *Reconciler) Tracked() []workload.Tracked {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]workload.Tracked, 0, len(r.stacks))
+	for _, st := range r.stacks {
+		if st.objectID == uuid.Nil || len(st.objects) == 0 {
+			continue
+		}
+		t := workload.Tracked{ID: st.objectID}
+		for ref := range st.objects {
+			t.Objects = append(t.Objects, workload.Object{GVK: ref.GVK, Namespace: ref.Namespace, Name: ref.Name})
+		}
+		slices.SortFunc(t.Objects, func(a, b workload.Object) int {
+			return strings.Compare(a.Namespace+"/"+a.Name+a.GVK.String(), b.Namespace+"/"+b.Name+b.GVK.String())
+		})
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b workload.Tracked) int { return strings.Compare(a.ID.String(), b.ID.String()) })
+	return out
+}
