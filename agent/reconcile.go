@@ -71,7 +71,10 @@ type stackState struct {
 	objectID uuid.UUID // deployment object applied; uuid.Nil when unknown (mixed)
 	checksum string    // its checksum; "" when the stack's objects disagree
 	objects  map[kube.Ref]bool
-	applied  time.Time
+	// maybe holds objects of failed applies that may have reached the cluster in part (the
+	// namespaces and CRDs go first): pruned with the stack, but not counted as applied.
+	maybe   map[kube.Ref]bool
+	applied time.Time
 }
 
 // failure remembers a deployment object that could not be applied.
@@ -182,8 +185,13 @@ func (r *Reconciler) reconcileObject(ctx context.Context, obj client.DeploymentO
 			st = &stackState{objects: map[kube.Ref]bool{}}
 			r.stacks[obj.StackID] = st
 		}
+		if st.maybe == nil {
+			st.maybe = map[kube.Ref]bool{}
+		}
 		for _, o := range objs {
-			st.objects[kube.RefOf(o)] = true
+			if ref := kube.RefOf(o); !st.objects[ref] {
+				st.maybe[ref] = true
+			}
 		}
 		res.Failed++
 		r.fail(ctx, obj, err, false)
@@ -261,11 +269,20 @@ func (r *Reconciler) prune(ctx context.Context, stackID uuid.UUID, st *stackStat
 	if st.objects == nil {
 		st.objects = map[kube.Ref]bool{}
 	}
+	if st.maybe == nil {
+		st.maybe = map[kube.Ref]bool{}
+	}
 	var stale []kube.Ref
 	for ref := range st.objects {
 		if !keep[ref] {
 			stale = append(stale, ref)
 		}
+	}
+	for ref := range st.maybe {
+		if !keep[ref] && !st.objects[ref] {
+			stale = append(stale, ref)
+		}
+		delete(st.maybe, ref)
 	}
 	slices.SortFunc(stale, func(a, b kube.Ref) int {
 		if c := cmp.Compare(kube.Group(b.GVK), kube.Group(a.GVK)); c != 0 {
@@ -279,6 +296,9 @@ func (r *Reconciler) prune(ctx context.Context, stackID uuid.UUID, st *stackStat
 		deleted, err := r.Cluster.DeleteOwned(ctx, ref, r.AgentID.String(), stackID.String(), r.backoff())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("delete %s: %w", ref, err))
+			if !st.objects[ref] {
+				st.maybe[ref] = true // try again next time
+			}
 			continue
 		}
 		delete(st.objects, ref)
@@ -397,5 +417,32 @@ func (r *Reconciler) Tracked() []workload.Tracked {
 		out = append(out, t)
 	}
 	slices.SortFunc(out, func(a, b workload.Tracked) int { return strings.Compare(a.ID.String(), b.ID.String()) })
+	return out
+}
+
+// Namespaces returns the namespaces of the objects the agent applied for a deployment
+// object (nil when it applied none). A cluster-scoped Namespace object counts as its own
+// name.
+func (r *Reconciler) Namespaces(objectID uuid.UUID) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for _, st := range r.stacks {
+		if st.objectID != objectID {
+			continue
+		}
+		for ref := range st.objects {
+			ns := ref.Namespace
+			if ref.GVK.Group == "" && ref.GVK.Kind == "Namespace" {
+				ns = ref.Name
+			}
+			if ns != "" && !seen[ns] {
+				seen[ns] = true
+				out = append(out, ns)
+			}
+		}
+	}
+	slices.Sort(out)
 	return out
 }

@@ -1,0 +1,447 @@
+// Package agent is brokkr-agent: it runs in a cluster, pulls the agent's target state from
+// the broker over outbound HTTP, applies it with server-side apply, prunes what no longer
+// belongs, and reports events, heartbeats, deployment health, work-order results,
+// diagnostics and webhook deliveries.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/rest"
+
+	"github.com/brokkr/brokkr/agent/httpserver"
+	"github.com/brokkr/brokkr/agent/kube"
+	"github.com/brokkr/brokkr/agent/webhooks"
+	"github.com/brokkr/brokkr/agent/workload"
+	"github.com/brokkr/brokkr/agent/workorders"
+	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/buildinfo"
+	"github.com/brokkr/brokkr/internal/config"
+)
+
+// Options configure an Agent.
+type Options struct {
+	Config config.AgentSettings
+	// Kube, when set, is used instead of loading Config.KubeconfigPath.
+	Kube *rest.Config
+	Log  *slog.Logger
+	// HTTPClient, when set, carries the requests to the broker.
+	HTTPClient *http.Client
+	// HealthListener, when set, is where the health server listens instead of
+	// Config.HealthAddr:HealthPort.
+	HealthListener net.Listener
+	// StartupInterval is the wait between the startup probes of the broker (1 s when 0).
+	StartupInterval time.Duration
+	// Backoff retries transient Kubernetes failures (kube.DefaultBackoff when zero).
+	Backoff kube.Backoff
+	// JobPollInterval paces work-order Job and BuildRun checks (5 s when 0).
+	JobPollInterval time.Duration
+}
+
+// Agent is one brokkr agent.
+type Agent struct {
+	cfg     config.AgentSettings
+	opts    Options
+	log     *slog.Logger
+	client  *client.Client
+	cluster *kube.Cluster
+	reg     *prometheus.Registry
+	metrics *httpserver.Metrics
+
+	id        uuid.UUID
+	status    atomic.Value // string: the agent's status at the broker
+	rec       *Reconciler
+	works     *workorders.Runner
+	inspector *workload.Inspector
+	hooks     *webhooks.Deliverer
+
+	brokerOK      atomic.Bool
+	lastHeartbeat atomic.Int64 // unix nanoseconds of the last heartbeat the broker took
+	wsUp          atomic.Bool
+
+	reconcileNow chan struct{}
+	workNow      chan struct{}
+}
+
+// New prepares an agent: it loads the Kubernetes configuration and builds the clients, but
+// makes no request yet.
+func New(opts Options) (*Agent, error) {
+	cfg := opts.Config
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	copts := []client.Option{client.WithPAK(cfg.PAK), client.WithUserAgent("brokkr-agent/" + buildinfo.Get().Version)}
+	if opts.HTTPClient != nil {
+		copts = append(copts, client.WithHTTPClient(opts.HTTPClient))
+	}
+	c, err := client.New(cfg.BrokerURL, copts...)
+	if err != nil {
+		return nil, fmt.Errorf("broker client: %w", err)
+	}
+	kcfg := opts.Kube
+	if kcfg == nil {
+		if kcfg, err = kube.LoadConfig(cfg.KubeconfigPath); err != nil {
+			return nil, err
+		}
+	}
+	cluster, err := kube.New(kcfg)
+	if err != nil {
+		return nil, err
+	}
+	reg := httpserver.NewRegistry()
+	a := &Agent{
+		cfg: cfg, opts: opts, log: log, client: c, cluster: cluster, reg: reg,
+		metrics:      httpserver.NewMetrics(reg),
+		reconcileNow: make(chan struct{}, 1),
+		workNow:      make(chan struct{}, 1),
+	}
+	a.status.Store("")
+	return a, nil
+}
+
+// Client is the agent's broker client.
+func (a *Agent) Client() *client.Client { return a.client }
+
+// ID is the agent's id, known once Run has found the agent's record.
+func (a *Agent) ID() uuid.UUID { return a.id }
+
+// Run starts the agent and blocks until ctx ends, then shuts down gracefully: in-flight work
+// gets up to shutdown_timeout to finish. Startup failures (broker unreachable after
+// max_retries probes, a rejected PAK, no such agent, no Kubernetes API) are returned.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.start(ctx); err != nil {
+		return err
+	}
+	a.log.Info("agent started", "agent_id", a.id, "name", a.cfg.AgentName, "cluster", a.cfg.ClusterName,
+		"status", a.status.Load(), "watch_namespace", a.cfg.WatchNamespace)
+
+	// Work runs on a context that outlives ctx by the shutdown timeout, so a cancelled
+	// agent finishes what it started instead of leaving half-applied state.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopAfter := context.AfterFunc(ctx, func() {
+		a.log.Info("shutting down", "timeout", seconds(a.cfg.ShutdownTimeout))
+		time.AfterFunc(seconds(a.cfg.ShutdownTimeout), cancelWork)
+	})
+	defer stopAfter()
+
+	var wg sync.WaitGroup
+	spawn := func(fn func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); fn() }()
+	}
+	if srv := a.healthServer(); srv != nil {
+		spawn(func() {
+			var err error
+			if a.opts.HealthListener != nil {
+				err = srv.Serve(ctx, a.opts.HealthListener)
+			} else {
+				err = srv.ListenAndServe(ctx)
+			}
+			if err != nil {
+				a.log.Error("health server", "err", err)
+			}
+		})
+	}
+	if !a.cfg.WSForceREST {
+		spawn(func() { a.websocket(ctx) })
+	}
+	poll := seconds(a.cfg.PollingInterval)
+	spawn(func() { a.every(ctx, work, "heartbeat", poll, nil, false, a.heartbeat) })
+	spawn(func() { a.every(ctx, work, "reconcile", poll, a.reconcileNow, true, a.reconcile) })
+	spawn(func() { a.every(ctx, work, "work-orders", poll, a.workNow, true, a.workOrders) })
+	if a.cfg.DeploymentHealthEnabled {
+		spawn(func() {
+			a.every(ctx, work, "deployment-health", seconds(a.cfg.DeploymentHealthInterval), nil, true, a.deploymentHealth)
+		})
+	}
+	spawn(func() { a.every(ctx, work, "diagnostics", seconds(a.cfg.DiagnosticsInterval), nil, true, a.diagnostics) })
+	spawn(func() { a.every(ctx, work, "webhooks", seconds(a.cfg.WebhookInterval), nil, true, a.webhooks) })
+	wg.Wait()
+	a.log.Info("agent stopped")
+	return nil
+}
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// start runs the startup sequence.
+func (a *Agent) start(ctx context.Context) error {
+	if err := a.waitForBroker(ctx); err != nil {
+		return err
+	}
+	who, err := a.client.Auth().Verify(ctx)
+	switch {
+	case client.IsUnauthorized(err):
+		return errors.New("the broker rejected the agent PAK (agent.pak)")
+	case err != nil:
+		return fmt.Errorf("verify PAK: %w", err)
+	case who.Agent == nil:
+		return errors.New("agent.pak is not an agent's key")
+	}
+	self, err := a.client.Agents().Search(ctx, a.cfg.AgentName, a.cfg.ClusterName)
+	switch {
+	case client.IsNotFound(err):
+		return fmt.Errorf("agent %q of cluster %q not found at the broker (agent.agent_name, agent.cluster_name)", a.cfg.AgentName, a.cfg.ClusterName)
+	case err != nil:
+		return fmt.Errorf("find agent: %w", err)
+	case self.ID != *who.Agent:
+		return fmt.Errorf("agent.pak belongs to agent %s, not to %q of cluster %q (%s)", *who.Agent, a.cfg.AgentName, a.cfg.ClusterName, self.ID)
+	}
+	a.id = self.ID
+	a.status.Store(self.Status)
+	gens, err := a.cfg.GeneratorUUIDs()
+	if err != nil {
+		return err
+	}
+	for _, g := range gens {
+		_, err := a.client.Generators().Register(ctx, g, nil)
+		switch {
+		case err == nil:
+			a.log.Info("registered with generator", "generator", g)
+		case client.IsConflict(err):
+		default:
+			a.log.Warn("registering with generator", "generator", g, "err", err)
+		}
+	}
+	version, took, err := a.cluster.Version(ctx)
+	if err != nil {
+		return fmt.Errorf("kubernetes API: %w", err)
+	}
+	a.metrics.SetKubernetesUp(true)
+	a.log.Info("kubernetes API reachable", "version", version, "latency", took.Round(time.Millisecond))
+
+	backoff := a.opts.Backoff
+	if backoff == (kube.Backoff{}) {
+		backoff = kube.DefaultBackoff
+	}
+	apply := kube.ApplyOptions{
+		FieldManager: a.cfg.FieldManager, DefaultNamespace: a.cfg.WatchNamespace,
+		Concurrency: a.cfg.ApplyConcurrency, Validate: true, RollbackNamespaces: true, Backoff: backoff,
+		Observe: func(op string, d time.Duration, _ error) { a.metrics.ObserveKubeOp(op, d) },
+	}
+	a.rec = &Reconciler{Cluster: a.cluster, Client: a.client, AgentID: a.id, Apply: apply,
+		WatchNamespace: a.cfg.WatchNamespace, ResyncInterval: seconds(a.cfg.ResyncInterval),
+		Log: a.log, Metrics: reconcileMetrics{a.metrics}, Report: a.reportEvent}
+	a.works = &workorders.Runner{Cluster: a.cluster, Client: a.client, AgentID: a.id, Log: a.log,
+		PollInterval: a.opts.JobPollInterval, Metrics: a.metrics}
+	a.inspector = &workload.Inspector{Kube: a.cluster.Kube, Dynamic: a.cluster.Dynamic, Mapper: a.cluster.Mapper,
+		WatchNamespace: a.cfg.WatchNamespace, Log: a.log}
+	a.hooks = &webhooks.Deliverer{Log: a.log, Metrics: a.metrics}
+	return nil
+}
+
+// waitForBroker probes the broker's /readyz up to max_retries times.
+func (a *Agent) waitForBroker(ctx context.Context) error {
+	interval := a.opts.StartupInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	var err error
+	for attempt := 1; attempt <= max(a.cfg.MaxRetries, 1); attempt++ {
+		if err = a.client.Ready(ctx); err == nil {
+			return nil
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			a.log.Info("waiting for the broker", "url", a.cfg.BrokerURL, "attempt", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+	return fmt.Errorf("broker %s not ready after %d attempts: %w", a.cfg.BrokerURL, a.cfg.MaxRetries, err)
+}
+
+// every runs fn on a jittered period (first run at once) and whenever trigger fires, until
+// ctx ends. fn runs on work, which outlives ctx during a graceful shutdown. When activeOnly
+// is set, fn runs only while the agent is ACTIVE. A failing fn is retried with exponential
+// backoff (the period doubling up to 5 minutes) — the cluster is left as it is meanwhile.
+func (a *Agent) every(ctx, work context.Context, name string, period time.Duration, trigger <-chan struct{}, activeOnly bool, fn func(context.Context) error) {
+	if period <= 0 {
+		period = 10 * time.Second
+	}
+	failures := 0
+	wait := time.Duration(0)
+	for {
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		case <-trigger:
+			timer.Stop()
+		}
+		if activeOnly && a.status.Load() != "ACTIVE" {
+			wait = jitter(period)
+			continue
+		}
+		if err := fn(work); err != nil {
+			failures++
+			wait = jitter(min(period<<min(failures, 5), 5*time.Minute))
+			a.log.Warn(name+" failed", "err", err, "failures", failures, "retry_in", wait.Round(time.Millisecond))
+			continue
+		}
+		failures = 0
+		wait = jitter(period)
+	}
+}
+
+// jitter spreads d by ±10 % so that a fleet of agents does not poll in lockstep.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
+}
+
+func trigger(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// heartbeat probes the Kubernetes API, reports to the broker and refreshes the agent's
+// status (it may have been activated or deactivated).
+func (a *Agent) heartbeat(ctx context.Context) error {
+	_, took, kerr := a.cluster.Version(ctx)
+	reachable := kerr == nil
+	a.metrics.SetKubernetesUp(reachable)
+	report := &client.HeartbeatRequest{K8sReachable: &reachable}
+	if reachable {
+		ms := int32(min(took.Milliseconds(), 1<<31-1))
+		report.K8sAPILatencyMs = &ms
+	}
+	if err := a.client.Agents().Heartbeat(ctx, a.id, report); err != nil {
+		a.brokerOK.Store(false)
+		a.metrics.SetBrokerUp(false)
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	a.metrics.HeartbeatSent()
+	a.brokerOK.Store(true)
+	a.metrics.SetBrokerUp(true)
+	a.lastHeartbeat.Store(time.Now().UnixNano())
+	self, err := a.client.Agents().Get(ctx, a.id)
+	if err != nil {
+		return fmt.Errorf("refresh agent status: %w", err)
+	}
+	if old := a.status.Swap(self.Status); old != self.Status {
+		a.log.Info("agent status changed", "from", old, "to", self.Status)
+		if self.Status == "ACTIVE" {
+			trigger(a.reconcileNow)
+			trigger(a.workNow)
+		}
+	}
+	return nil
+}
+
+func (a *Agent) reconcile(ctx context.Context) error {
+	start := time.Now()
+	res, err := a.rec.Reconcile(ctx)
+	a.metrics.ObservePoll(time.Since(start), err)
+	if err != nil {
+		return err
+	}
+	if res.Applied+res.Failed+res.Pruned > 0 {
+		a.log.Info("reconciled", "applied", res.Applied, "unchanged", res.Unchanged, "failed", res.Failed,
+			"pruned", res.Pruned, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// reportEvent sends a deployment event, retrying max_event_message_retries times.
+func (a *Agent) reportEvent(ctx context.Context, ev client.NewAgentEvent) error {
+	var err error
+	for attempt := 0; attempt <= a.cfg.MaxEventMessageRetries; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(seconds(a.cfg.EventMessageRetryDelay)):
+			}
+		}
+		if _, err = a.client.Agents().CreateEvent(ctx, a.id, ev); err == nil {
+			return nil
+		}
+		var apiErr *client.Error
+		if errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 && apiErr.StatusCode != http.StatusTooManyRequests {
+			return err // the broker will not take it however often it is sent
+		}
+	}
+	return err
+}
+
+func (a *Agent) workOrders(ctx context.Context) error {
+	ran, err := a.works.RunOnce(ctx)
+	if ran && err == nil {
+		trigger(a.workNow) // there may be more waiting
+	}
+	return err
+}
+
+func (a *Agent) deploymentHealth(ctx context.Context) error {
+	tracked := a.rec.Tracked()
+	if len(tracked) == 0 {
+		return nil
+	}
+	reports := a.inspector.Health(ctx, tracked)
+	if len(reports) == 0 {
+		return nil
+	}
+	return a.client.DeploymentHealth().Report(ctx, a.id, reports)
+}
+
+func (a *Agent) webhooks(ctx context.Context) error {
+	_, err := a.hooks.RunOnce(ctx, a.client, a.id)
+	return err
+}
+
+// KubeCheck implements httpserver.Status.
+func (a *Agent) KubeCheck(ctx context.Context) error {
+	_, _, err := a.cluster.Version(ctx)
+	return err
+}
+
+// BrokerStatus implements httpserver.Status.
+func (a *Agent) BrokerStatus() (bool, time.Time) {
+	var last time.Time
+	if n := a.lastHeartbeat.Load(); n != 0 {
+		last = time.Unix(0, n)
+	}
+	return a.brokerOK.Load(), last
+}
+
+func (a *Agent) healthServer() *httpserver.Server {
+	if a.opts.HealthListener == nil && a.cfg.HealthPort == 0 {
+		return nil
+	}
+	addr := net.JoinHostPort(a.cfg.HealthAddr, strconv.Itoa(a.cfg.HealthPort))
+	return httpserver.New(addr, a, a.reg, buildinfo.Get().Version, a.log)
+}
+
+// reconcileMetrics adapts the agent's metrics to the reconciler.
+type reconcileMetrics struct{ m *httpserver.Metrics }
+
+func (r reconcileMetrics) ObserveApply(d time.Duration, applied, unchanged, failed int) {
+	r.m.ObserveApply(d)
+	r.m.ObjectsApplied("applied", applied)
+	r.m.ObjectsApplied("unchanged", unchanged)
+	r.m.ObjectsApplied("failed", failed)
+}
+func (r reconcileMetrics) ObjectsPruned(n int) { r.m.ObjectsPruned(n) }
+func (r reconcileMetrics) Inventory(objects, deploymentObjects int) {
+	r.m.SetManagedObjects(objects)
+	r.m.SetDeploymentObjects(deploymentObjects)
+}
