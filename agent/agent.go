@@ -97,6 +97,8 @@ func New(opts Options) (*Agent, error) {
 			return nil, err
 		}
 	}
+	kcfg = rest.CopyConfig(kcfg)
+	kcfg.QPS, kcfg.Burst = float32(cfg.KubeQPS), cfg.KubeBurst
 	cluster, err := kube.New(kcfg)
 	if err != nil {
 		return nil, err

@@ -85,14 +85,14 @@ type Cluster struct {
 }
 
 // New builds the clients for cfg. The caller's QPS and Burst are kept when set; otherwise
-// the agent uses 50/100 (client-go's 5/10 would throttle a large apply).
+// they are 200/400 (client-go's 5/10 would throttle a large apply).
 func New(cfg *rest.Config) (*Cluster, error) {
 	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 {
-		cfg.QPS = 50
+		cfg.QPS = 200
 	}
 	if cfg.Burst == 0 {
-		cfg.Burst = 100
+		cfg.Burst = 400
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "brokkr-agent"

@@ -76,6 +76,10 @@ type AgentSettings struct {
 	GeneratorIDs []string `koanf:"generator_ids"`
 	// ApplyConcurrency is how many objects of one priority group are applied at once.
 	ApplyConcurrency int `koanf:"apply_concurrency"`
+	// KubeQPS and KubeBurst bound the agent's request rate to the Kubernetes API (client-side
+	// token bucket); the apiserver's priority and fairness protects it besides.
+	KubeQPS   int `koanf:"kube_qps"`
+	KubeBurst int `koanf:"kube_burst"`
 	// ResyncInterval is the period of the full re-check of owned objects against the cluster.
 	ResyncInterval int `koanf:"resync_interval"`
 	// ShutdownTimeout bounds a graceful shutdown.
@@ -122,6 +126,8 @@ func DefaultAgent() Agent {
 			KubeEventUIDCacheCap:     10000,
 			GeneratorIDs:             []string{},
 			ApplyConcurrency:         8,
+			KubeQPS:                  200,
+			KubeBurst:                400,
 			ResyncInterval:           600,
 			ShutdownTimeout:          30,
 			FieldManager:             "brokkr-controller",
@@ -322,6 +328,8 @@ func (a Agent) Validate() error {
 		p.add("agent.generator_ids", "not UUIDs: %s", strings.Join(bad, ", "))
 	}
 	p.between("agent.apply_concurrency", s.ApplyConcurrency, 1, 64)
+	p.between("agent.kube_qps", s.KubeQPS, 1, 10000)
+	p.between("agent.kube_burst", s.KubeBurst, 1, 20000)
 	p.positive("agent.resync_interval", s.ResyncInterval)
 	p.positive("agent.shutdown_timeout", s.ShutdownTimeout)
 	switch {
