@@ -90,7 +90,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-func eventFor(t *testing.T, b *brokertest.Broker, agentID, objectID uuid.UUID) *client.AgentEvent {
+func eventFor(t testing.TB, b *brokertest.Broker, agentID, objectID uuid.UUID) *client.AgentEvent {
 	for _, ev := range b.Events(t, agentID) {
 		if ev.DeploymentObjectID == objectID {
 			e := ev
