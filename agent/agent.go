@@ -170,7 +170,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.every(ctx, work, "deployment-health", seconds(a.cfg.DeploymentHealthInterval), nil, true, a.deploymentHealth)
 		})
 	}
-	spawn(func() { a.every(ctx, work, "diagnostics", seconds(a.cfg.DiagnosticsInterval), nil, true, a.diagnostics) })
+	spawn(func() {
+		a.every(ctx, work, "diagnostics", seconds(a.cfg.DiagnosticsInterval), nil, true, a.diagnostics)
+	})
 	spawn(func() { a.every(ctx, work, "webhooks", seconds(a.cfg.WebhookInterval), nil, true, a.webhooks) })
 	wg.Wait()
 	a.log.Info("agent stopped")

@@ -56,7 +56,7 @@ func LoadConfig(path string) (*rest.Config, error) {
 	}
 	inCluster, icErr := rest.InClusterConfig()
 	if icErr != nil {
-		return nil, fmt.Errorf("no kubeconfig (%v) and not in a cluster (%v)", err, icErr)
+		return nil, fmt.Errorf("no kubeconfig (%w) and not in a cluster (%w)", err, icErr)
 	}
 	return inCluster, nil
 }
