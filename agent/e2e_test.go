@@ -119,7 +119,28 @@ func TestEndToEnd(t *testing.T) {
 	cluster := "e2e-" + uuid.NewString()[:8]
 	a := b.CreateAgent(t, "edge", cluster, false)
 	ns := env.Namespace(t)
-	r := startAgent(t, b, a, cluster, env, nil)
+	gen, err := b.Admin.Generators().Create(ctx, client.CreateGeneratorRequest{Name: "self-registration"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startAgent(t, b, a, cluster, env, func(c *config.AgentSettings) {
+		c.GeneratorIDs = []string{gen.Generator.ID.String()}
+	})
+
+	t.Run("registers with the configured generators", func(t *testing.T) {
+		eventually(t, 10*time.Second, "the registration", func() bool {
+			regs, err := b.Admin.Agents().Registrations(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range regs {
+				if r.GeneratorID == gen.Generator.ID {
+					return true
+				}
+			}
+			return false
+		})
+	})
 
 	stack := b.CreateStack(t, "web", a.ID)
 	manifest := fmt.Sprintf(`
