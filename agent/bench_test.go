@@ -83,6 +83,9 @@ func BenchmarkApply1000(b *testing.B) {
 	env := kubetest.Get(b)
 	kubectl := kubectlPath()
 	if kubectl == "" {
+		if os.Getenv("CI") == "true" {
+			b.Fatal("no kubectl: set KUBECTL or put kubectl on PATH")
+		}
 		b.Skip("no kubectl: set KUBECTL or put kubectl on PATH")
 	}
 	dir := b.TempDir()
