@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -280,6 +281,9 @@ func BenchmarkListFleet(b *testing.B) {
 // only when the listing is grossly slow.
 func TestFleetListTime(t *testing.T) {
 	if testing.Short() {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI runs every test: do not pass -short")
+		}
 		t.Skip("seeds 1,000 agents")
 	}
 	e := newEnv(t)

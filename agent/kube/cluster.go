@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -36,10 +34,10 @@ const (
 
 // LoadConfig returns the client configuration: the kubeconfig file at path when path is set,
 // else the standard loading rules ($KUBECONFIG, ~/.kube/config), else the in-cluster
-// service account. "~" and environment variables in path are expanded.
+// service account. path is used as given (the configuration loader expands "~" and
+// environment variables in agent.kubeconfig_path).
 func LoadConfig(path string) (*rest.Config, error) {
 	if path != "" {
-		path = expandPath(path)
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 		}
@@ -59,16 +57,6 @@ func LoadConfig(path string) (*rest.Config, error) {
 		return nil, fmt.Errorf("no kubeconfig (%w) and not in a cluster (%w)", err, icErr)
 	}
 	return inCluster, nil
-}
-
-func expandPath(p string) string {
-	p = os.ExpandEnv(p)
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			p = filepath.Join(home, strings.TrimPrefix(p, "~"))
-		}
-	}
-	return p
 }
 
 // Cluster holds the clients for one cluster.

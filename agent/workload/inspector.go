@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/brokkr/brokkr/agent/kube"
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -28,7 +29,7 @@ import (
 
 // DeploymentObjectIDKey is the label (read on pods) and annotation (set by the agent on every
 // applied object) that names the deployment object a Kubernetes object belongs to.
-const DeploymentObjectIDKey = "brokkr.io/deployment-object-id"
+const DeploymentObjectIDKey = kube.AnnotationDeploymentObject
 
 // maxOwnerHops bounds the walk up controller owner references from a pod.
 const maxOwnerHops = 4
