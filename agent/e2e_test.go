@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/brokkr/brokkr/agent"
-	"github.com/brokkr/brokkr/agent/internal/brokertest"
+	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/agent/internal/kubetest"
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/internal/config"

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/brokkr/brokkr/agent"
-	"github.com/brokkr/brokkr/agent/internal/brokertest"
+	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/agent/internal/kubetest"
 	"github.com/brokkr/brokkr/agent/kube"
 	"github.com/brokkr/brokkr/client"

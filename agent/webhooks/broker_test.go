@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/brokkr/brokkr/agent/internal/brokertest"
+	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/agent/webhooks"
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"

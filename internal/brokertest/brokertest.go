@@ -1,5 +1,6 @@
-// Package brokertest starts a real broker on a throw-away PostgreSQL database for the agent's
-// tests. The package's TestMain must run dbtest (see kubetest.RunWith).
+// Package brokertest starts a real broker on a throw-away PostgreSQL database for the tests of
+// the agent and the dashboard, with helpers to seed it. The package's TestMain must run dbtest
+// (`func TestMain(m *testing.M) { dbtest.Main(m) }`, or kubetest.RunWith with dbtest.Run).
 package brokertest
 
 import (

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/brokkr/brokkr/agent/internal/brokertest"
+	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/db/dbtest"
 )
 

@@ -1,0 +1,85 @@
+// Package ui holds what every view of brokkrctl tui shares: the View contract, the
+// environment views run in (broker client, clock, styles), messages, styles, keys and small
+// rendering helpers.
+package ui
+
+import (
+	"context"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/bubbles/v2/key"
+
+	"github.com/brokkr/brokkr/client"
+)
+
+// Env is what views need from the outside world.
+type Env struct {
+	// Client talks to the broker of the current context.
+	Client *client.Client
+	// Now is the clock (fixed in tests).
+	Now func() time.Time
+	// Styles render the views (adaptive to the background, plain with NO_COLOR).
+	Styles *Styles
+	// Ctx bounds every request a view makes.
+	Ctx context.Context
+	// RefreshEvery is the polling period of views that poll (5 s by default).
+	RefreshEvery time.Duration
+}
+
+// Timeout returns a context for one request (10 s).
+func (e *Env) Timeout() (context.Context, context.CancelFunc) {
+	ctx := e.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(ctx, 10*time.Second)
+}
+
+// View is one tab of the dashboard. The root model routes messages to the active view (and
+// data messages to the view that asked for them), draws the tab bar, status line and help,
+// and gives the view the rest of the screen.
+type View interface {
+	// Title is the tab's name.
+	Title() string
+	// Init starts the view's first load.
+	Init() tea.Cmd
+	// Update handles a message; views ignore messages that are not theirs.
+	Update(msg tea.Msg) (View, tea.Cmd)
+	// Render draws the view into width×height cells.
+	Render(width, height int) string
+	// Keys lists the view's own key bindings, for the help overlay and the footer.
+	Keys() []key.Binding
+	// Capturing reports that the view is taking text input (a filter, a form), so the root
+	// must pass every key to it instead of acting on global keys.
+	Capturing() bool
+}
+
+// StatusMsg tells the root about the broker's reachability: Err nil means a request just
+// succeeded at At; otherwise the broker could not be reached or refused.
+type StatusMsg struct {
+	At  time.Time
+	Err error
+}
+
+// FlashMsg shows a short message in the status line (an action's outcome).
+type FlashMsg struct {
+	Text  string
+	Error bool
+}
+
+// ConfirmMsg asks the root to confirm a destructive action; On runs when the user says yes.
+type ConfirmMsg struct {
+	Prompt string
+	On     tea.Cmd
+}
+
+// Flash returns a command that shows text in the status line.
+func Flash(text string, isErr bool) tea.Cmd {
+	return func() tea.Msg { return FlashMsg{Text: text, Error: isErr} }
+}
+
+// Confirm returns a command that asks before running on.
+func Confirm(prompt string, on tea.Cmd) tea.Cmd {
+	return func() tea.Msg { return ConfirmMsg{Prompt: prompt, On: on} }
+}
