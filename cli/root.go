@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	tuicmd "github.com/brokkr/brokkr/cli/cmd/tui"
 	"os"
 	"os/signal"
 	"strings"
@@ -129,7 +130,7 @@ Exit codes: 0 success, 1 error, 2 usage error or cancelled, 4 authentication nee
 		c.GroupID = "setup"
 		root.AddCommand(c)
 	}
-	root.AddCommand(version.NewCmdVersion(f, nil), completion.NewCmdCompletion(f))
+	root.AddCommand(version.NewCmdVersion(f, nil), completion.NewCmdCompletion(f), tuicmd.NewCmdTUI(f, nil))
 	for _, c := range root.Commands() {
 		if c.HasSubCommands() {
 			requireSubcommand(c)

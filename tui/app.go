@@ -281,11 +281,12 @@ func (m *Model) statusLine(w int) string {
 		}
 		right = st.Render(oneLine(m.flash.Text))
 	}
-	gap := w - ansi.StringWidth(left) - ansi.StringWidth(right)
-	if gap < 1 {
+	lw := ansi.StringWidth(left)
+	if lw+1+20 > w { // too narrow for both: the state matters more than where
 		return ui.Fit(right, w)
 	}
-	return left + strings.Repeat(" ", gap) + right
+	right = ui.Clip(right, w-lw-1, 1)
+	return left + strings.Repeat(" ", w-lw-ansi.StringWidth(right)) + right
 }
 
 func (m *Model) footer(w int) string {
