@@ -1,0 +1,115 @@
+package diagnostics
+
+import (
+	"fmt"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/google/uuid"
+
+	"github.com/brokkr/brokkr/client"
+)
+
+// loadAgents reads the agents to pick from.
+func (m *Model) loadAgents() tea.Cmd {
+	m.agentsGen++
+	env, id, gen := m.env, m.id, m.agentsGen
+	return func() tea.Msg {
+		msg := AgentsMsg{ViewID: id, Gen: gen}
+		if env.Client == nil {
+			msg.At, msg.Err = env.Now(), errNoClient
+			return msg
+		}
+		ctx, cancel := env.Timeout()
+		defer cancel()
+		agents, err := env.Client.Agents().List(ctx)
+		msg.At = env.Now()
+		if err != nil {
+			msg.Err = fmt.Errorf("list agents: %w", err)
+			return msg
+		}
+		if agents == nil {
+			agents = []client.Agent{}
+		}
+		msg.Agents = agents
+		return msg
+	}
+}
+
+// loadObjects reads the agent's full target state (the latest deployment object of each
+// stack associated with it) and its stacks, for their names. Both are open to the admin
+// keys, the read-only one included.
+func (m *Model) loadObjects(agentID uuid.UUID) tea.Cmd {
+	m.objGen++
+	env, id, gen := m.env, m.id, m.objGen
+	return func() tea.Msg {
+		msg := ObjectsMsg{ViewID: id, Gen: gen, AgentID: agentID}
+		if env.Client == nil {
+			msg.At, msg.Err = env.Now(), errNoClient
+			return msg
+		}
+		ctx, cancel := env.Timeout()
+		defer cancel()
+		objects, err := env.Client.Agents().TargetState(ctx, agentID, true)
+		if err != nil {
+			msg.At, msg.Err = env.Now(), fmt.Errorf("deployment objects of the agent: %w", err)
+			return msg
+		}
+		stacks, err := env.Client.Agents().Stacks(ctx, agentID)
+		msg.At = env.Now()
+		if err != nil {
+			msg.Err = fmt.Errorf("stacks of the agent: %w", err)
+			return msg
+		}
+		if objects == nil {
+			objects = []client.DeploymentObject{}
+		}
+		msg.Objects, msg.Stacks = objects, stacks
+		return msg
+	}
+}
+
+// create asks the agent for diagnostics of the object.
+func (m *Model) create(wait uint64, agentID, objectID uuid.UUID) tea.Cmd {
+	env, id := m.env, m.id
+	return func() tea.Msg {
+		msg := RequestedMsg{ViewID: id, Wait: wait}
+		if env.Client == nil {
+			msg.At, msg.Err = env.Now(), errNoClient
+			return msg
+		}
+		ctx, cancel := env.Timeout()
+		defer cancel()
+		by := requestedBy
+		req, err := env.Client.Diagnostics().Create(ctx, objectID, client.CreateDiagnosticRequest{AgentID: agentID, RequestedBy: &by})
+		msg.At = env.Now()
+		if err != nil {
+			msg.Err = fmt.Errorf("create diagnostic request: %w", err)
+			return msg
+		}
+		msg.Request = req
+		return msg
+	}
+}
+
+// poll reads the current request and its result.
+func (m *Model) poll() tea.Cmd {
+	env, id, wait := m.env, m.id, m.wait
+	reqID := m.cur.req.ID
+	return func() tea.Msg {
+		msg := PolledMsg{ViewID: id, Wait: wait}
+		if env.Client == nil {
+			msg.At, msg.Err = env.Now(), errNoClient
+			return msg
+		}
+		ctx, cancel := env.Timeout()
+		defer cancel()
+		resp, err := env.Client.Diagnostics().Get(ctx, reqID)
+		msg.At = env.Now()
+		if err != nil {
+			msg.Err = fmt.Errorf("get diagnostic request: %w", err)
+			return msg
+		}
+		msg.Response = resp
+		return msg
+	}
+}

@@ -1,0 +1,511 @@
+// Package workorders is the Work orders tab of brokkrctl tui: the queued work orders with
+// their status, the agents that may claim them, retries and claims; the recently finished
+// orders from the work order log; a detail page per order (every field, the result of a
+// finished order, the YAML); a small form that enqueues an order from a file; and deletion
+// of queued orders.
+package workorders
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/google/uuid"
+
+	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/tui/ui"
+)
+
+// logLimit is how many finished orders of the work order log the list shows.
+const logLimit = 50
+
+// View-specific key bindings.
+var (
+	keyNew    = key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new from file"))
+	keyNext   = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "next"))
+	keyCancel = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel"))
+	keyScroll = key.NewBinding(key.WithKeys("up", "k", "down", "j"), key.WithHelp("↑↓/jk", "scroll"))
+	keyPage   = key.NewBinding(key.WithKeys("pgup", "pgdown"), key.WithHelp("pgup/pgdn", "page"))
+)
+
+// instances numbers the views, so a view takes only the answers to its own requests (views
+// are recreated when the dashboard switches context).
+var instances atomic.Uint64
+
+type mode int
+
+const (
+	modeList mode = iota
+	modeDetail
+)
+
+// LoadedMsg carries the work orders: the queue, the recent log, the agents (for names) and,
+// per queued PENDING order, the agents that may claim it.
+type LoadedMsg struct {
+	ViewID uint64
+	Gen    uint64
+	At     time.Time
+	Orders []client.WorkOrder
+	// Finished are the most recently finished orders, newest first.
+	Finished []client.WorkOrderLog
+	Agents   []client.Agent
+	// Eligible maps a PENDING order to the agents whose pending list holds it.
+	Eligible map[uuid.UUID][]uuid.UUID
+	Err      error
+}
+
+// DetailMsg carries one order for the detail page: the order as the broker returns it and,
+// once it finished, its log entry.
+type DetailMsg struct {
+	ViewID uint64
+	Gen    uint64
+	At     time.Time
+	ID     uuid.UUID
+	Order  *client.WorkOrder
+	Log    *client.WorkOrderLog
+	Err    error
+}
+
+// FileReadMsg carries the content of the file the create form names.
+type FileReadMsg struct {
+	ViewID  uint64
+	Form    uint64
+	Path    string
+	Content string
+	Err     error
+}
+
+// CreatedMsg is the outcome of enqueueing the form's order.
+type CreatedMsg struct {
+	ViewID uint64
+	Form   uint64
+	At     time.Time
+	Order  client.WorkOrder
+	// Targets are the names of the agents the order was targeted at.
+	Targets []string
+	Err     error
+}
+
+// DeletedMsg is the outcome of deleting a queued order.
+type DeletedMsg struct {
+	ViewID uint64
+	At     time.Time
+	ID     uuid.UUID
+	Err    error
+}
+
+// TickMsg makes the view poll the broker again.
+type TickMsg struct{ ViewID uint64 }
+
+// row is one line of the list: a queued order or a finished one.
+type row struct {
+	id        uuid.UUID
+	workType  string
+	status    string
+	targets   string
+	retries   string
+	claimedBy string
+	created   time.Time
+	queued    bool
+}
+
+// Model is the Work orders view. Build it with New.
+type Model struct {
+	env *ui.Env
+	id  uint64
+
+	list     ui.List
+	orders   []client.WorkOrder
+	finished []client.WorkOrderLog
+	agents   map[uuid.UUID]client.Agent
+	eligible map[uuid.UUID][]uuid.UUID
+	rows     []row
+	loaded   bool
+	listErr  error
+	listGen  uint64
+	listSeen uint64
+
+	mode       mode
+	detailID   uuid.UUID
+	order      *client.WorkOrder
+	log        *client.WorkOrderLog
+	detailErr  error
+	detailGen  uint64
+	detailSeen uint64
+	scroll     int
+
+	form  *form
+	forms uint64 // numbers the forms, so a cancelled form's answers are dropped
+
+	width, height int // size of the last render, for paging
+}
+
+// New returns the Work orders view.
+func New(env *ui.Env) ui.View {
+	return &Model{env: env, id: instances.Add(1), agents: map[uuid.UUID]client.Agent{}, width: 80, height: 20}
+}
+
+// ID identifies this view instance in its messages.
+func (m *Model) ID() uint64 { return m.id }
+
+// Title implements ui.View.
+func (m *Model) Title() string { return "Work orders" }
+
+// Init loads the orders and starts polling.
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.loadList(), m.tick()) }
+
+// Capturing reports that the filter or the create form is taking keys.
+func (m *Model) Capturing() bool { return m.form != nil || m.list.Editing() }
+
+// Keys implements ui.View.
+func (m *Model) Keys() []key.Binding {
+	switch {
+	case m.form != nil:
+		return []key.Binding{keyNext, keyCancel}
+	case m.mode == modeDetail:
+		return []key.Binding{keyScroll, keyPage, ui.KeyBack, ui.KeyDelete, ui.KeyRefresh}
+	}
+	return []key.Binding{ui.KeyUp, ui.KeyDown, ui.KeyOpen, ui.KeyFilter, keyNew, ui.KeyDelete, ui.KeyRefresh}
+}
+
+// Update implements ui.View.
+func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
+	switch msg := msg.(type) {
+	case LoadedMsg:
+		if msg.ViewID != m.id {
+			return m, nil
+		}
+		m.applyList(msg)
+		return m, status(msg.At, msg.Err)
+	case DetailMsg:
+		if msg.ViewID != m.id {
+			return m, nil
+		}
+		m.applyDetail(msg)
+		return m, status(msg.At, reachability(msg.Err))
+	case FileReadMsg:
+		if msg.ViewID != m.id {
+			return m, nil
+		}
+		return m, m.fileRead(msg)
+	case CreatedMsg:
+		if msg.ViewID != m.id {
+			return m, nil
+		}
+		return m, m.created(msg)
+	case DeletedMsg:
+		if msg.ViewID != m.id {
+			return m, nil
+		}
+		return m, m.deleted(msg)
+	case TickMsg:
+		if msg.ViewID != m.id {
+			return m, nil
+		}
+		return m, tea.Batch(m.reload(), m.tick())
+	case tea.KeyPressMsg:
+		return m.key(msg)
+	}
+	// Other messages (cursor blinks) belong to whichever input is open.
+	if m.form != nil {
+		return m, m.form.update(msg)
+	}
+	if m.list.Editing() {
+		_, cmd := m.list.Update(msg, len(m.visible()))
+		return m, cmd
+	}
+	return m, nil
+}
+
+func (m *Model) tick() tea.Cmd {
+	id := m.id
+	return tea.Tick(m.env.RefreshEvery, func(time.Time) tea.Msg { return TickMsg{ViewID: id} })
+}
+
+// reload asks for the list again, and for the detail when it is open.
+func (m *Model) reload() tea.Cmd {
+	if m.mode == modeDetail {
+		return tea.Batch(m.loadList(), m.loadDetail(m.detailID))
+	}
+	return m.loadList()
+}
+
+func status(at time.Time, err error) tea.Cmd {
+	return func() tea.Msg { return ui.StatusMsg{At: at, Err: err} }
+}
+
+// reachability keeps the errors that say something about reaching the broker: a refusal of
+// an action (a 404, a 400) shows in the flash and the form, not as an unreachable broker.
+func reachability(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := client.AsError(err); ok {
+		return nil
+	}
+	if errors.As(err, new(refusal)) {
+		return nil
+	}
+	return err
+}
+
+// applyList takes a list answer, keeping the cursor on the order it was on.
+func (m *Model) applyList(msg LoadedMsg) {
+	if msg.Gen != 0 && msg.Gen <= m.listSeen {
+		return // an older request answered late
+	}
+	m.listSeen = max(m.listSeen, msg.Gen)
+	m.listErr = msg.Err
+	if msg.Err != nil && msg.Orders == nil {
+		return // keep the last data
+	}
+	sel, hadSel := m.selected()
+	m.orders, m.finished, m.loaded = msg.Orders, msg.Finished, true
+	agents := make(map[uuid.UUID]client.Agent, len(msg.Agents))
+	for _, a := range msg.Agents {
+		agents[a.ID] = a
+	}
+	m.agents, m.eligible = agents, msg.Eligible
+	m.rows = m.buildRows()
+	rows := m.visible()
+	if hadSel {
+		for i, r := range rows {
+			if r.id == sel.id {
+				m.list.Cursor = i
+			}
+		}
+	}
+	m.list.Clamp(len(rows))
+	if m.mode == modeDetail && m.order == nil && m.log == nil {
+		m.order, m.log = m.known(m.detailID)
+	}
+}
+
+// buildRows lists the queued orders (newest first) and then the finished ones (most
+// recently finished first). An order that finished between the two reads shows once.
+func (m *Model) buildRows() []row {
+	rows := make([]row, 0, len(m.orders)+len(m.finished))
+	seen := make(map[uuid.UUID]bool, len(m.orders))
+	for _, o := range m.orders {
+		seen[o.ID] = true
+		r := row{id: o.ID, workType: o.WorkType, status: o.Status, created: o.CreatedAt, queued: true,
+			retries: retries(o.RetryCount, o.MaxRetries), claimedBy: "-", targets: "-"}
+		if o.ClaimedBy != nil {
+			r.claimedBy = m.agentName(*o.ClaimedBy)
+		}
+		if names := m.eligibleNames(o.ID); len(names) > 0 {
+			r.targets = strings.Join(names, ",")
+		}
+		rows = append(rows, r)
+	}
+	for _, l := range m.finished {
+		if seen[l.ID] {
+			continue
+		}
+		r := row{id: l.ID, workType: l.WorkType, status: client.WorkOrderCompleted, created: l.CreatedAt,
+			retries: itoa(l.RetriesAttempted), claimedBy: "-", targets: "-"}
+		if !l.Success {
+			r.status = client.WorkOrderFailed
+		}
+		if l.ClaimedBy != nil {
+			r.claimedBy = m.agentName(*l.ClaimedBy)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// eligibleNames returns the sorted names of the agents that may claim a PENDING order.
+func (m *Model) eligibleNames(id uuid.UUID) []string {
+	ids := m.eligible[id]
+	names := make([]string, 0, len(ids))
+	for _, a := range ids {
+		names = append(names, m.agentName(a))
+	}
+	slices.Sort(names)
+	return names
+}
+
+// agentName names an agent by its name, or by its short id when it is unknown.
+func (m *Model) agentName(id uuid.UUID) string {
+	if a, ok := m.agents[id]; ok && a.Name != "" {
+		return a.Name
+	}
+	return short(id)
+}
+
+// known returns what the list knows about an order: the queued order or its log entry.
+func (m *Model) known(id uuid.UUID) (*client.WorkOrder, *client.WorkOrderLog) {
+	for i := range m.orders {
+		if m.orders[i].ID == id {
+			o := m.orders[i]
+			return &o, nil
+		}
+	}
+	for i := range m.finished {
+		if m.finished[i].ID == id {
+			l := m.finished[i]
+			return nil, &l
+		}
+	}
+	return nil, nil
+}
+
+func (m *Model) applyDetail(msg DetailMsg) {
+	if m.mode != modeDetail || msg.ID != m.detailID || (msg.Gen != 0 && msg.Gen <= m.detailSeen) {
+		return
+	}
+	m.detailSeen = max(m.detailSeen, msg.Gen)
+	m.detailErr = msg.Err
+	if msg.Err != nil {
+		return // keep the last data
+	}
+	if msg.Order != nil {
+		m.order = msg.Order
+	}
+	if msg.Log != nil {
+		m.log = msg.Log
+	}
+	m.clampScroll()
+}
+
+// visible returns the rows that match the filter.
+func (m *Model) visible() []row {
+	out := make([]row, 0, len(m.rows))
+	for _, r := range m.rows {
+		if m.list.Match(r.id.String(), r.workType, r.status, r.targets, r.claimedBy) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// selected returns the row under the cursor.
+func (m *Model) selected() (row, bool) {
+	rows := m.visible()
+	if m.list.Cursor < 0 || m.list.Cursor >= len(rows) {
+		return row{}, false
+	}
+	return rows[m.list.Cursor], true
+}
+
+func (m *Model) key(k tea.KeyPressMsg) (ui.View, tea.Cmd) {
+	if m.form != nil {
+		return m, m.formKey(k)
+	}
+	if m.mode == modeDetail {
+		return m.detailKey(k)
+	}
+	rows := m.visible()
+	m.list.SetPage(max(m.height-3, 1))
+	if used, cmd := m.list.Update(k, len(rows)); used {
+		return m, cmd
+	}
+	switch {
+	case key.Matches(k, ui.KeyOpen):
+		r, ok := m.selected()
+		if !ok {
+			return m, nil
+		}
+		m.openDetail(r.id)
+		return m, m.loadDetail(r.id)
+	case key.Matches(k, keyNew):
+		return m, m.openForm()
+	case key.Matches(k, ui.KeyDelete):
+		r, ok := m.selected()
+		if !ok {
+			return m, nil
+		}
+		return m, m.confirmDelete(r.id, r.workType, r.queued)
+	case key.Matches(k, ui.KeyRefresh):
+		return m, m.loadList()
+	}
+	return m, nil
+}
+
+func (m *Model) openDetail(id uuid.UUID) {
+	m.mode, m.detailID, m.scroll, m.detailErr = modeDetail, id, 0, nil
+	m.order, m.log = m.known(id)
+}
+
+func (m *Model) detailKey(k tea.KeyPressMsg) (ui.View, tea.Cmd) {
+	page := max(m.height-2, 1)
+	switch {
+	case key.Matches(k, ui.KeyUp):
+		m.scroll--
+	case key.Matches(k, ui.KeyDown):
+		m.scroll++
+	case key.Matches(k, ui.KeyPgUp):
+		m.scroll -= page
+	case key.Matches(k, ui.KeyPgDown):
+		m.scroll += page
+	case k.String() == "home" || k.String() == "g":
+		m.scroll = 0
+	case k.String() == "end" || k.String() == "G":
+		m.scroll = len(m.detailLines(m.width))
+	case key.Matches(k, ui.KeyBack):
+		m.mode = modeList
+		return m, nil
+	case key.Matches(k, ui.KeyRefresh):
+		return m, m.reload()
+	case key.Matches(k, ui.KeyDelete):
+		queued := m.order != nil && m.log == nil && isQueued(m.order.Status)
+		workType := ""
+		if o, l := m.order, m.log; o != nil {
+			workType = o.WorkType
+		} else if l != nil {
+			workType = l.WorkType
+		}
+		return m, m.confirmDelete(m.detailID, workType, queued)
+	default:
+		return m, nil
+	}
+	m.clampScroll()
+	return m, nil
+}
+
+// clampScroll keeps the detail page's offset between the top and the last full page.
+func (m *Model) clampScroll() {
+	m.scroll = min(m.scroll, max(len(m.detailLines(m.width))-(m.height-1), 0))
+	m.scroll = max(m.scroll, 0)
+}
+
+// confirmDelete asks before deleting a queued order; finished orders stay in the log.
+func (m *Model) confirmDelete(id uuid.UUID, workType string, queued bool) tea.Cmd {
+	if !queued {
+		return ui.Flash("only queued work orders can be deleted; finished ones stay in the log", true)
+	}
+	prompt := "Delete work order " + short(id)
+	if workType != "" {
+		prompt += " (" + workType + ")"
+	}
+	return ui.Confirm(prompt+"?", m.deleteOrder(id))
+}
+
+func (m *Model) deleted(msg DeletedMsg) tea.Cmd {
+	st := status(msg.At, reachability(msg.Err))
+	if msg.Err != nil {
+		text := "delete work order " + short(msg.ID) + ": " + msg.Err.Error()
+		if client.IsNotFound(msg.Err) {
+			text = "work order " + short(msg.ID) + " is no longer queued (claimed, finished or deleted)"
+		}
+		return tea.Batch(ui.Flash(text, true), st, m.loadList())
+	}
+	m.orders = slices.DeleteFunc(m.orders, func(o client.WorkOrder) bool { return o.ID == msg.ID })
+	m.rows = m.buildRows()
+	m.list.Clamp(len(m.visible()))
+	if m.mode == modeDetail && m.detailID == msg.ID {
+		m.mode = modeList
+	}
+	return tea.Batch(ui.Flash("work order "+short(msg.ID)+" deleted", false), st, m.loadList())
+}
+
+func isQueued(s string) bool {
+	return s == client.WorkOrderPending || s == client.WorkOrderClaimed || s == client.WorkOrderRetryPending
+}
+
+func short(id uuid.UUID) string { return id.String()[:8] }
