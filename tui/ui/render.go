@@ -70,6 +70,13 @@ func Table(s *Styles, cols []Column, rows [][]string, cursor, width, height int)
 			}
 		}
 	}
+	// Without colours a terminal still shows reverse video, but a copy of the screen (or a
+	// screen reader) does not: rows get a one-cell gutter that marks the selected one.
+	gutter := ""
+	if s.NoColor {
+		gutter = " "
+		width--
+	}
 	line := func(cells []string) string {
 		parts := make([]string, len(cols))
 		for i := range cols {
@@ -79,7 +86,7 @@ func Table(s *Styles, cols []Column, rows [][]string, cursor, width, height int)
 			}
 			parts[i] = Fit(v, widths[i])
 		}
-		return Fit(strings.Join(parts, " "), width)
+		return gutter + Fit(strings.Join(parts, " "), width)
 	}
 	hdr := make([]string, len(cols))
 	for i, c := range cols {
@@ -95,6 +102,9 @@ func Table(s *Styles, cols []Column, rows [][]string, cursor, width, height int)
 		l := line(rows[i])
 		if i == cursor {
 			l = s.Selected.Render(ansi.Strip(l))
+			if s.NoColor {
+				l = s.Selected.Render("›" + ansi.Strip(l)[1:])
+			}
 		}
 		out = append(out, l)
 	}
