@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
 	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/google/uuid"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -106,4 +108,102 @@ func (term *terminal) capture(name, screen string) {
 	}
 }
 
-var _ = context.Background
+// TestDashboardEndToEnd drives brokkrctl tui in a real terminal against a real broker on
+// real PostgreSQL: it shows the seeded fleet, filters agents, opens a detail, requests
+// diagnostics (played by the agent here) and sees the result, and quits.
+func TestDashboardEndToEnd(t *testing.T) {
+	b := brokertest.Start(t)
+	ctx := context.Background()
+	edge1 := b.CreateAgent(t, "edge-1", "eu-west", true)
+	edge2 := b.CreateAgent(t, "edge-2", "us-east", true)
+	b.CreateAgent(t, "lab-1", "lab", false)
+	web := b.CreateStack(t, "web", edge1.ID)
+	api := b.CreateStack(t, "api", edge2.ID)
+	obj := b.Post(t, web.ID, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web, namespace: shop}\ndata: {greeting: hello}\n", false)
+	b.Post(t, api.ID, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: api, namespace: shop}\n", false)
+	msg := "applied 1 object(s)"
+	if _, err := edge1.Client.Agents().CreateEvent(ctx, edge1.ID, client.NewAgentEvent{AgentID: edge1.ID, DeploymentObjectID: obj.ID,
+		EventType: "DEPLOY", Status: "SUCCESS", Message: &msg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Admin.WorkOrders().Create(ctx, client.CreateWorkOrderRequest{WorkType: "custom",
+		YAMLContent: "apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\n", Targeting: &client.WorkOrderTargeting{AgentIDs: []uuid.UUID{edge1.ID}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	term := startTerminal(t, b, 120, 40)
+	term.capture("overview", term.waitFor("1 Overview", "edge-1", "lab-1", "INACTIVE", "pending 1"))
+
+	// Agents: filter, then open a detail.
+	term.keys("2")
+	term.capture("agents", term.waitFor("edge-1", "edge-2", "lab-1", "eu-west"))
+	term.keys("/", "edge-2", "Enter")
+	s := term.waitFor("edge-2", "us-east")
+	if strings.Contains(s, "lab-1") || strings.Contains(s, "eu-west") {
+		t.Fatalf("the filter did not hide the other agents:\n%s", s)
+	}
+	term.keys("Enter")
+	term.capture("agent-detail", term.waitFor("edge-2", "api"))
+	term.keys("Escape", "Escape")
+
+	term.keys("3")
+	term.capture("stacks", term.waitFor("web", "api"))
+	term.keys("4")
+	term.capture("work-orders", term.waitFor("custom", "PENDING"))
+
+	// Diagnostics: pick edge-1 and its object, request, play the agent, see the result.
+	term.keys("5")
+	term.waitFor("pick an agent", "edge-1")
+	term.keys("/", "edge-1", "Enter", "Enter")
+	term.waitFor("web")
+	term.keys("Enter")
+	var req client.DiagnosticRequest
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		pending, err := edge1.Client.Diagnostics().Pending(ctx, edge1.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) == 1 {
+			req = pending[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no diagnostic request reached the broker; the screen shows:\n%s", term.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if req.DeploymentObjectID != obj.ID {
+		t.Fatalf("diagnostics requested for %s, want %s", req.DeploymentObjectID, obj.ID)
+	}
+	if _, err := edge1.Client.Diagnostics().Claim(ctx, req.ID); err != nil {
+		t.Fatal(err)
+	}
+	logs := `{"web-7d9c5b-x2k4p/web":"listening on :8080"}`
+	if _, err := edge1.Client.Diagnostics().SubmitResult(ctx, req.ID, client.SubmitDiagnosticResult{
+		PodStatuses: `[{"name":"web-7d9c5b-x2k4p","namespace":"shop","phase":"Running","conditions":[],"containers":[{"name":"web","ready":true,"restart_count":2,"state":"Running","state_reason":null,"state_message":null}]}]`,
+		Events:      `[{"event_type":"Warning","reason":"BackOff","message":"Back-off restarting failed container","involved_object":"web-7d9c5b-x2k4p","involved_object_kind":"Pod","first_timestamp":null,"last_timestamp":null,"count":3}]`,
+		LogTails:    &logs, CollectedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	term.capture("diagnostics", term.waitFor("web-7d9c5b-x2k4p", "Running"))
+	term.keys("e")
+	term.waitFor("BackOff")
+	term.keys("l")
+	term.waitFor("listening on :8080")
+
+	term.keys("6")
+	term.waitFor("Webhooks")
+	term.keys("7")
+	term.capture("audit", term.waitFor("agent.created"))
+	term.keys("?")
+	term.capture("help", term.waitFor("Everywhere", "go to view"))
+	term.keys("Escape", "q")
+	deadline = time.Now().Add(10 * time.Second)
+	for exec.Command("tmux", "-S", term.socket, "has-session", "-t", term.session).Run() == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("q did not end the dashboard:\n%s", term.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
