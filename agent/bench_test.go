@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/brokkr/brokkr/agent"
-	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/agent/internal/kubetest"
+	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/google/uuid"
 )
 

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/brokkr/brokkr/agent"
-	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/agent/internal/kubetest"
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/internal/config"
 	"github.com/google/uuid"
 	batchv1 "k8s.io/api/batch/v1"

@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/brokkr/brokkr/agent"
-	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/agent/internal/kubetest"
 	"github.com/brokkr/brokkr/agent/kube"
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
+	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/agent/webhooks"
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
+	"github.com/brokkr/brokkr/internal/brokertest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }

@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/agent/internal/kubetest"
 	"github.com/brokkr/brokkr/agent/kube"
 	"github.com/brokkr/brokkr/agent/workorders"
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
+	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/google/uuid"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/db/dbtest"
+	"github.com/brokkr/brokkr/internal/brokertest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }

@@ -61,7 +61,7 @@ func TestAgainstBroker(t *testing.T) {
 
 	env := testEnv(b.Admin, time.Millisecond)
 	env.Now = time.Now
-	var v ui.View = New(env)
+	v := New(env)
 	m := v.(*Model)
 	v, out := drive(t, v, v.Init())
 	if len(out.statuses) != 1 || out.statuses[0].Err != nil || m.err != nil {

@@ -418,7 +418,7 @@ func TestResultScreen(t *testing.T) {
 	if v.Capturing() || len(m.visibleHistory()) != 1 {
 		t.Fatal("esc does not end and clear the history filter")
 	}
-	v, cmd := press(v, "enter")
+	_, cmd := press(v, "enter")
 	if m.screen != screenResult || cmd != nil {
 		t.Fatalf("reopening a result: screen %v", m.screen)
 	}

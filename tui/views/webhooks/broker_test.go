@@ -13,7 +13,6 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/internal/brokertest"
-	"github.com/brokkr/brokkr/tui/ui"
 )
 
 // receiver is a webhook endpoint that answers with a fixed status and keeps the bodies.
@@ -74,7 +73,7 @@ func TestAgainstBroker(t *testing.T) {
 
 	env := testEnv(b.Admin, time.Millisecond)
 	env.Now = time.Now
-	var v ui.View = New(env)
+	v := New(env)
 	m := v.(*Model)
 	v, out := drive(t, v, v.Init())
 	if len(out.statuses) != 1 || out.statuses[0].Err != nil {
@@ -172,7 +171,7 @@ func TestUnreachableBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v ui.View = New(testEnv(c, time.Millisecond))
+	v := New(testEnv(c, time.Millisecond))
 	m := v.(*Model)
 	m.Update(LoadedMsg{View: m.ID(), Webhooks: fixture()})
 	v, out := drive(t, v, v.Init())

@@ -340,7 +340,7 @@ func TestDetailGolden(t *testing.T) {
 		if m.scroll != 0 {
 			t.Fatalf("g scrolls to %d, want 0", m.scroll)
 		}
-		v, _ = press(t, v, "esc")
+		_, _ = press(t, v, "esc")
 		if m.mode != modeList {
 			t.Fatal("esc does not go back to the list")
 		}
