@@ -54,6 +54,9 @@ func NewModel(env *ui.Env, opts Options, views []ui.View) *Model {
 
 // Init starts every view's first load, so switching tabs shows data at once.
 func (m *Model) Init() tea.Cmd {
+	if len(m.views) > 0 {
+		m.env.SetActive(m.views[m.active].Title())
+	}
 	cmds := []tea.Cmd{tea.RequestBackgroundColor}
 	for _, v := range m.views {
 		cmds = append(cmds, v.Init())
@@ -181,14 +184,12 @@ func (m *Model) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			m.help = true
 			return m, nil
 		case key.Matches(k, ui.KeyNextTab):
-			m.active = (m.active + 1) % len(m.views)
-			return m, nil
+			return m, m.activate((m.active + 1) % len(m.views))
 		case key.Matches(k, ui.KeyPrevTab):
-			m.active = (m.active + len(m.views) - 1) % len(m.views)
-			return m, nil
+			return m, m.activate((m.active + len(m.views) - 1) % len(m.views))
 		case key.Matches(k, ui.KeyTabN):
 			if n := int(k.String()[0] - '1'); n < len(m.views) {
-				m.active = n
+				return m, m.activate(n)
 			}
 			return m, nil
 		case key.Matches(k, ui.KeyContext) && m.opts.SwitchContext != nil && len(m.opts.Contexts) > 0:
@@ -204,6 +205,17 @@ func (m *Model) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	nv, cmd := v.Update(k)
 	m.views[m.active] = nv
 	return m, cmd
+}
+
+// activate puts view i on screen and lets it refresh.
+func (m *Model) activate(i int) tea.Cmd {
+	if i == m.active {
+		return nil
+	}
+	m.active = i
+	title := m.views[i].Title()
+	m.env.SetActive(title)
+	return m.broadcast(ui.ActivatedMsg{Title: title})
 }
 
 // View implements tea.Model.

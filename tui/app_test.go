@@ -139,10 +139,14 @@ func TestTabsAndKeys(t *testing.T) {
 	if h.m.Active().Title() != "Alpha" {
 		t.Fatal("9 switched views")
 	}
+	// Switching tabs tells every view which one is on screen.
+	if got := fmt.Sprint(h.views[0].other); got != "[{Beta} {Alpha} {Gamma} {Alpha}]" {
+		t.Fatalf("activations seen by Alpha: %s", got)
+	}
 	// Non-key messages reach every view.
 	h.send(fakeLoaded{"x"})
 	for _, v := range h.views {
-		if len(v.other) != 1 {
+		if last := v.other[len(v.other)-1]; last != (fakeLoaded{"x"}) {
 			t.Fatalf("%s got %v", v.name, v.other)
 		}
 	}

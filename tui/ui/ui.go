@@ -25,7 +25,21 @@ type Env struct {
 	Ctx context.Context
 	// RefreshEvery is the polling period of views that poll (5 s by default).
 	RefreshEvery time.Duration
+
+	active string
 }
+
+// SetActive records which view (by title) is on screen; the root calls it.
+func (e *Env) SetActive(title string) { e.active = title }
+
+// Active reports whether the view of this title is on screen, or whether no view was
+// marked at all (a view on its own, in tests). Views poll their data only while active, so
+// a dashboard of seven tabs asks the broker for one tab's data at a time.
+func (e *Env) Active(title string) bool { return e.active == "" || e.active == title }
+
+// ActivatedMsg tells the views that the one of this title came on screen; it refreshes at
+// once instead of waiting for its next poll.
+type ActivatedMsg struct{ Title string }
 
 // Timeout returns a context for one request (10 s).
 func (e *Env) Timeout() (context.Context, context.CancelFunc) {

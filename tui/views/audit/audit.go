@@ -219,7 +219,15 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 		if msg.View != m.id {
 			return m, nil
 		}
+		if !m.env.Active(m.Title()) {
+			return m, m.tick() // off screen: keep the timer, skip the requests
+		}
 		return m, tea.Batch(m.load(), m.tick())
+	case ui.ActivatedMsg:
+		if msg.Title != m.Title() {
+			return m, nil
+		}
+		return m, m.load()
 	case tea.KeyPressMsg:
 		switch {
 		case m.form != nil:

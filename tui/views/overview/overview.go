@@ -225,6 +225,14 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 		if msg.viewID != m.id || msg.gen != m.gen {
 			return m, nil
 		}
+		if !m.env.Active(m.Title()) {
+			return m, m.tick() // off screen: the live channel goes on, polling rests
+		}
+		return m, m.refresh()
+	case ui.ActivatedMsg:
+		if msg.Title != m.Title() {
+			return m, nil
+		}
 		return m, m.refresh()
 	case FrameMsg:
 		if msg.ViewID != m.id || msg.Session != m.liveSession {

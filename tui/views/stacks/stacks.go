@@ -184,6 +184,10 @@ func (v *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 		if msg.tag != v.listTag || v.mode != modeList {
 			return v, nil // a stale chain, or the list rests while a stack is open
 		}
+		if !v.env.Active(v.Title()) {
+			// Off screen: keep the timer, skip the requests.
+			return v, tea.Tick(v.env.RefreshEvery, func(time.Time) tea.Msg { return msg })
+		}
 		v.listTag = nextTag()
 		return v, loadStacks(*v.env, v.listTag)
 	case DetailLoadedMsg:

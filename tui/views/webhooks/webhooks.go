@@ -192,11 +192,19 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 		if msg.View != m.id {
 			return m, nil
 		}
+		if !m.env.Active(m.Title()) {
+			return m, m.tick() // off screen: keep the timer, skip the requests
+		}
 		cmds := []tea.Cmd{m.load(), m.tick()}
 		if m.open {
 			cmds = append(cmds, m.loadDeliveries(m.openID))
 		}
 		return m, tea.Batch(cmds...)
+	case ui.ActivatedMsg:
+		if msg.Title != m.Title() {
+			return m, nil
+		}
+		return m, m.load()
 	case ActionMsg:
 		if msg.View != m.id {
 			return m, nil

@@ -206,7 +206,15 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 		if msg.ViewID != m.id {
 			return m, nil
 		}
+		if !m.env.Active(m.Title()) {
+			return m, m.tick() // off screen: keep the timer, skip the requests
+		}
 		return m, tea.Batch(m.reload(), m.tick())
+	case ui.ActivatedMsg:
+		if msg.Title != m.Title() {
+			return m, nil
+		}
+		return m, m.reload()
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	}
