@@ -20,7 +20,24 @@ K8S_ASSETS ?= $(HOME)/.cache/brokkr/k8s-assets/$(K8S_KEY)
 KUBEBUILDER_ASSETS ?= $(if $(wildcard $(K8S_ASSETS)/kube-apiserver),$(K8S_ASSETS))
 export KUBEBUILDER_ASSETS
 
-.PHONY: help build run test test-short bench bench-agent lint fmt vet tidy migrate-up migrate-down clean completions manpages docs test-assets print-test-assets
+# helm for `make helm-check`, built from hack/helm and cached the same way; the chart
+# tests in agent/deploytest find it there too.
+HELM_TOOLS := $(CURDIR)/hack/helm
+HELM_KEY := $(shell cat $(HELM_TOOLS)/go.mod $(HELM_TOOLS)/go.sum $(HELM_TOOLS)/build.sh | sha256sum | cut -c1-16)
+HELM_DIR ?= $(HOME)/.cache/brokkr/tools/helm-$(HELM_KEY)
+CHARTS := deploy/charts/brokkr-broker deploy/charts/brokkr-agent
+
+# The release pipeline (goreleaser.yaml), run from the Go module proxy at this version.
+GORELEASER_VERSION ?= v2.15.1
+GORELEASER ?= $(GO) run github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+# make install: GNU-style directories, staged under DESTDIR when set.
+prefix ?= /usr/local
+bindir ?= $(prefix)/bin
+datarootdir ?= $(prefix)/share
+mandir ?= $(datarootdir)/man
+INSTALL ?= install
+
+.PHONY: help build run test test-short bench bench-agent lint fmt vet tidy migrate-up migrate-down clean completions manpages docs test-assets print-test-assets release-check snapshot install helm-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +66,21 @@ $(K8S_ASSETS)/kube-apiserver:
 	OUT=$(K8S_ASSETS).tmp GO=$(GO) bash $(K8S_TOOLS)/build.sh
 	rm -rf $(K8S_ASSETS)
 	mv $(K8S_ASSETS).tmp $(K8S_ASSETS)
+
+helm-check: $(HELM_DIR)/helm ## Lint and render the Helm charts with each of their ci/*-values.yaml
+	@set -e; for chart in $(CHARTS); do \
+		for values in $$chart/ci/*-values.yaml; do \
+			echo "helm lint + template: $$chart -f $$values"; \
+			$(HELM_DIR)/helm lint --strict --quiet $$chart -f $$values; \
+			$(HELM_DIR)/helm template brokkr $$chart --namespace brokkr -f $$values >/dev/null; \
+		done; \
+	done
+
+$(HELM_DIR)/helm:
+	rm -rf $(HELM_DIR).tmp
+	OUT=$(HELM_DIR).tmp GO=$(GO) bash $(HELM_TOOLS)/build.sh
+	rm -rf $(HELM_DIR)
+	mv $(HELM_DIR).tmp $(HELM_DIR)
 
 bench: ## Run the benchmarks (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/pak/ ./server/
@@ -89,6 +121,23 @@ manpages: ## Write the brokkrctl man pages into manpages/
 
 docs: ## Regenerate docs/cli.md from the brokkrctl command tree
 	$(GO) run ./hack/gendocs markdown > docs/cli.md
+
+release-check: ## Validate goreleaser.yaml with goreleaser check
+	$(GORELEASER) check --config goreleaser.yaml
+
+snapshot: ## Build a local release into dist/: archives, checksums, deb, rpm, cask (nothing published)
+	$(GORELEASER) release --config goreleaser.yaml --snapshot --clean --skip=publish
+
+install: build completions manpages ## Install the binaries, completions and man pages into DESTDIR + prefix (/usr/local)
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1 \
+		$(DESTDIR)$(datarootdir)/bash-completion/completions \
+		$(DESTDIR)$(datarootdir)/zsh/site-functions \
+		$(DESTDIR)$(datarootdir)/fish/vendor_completions.d
+	$(INSTALL) -m 0755 bin/brokkrctl bin/brokkr-broker bin/brokkr-agent $(DESTDIR)$(bindir)/
+	$(INSTALL) -m 0644 completions/brokkrctl.bash $(DESTDIR)$(datarootdir)/bash-completion/completions/brokkrctl
+	$(INSTALL) -m 0644 completions/brokkrctl.zsh $(DESTDIR)$(datarootdir)/zsh/site-functions/_brokkrctl
+	$(INSTALL) -m 0644 completions/brokkrctl.fish $(DESTDIR)$(datarootdir)/fish/vendor_completions.d/brokkrctl.fish
+	$(INSTALL) -m 0644 manpages/*.1 $(DESTDIR)$(mandir)/man1/
 
 clean: ## Remove build output
 	rm -rf bin/ dist/ coverage/ manpages/
