@@ -126,7 +126,7 @@ release-check: ## Validate goreleaser.yaml with goreleaser check
 	$(GORELEASER) check --config goreleaser.yaml
 
 snapshot: ## Build a local release into dist/: archives, checksums, deb, rpm, cask (nothing published)
-	$(GORELEASER) release --config goreleaser.yaml --snapshot --clean --skip=publish
+	$(GORELEASER) release --config goreleaser.yaml --snapshot --clean --skip=publish,docker
 
 install: build completions manpages ## Install the binaries, completions and man pages into DESTDIR + prefix (/usr/local)
 	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man1 \
