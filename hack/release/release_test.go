@@ -96,6 +96,9 @@ func (s *snapshot) path(a artifact) string {
 // three binaries takes about a minute more.
 func TestReleasePipeline(t *testing.T) {
 	if testing.Short() {
+		if underCI() {
+			t.Fatal("CI runs every test: do not pass -short")
+		}
 		t.Skip("builds GoReleaser and a snapshot release")
 	}
 	root := repoRoot(t)
