@@ -10,14 +10,15 @@ GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo $(shell $(
 GOLANGCI_LINT_VERSION ?= v2.15.0
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 LISTEN ?= 0.0.0.0:3000
-# kube-apiserver + etcd for the agent integration tests, built from hack/k8s-tools
-# and cached under a key derived from that module's content.
+# The living test cluster for the agent integration tests (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler and kwok), built from hack/k8s-tools and cached
+# under a key derived from the content of its two modules and its build script.
 K8S_TOOLS := $(CURDIR)/hack/k8s-tools
-K8S_KEY := $(shell cat $(K8S_TOOLS)/go.mod $(K8S_TOOLS)/go.sum $(K8S_TOOLS)/build.sh | sha256sum | cut -c1-16)
+K8S_KEY := $(shell cat $(K8S_TOOLS)/go.mod $(K8S_TOOLS)/go.sum $(K8S_TOOLS)/kwok/go.mod $(K8S_TOOLS)/kwok/go.sum $(K8S_TOOLS)/build.sh | sha256sum | cut -c1-16)
 K8S_ASSETS ?= $(HOME)/.cache/brokkr/k8s-assets/$(K8S_KEY)
 # The agent's integration tests find the binaries through KUBEBUILDER_ASSETS; when they have
 # been built, the tests use them, otherwise they skip (and fail under CI=true).
-KUBEBUILDER_ASSETS ?= $(if $(wildcard $(K8S_ASSETS)/kube-apiserver),$(K8S_ASSETS))
+KUBEBUILDER_ASSETS ?= $(if $(wildcard $(K8S_ASSETS)/VERSIONS),$(K8S_ASSETS))
 export KUBEBUILDER_ASSETS
 
 # helm for `make helm-check`, built from hack/helm and cached the same way; the chart
@@ -54,14 +55,14 @@ test: ## Run every test with the race detector (starts its own PostgreSQL; agent
 test-short: ## Run the tests without the race detector
 	$(GO) test -count=1 ./...
 
-test-assets: $(K8S_ASSETS)/kube-apiserver ## Build or reuse the cached kube-apiserver and etcd for agent integration tests
+test-assets: $(K8S_ASSETS)/VERSIONS ## Build or reuse the cached living test cluster (apiserver, etcd, controller-manager, scheduler, kwok)
 
 print-test-assets: ## Print the test-assets directory, for KUBEBUILDER_ASSETS
 	@echo $(K8S_ASSETS)
 
 # Build into a temporary directory and move it into place only when complete,
 # so an interrupted build never leaves a half-filled cache entry behind.
-$(K8S_ASSETS)/kube-apiserver:
+$(K8S_ASSETS)/VERSIONS:
 	rm -rf $(K8S_ASSETS).tmp
 	OUT=$(K8S_ASSETS).tmp GO=$(GO) bash $(K8S_TOOLS)/build.sh
 	rm -rf $(K8S_ASSETS)

@@ -1,8 +1,13 @@
-// Package kubetest runs a real kube-apiserver and etcd (envtest) for the agent's integration
-// tests. The binaries come from `make test-assets` through KUBEBUILDER_ASSETS; without them the
-// tests skip, except under CI=true where a missing control plane is a failure.
+// Package kubetest runs a living Kubernetes cluster for the agent's integration tests: etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler and kwok (fake nodes whose pods
+// really get scheduled, reach Running, complete and serve a canned log) as plain processes on
+// loopback. Namespaces really delete, the garbage collector removes dependents, Deployments
+// get ReplicaSets and pods, Jobs complete and Events are emitted, so a test can see damage.
 //
-// A package starts one control plane in TestMain:
+// The binaries come from `make test-assets` through KUBEBUILDER_ASSETS; without them the tests
+// skip, except under CI=true where a missing cluster is a failure.
+//
+// A package starts one cluster in TestMain:
 //
 //	func TestMain(m *testing.M) { kubetest.Main(m) }
 //
@@ -10,8 +15,7 @@
 //
 //	func TestMain(m *testing.M) { os.Exit(kubetest.RunWith(m, dbtest.Run)) }
 //
-// and each test takes it with kubetest.Get(t) and works in its own namespace (there is no
-// namespace controller, so deleted namespaces never go away and names are never reused).
+// and each test takes it with kubetest.Get(t) and works in its own namespace.
 package kubetest
 
 import (
@@ -22,7 +26,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,10 +37,10 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
-// Env is a running control plane.
+// Env is a running cluster.
 type Env struct {
 	// Config reaches the apiserver as a member of system:masters.
 	Config *rest.Config
@@ -46,7 +49,7 @@ type Env struct {
 	Kube       kubernetes.Interface
 	Dynamic    dynamic.Interface
 
-	env *envtest.Environment
+	cluster *cluster
 }
 
 var (
@@ -54,13 +57,16 @@ var (
 	startErr error
 )
 
-// Main starts the control plane (when the assets are there), runs the tests, stops it and
-// exits with the tests' status.
+// StartTimeout bounds the start of a cluster (a loaded CI machine needs up to half a minute).
+const StartTimeout = 3 * time.Minute
+
+// Main starts the cluster (when the assets are there), runs the tests, stops it and exits
+// with the tests' status.
 func Main(m *testing.M) { os.Exit(RunWith(m, func(m *testing.M) int { return m.Run() })) }
 
 // RunWith is Main for packages that need more around their tests: run is called with the
-// control plane up (for example dbtest.Run, for tests that need PostgreSQL as well) and its
-// status is returned.
+// cluster up (for example dbtest.Run, for tests that need PostgreSQL as well) and its status
+// is returned.
 func RunWith(m *testing.M, run func(*testing.M) int) int {
 	flag.Parse() // for testing.Verbose
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
@@ -73,85 +79,67 @@ func RunWith(m *testing.M, run func(*testing.M) int) int {
 		return run(m) // every Get fails with the error
 	}
 	if testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "kubetest: control plane ready in %s at %s\n", time.Since(start).Round(time.Millisecond), shared.Config.Host)
+		fmt.Fprintf(os.Stderr, "kubetest: living cluster ready in %s at %s\n", time.Since(start).Round(time.Millisecond), shared.Config.Host)
 	}
 	defer shared.Stop()
 	return run(m)
 }
 
-// Available reports whether tests can get a control plane.
+// Available reports whether tests can get a cluster.
 func Available() bool { return shared != nil }
 
-// Get returns the package's control plane, or skips the test (fails it under CI=true) when
-// there is none.
+// Get returns the package's cluster, or skips the test (fails it under CI=true) when there is
+// none.
 func Get(t testing.TB) *Env {
 	t.Helper()
 	switch {
 	case shared != nil:
 		return shared
 	case startErr != nil:
-		t.Fatalf("kube-apiserver did not start: %v", startErr)
+		t.Fatalf("the test cluster did not start: %v", startErr)
 	case os.Getenv("CI") == "true":
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test-assets` (CI must run the agent integration tests)")
 	default:
-		t.Skip("no kube-apiserver: set KUBEBUILDER_ASSETS=$(make -s print-test-assets) after `make test-assets`")
+		t.Skip("no test cluster: set KUBEBUILDER_ASSETS=$(make -s print-test-assets) after `make test-assets`")
 	}
 	return nil
 }
 
-// Start starts a control plane of its own (for tests that need more than one cluster).
+// Start starts a cluster of its own from KUBEBUILDER_ASSETS (for tests that need more than
+// one cluster).
 func Start() (*Env, error) {
-	env := &envtest.Environment{}
-	// Loopback-only hosts: the apiserver would refuse 127.0.0.1 as its advertise address
-	// with the default endpoint reconciler.
-	a := env.ControlPlane.GetAPIServer().Configure()
-	a.Set("advertise-address", "127.0.0.1")
-	a.Set("endpoint-reconciler-type", "none")
-	cfg, err := env.Start()
-	if err != nil {
-		return nil, fmt.Errorf("start envtest: %w", err)
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		return nil, fmt.Errorf("KUBEBUILDER_ASSETS is not set")
 	}
-	e := &Env{env: env}
-	if err := e.init(cfg); err != nil {
-		_ = env.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	c, err := startCluster(ctx, assets)
+	if err != nil {
+		return nil, fmt.Errorf("start the test cluster: %w", err)
+	}
+	e := &Env{cluster: c, Kubeconfig: c.dir + "/kubeconfig"}
+	if e.Config, err = clientcmd.BuildConfigFromFlags("", e.Kubeconfig); err != nil {
+		c.stop()
+		return nil, err
+	}
+	e.Config.QPS, e.Config.Burst = 200, 400
+	if e.Kube, err = kubernetes.NewForConfig(e.Config); err != nil {
+		c.stop()
+		return nil, err
+	}
+	if e.Dynamic, err = dynamic.NewForConfig(e.Config); err != nil {
+		c.stop()
 		return nil, err
 	}
 	return e, nil
 }
 
-func (e *Env) init(cfg *rest.Config) error {
-	user, err := e.env.AddUser(envtest.User{Name: "brokkr-test", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("add user: %w", err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
-	}
-	dir, err := os.MkdirTemp("", "kubetest-")
-	if err != nil {
-		return err
-	}
-	e.Kubeconfig = filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(e.Kubeconfig, kc, 0o600); err != nil {
-		return err
-	}
-	e.Config = user.Config()
-	e.Config.QPS, e.Config.Burst = 200, 400
-	if e.Kube, err = kubernetes.NewForConfig(e.Config); err != nil {
-		return err
-	}
-	e.Dynamic, err = dynamic.NewForConfig(e.Config)
-	return err
-}
+// Stop stops the cluster and removes its files.
+func (e *Env) Stop() { e.cluster.stop() }
 
-// Stop stops the control plane and removes its files.
-func (e *Env) Stop() {
-	if e.Kubeconfig != "" {
-		_ = os.RemoveAll(filepath.Dir(e.Kubeconfig))
-	}
-	_ = e.env.Stop()
-}
+// Dir is the cluster's directory: kubeconfig, component logs (NAME.log), certificates.
+func (e *Env) Dir() string { return e.cluster.dir }
 
 var nsSeq atomic.Int64
 
