@@ -233,7 +233,7 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 	apply := kube.ApplyOptions{
 		FieldManager: a.cfg.FieldManager, DefaultNamespace: a.cfg.WatchNamespace,
-		Concurrency: a.cfg.ApplyConcurrency, Validate: true, RollbackNamespaces: true, Backoff: backoff,
+		Concurrency: a.cfg.ApplyConcurrency, Validate: a.cfg.ValidateBeforeApply, RollbackNamespaces: true, Backoff: backoff,
 		Observe: func(op string, d time.Duration, _ error) { a.metrics.ObserveKubeOp(op, d) },
 	}
 	a.rec = &Reconciler{Cluster: a.cluster, Client: a.client, AgentID: a.id, Apply: apply,

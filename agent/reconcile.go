@@ -75,6 +75,10 @@ type stackState struct {
 	// namespaces and CRDs go first): pruned with the stack, but not counted as applied.
 	maybe   map[kube.Ref]bool
 	applied time.Time
+	// unverified is set for a stack read from the cluster's annotations: its objects carry
+	// the version's checksum, but an apply interrupted part-way (a killed agent) leaves only
+	// some of them. The first pass compares them with the manifest before trusting them.
+	unverified bool
 }
 
 // failure remembers a deployment object that could not be applied.
@@ -128,8 +132,11 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Result, error) {
 		if seen[stackID] {
 			continue
 		}
-		n, err := r.prune(ctx, stackID, st, nil)
+		n, kept, err := r.prune(ctx, stackID, st, nil)
 		res.Pruned += n
+		for _, k := range kept {
+			r.log().Warn("stack left the target state; an object of it was kept", "stack", stackID, "reason", k)
+		}
 		if err != nil {
 			r.log().Warn("pruning a stack that left the target state", "stack", stackID, "err", err)
 			continue
@@ -157,7 +164,7 @@ func (r *Reconciler) inventorySize() (objects, deploymentObjects int) {
 
 func (r *Reconciler) reconcileObject(ctx context.Context, obj client.DeploymentObject, res *Result) {
 	st := r.stacks[obj.StackID]
-	if st != nil && st.objectID == obj.ID && st.checksum == obj.YAMLChecksum {
+	if st != nil && st.objectID == obj.ID && st.checksum == obj.YAMLChecksum && r.complete(obj, st) {
 		res.Unchanged++
 		return
 	}
@@ -178,7 +185,16 @@ func (r *Reconciler) reconcileObject(ctx context.Context, obj client.DeploymentO
 	for _, o := range objs {
 		kube.SetAnnotations(o, r.annotations(obj))
 	}
-	if err := r.Cluster.Apply(ctx, objs, r.Apply); err != nil {
+	opts := r.Apply
+	opts.Ownership = &kube.Ownership{Owner: r.AgentID.String(), Stack: obj.StackID.String()}
+	if err := r.Cluster.Apply(ctx, objs, opts); err != nil {
+		var oe *kube.OwnershipError
+		if errors.As(err, &oe) {
+			// Objects of others are in the way: nothing was written.
+			res.Failed++
+			r.fail(ctx, obj, err, false)
+			return
+		}
 		// Part of it may be in the cluster (the namespaces and CRDs go first): track those
 		// objects, so they are pruned with the stack even if this version never succeeds.
 		if st == nil {
@@ -205,9 +221,9 @@ func (r *Reconciler) reconcileObject(ctx context.Context, obj client.DeploymentO
 		st = &stackState{objects: map[kube.Ref]bool{}}
 		r.stacks[obj.StackID] = st
 	}
-	n, pruneErr := r.prune(ctx, obj.StackID, st, applied)
+	n, kept, pruneErr := r.prune(ctx, obj.StackID, st, applied)
 	res.Pruned += n
-	st.objectID, st.checksum, st.applied = obj.ID, obj.YAMLChecksum, time.Now()
+	st.objectID, st.checksum, st.applied, st.unverified = obj.ID, obj.YAMLChecksum, time.Now(), false
 	for ref := range applied {
 		st.objects[ref] = true
 	}
@@ -223,7 +239,32 @@ func (r *Reconciler) reconcileObject(ctx context.Context, obj client.DeploymentO
 	if n > 0 {
 		msg += fmt.Sprintf(", pruned %d", n)
 	}
-	r.report(ctx, obj, EventSuccess, msg)
+	r.report(ctx, obj, EventSuccess, msg+keptNote(kept))
+}
+
+// complete reports whether the cluster holds every object of the deployment object, as the
+// inventory says. A stack read from the cluster is checked against the manifest once (no
+// Kubernetes request but cached discovery); one found incomplete is applied again.
+func (r *Reconciler) complete(obj client.DeploymentObject, st *stackState) bool {
+	if !st.unverified || obj.IsDeletionMarker {
+		return true
+	}
+	objs, err := kube.Parse(obj.YAMLContent)
+	if err != nil {
+		return false
+	}
+	refs, err := r.Cluster.Resolve(objs, r.Apply.DefaultNamespace)
+	if err != nil {
+		return false
+	}
+	for _, ref := range refs {
+		if !st.objects[ref] {
+			r.log().Info("objects of an applied version are missing; applying it again", "stack", obj.StackID, "object", obj.ID, "missing", ref)
+			return false
+		}
+	}
+	st.unverified = false
+	return true
 }
 
 // applyMarker prunes everything of the marker's stack.
@@ -232,17 +273,17 @@ func (r *Reconciler) applyMarker(ctx context.Context, obj client.DeploymentObjec
 		st = &stackState{objects: map[kube.Ref]bool{}}
 		r.stacks[obj.StackID] = st
 	}
-	n, err := r.prune(ctx, obj.StackID, st, nil)
+	n, kept, err := r.prune(ctx, obj.StackID, st, nil)
 	res.Pruned += n
 	if err != nil {
 		res.Failed++
 		r.fail(ctx, obj, fmt.Errorf("deleting the stack's objects: %w", err), false)
 		return
 	}
-	st.objectID, st.checksum, st.applied = obj.ID, obj.YAMLChecksum, time.Now()
+	st.objectID, st.checksum, st.applied, st.unverified = obj.ID, obj.YAMLChecksum, time.Now(), false
 	delete(r.failures, obj.ID)
 	res.Applied++
-	r.report(ctx, obj, EventSuccess, fmt.Sprintf("deletion marker: deleted %d object(s)", n))
+	r.report(ctx, obj, EventSuccess, fmt.Sprintf("deletion marker: deleted %d object(s)", n)+keptNote(kept))
 }
 
 func (r *Reconciler) backoff() kube.Backoff {
@@ -262,10 +303,20 @@ func (r *Reconciler) annotations(obj client.DeploymentObject) map[string]string 
 	}
 }
 
+// keptNote renders the objects a prune kept for an event message.
+func keptNote(kept []string) string {
+	if len(kept) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(kept, "; ")
+}
+
 // prune deletes the stack's objects that are not in keep (all of them when keep is nil):
 // everything else first, then CustomResourceDefinitions, then namespaces. Deleted objects
-// leave the inventory.
-func (r *Reconciler) prune(ctx context.Context, stackID uuid.UUID, st *stackState, keep map[kube.Ref]bool) (int, error) {
+// leave the inventory. A namespace or CustomResourceDefinition whose deletion would take
+// objects of others with it is kept, leaves the inventory too (brokkr lets go of it) and is
+// described in kept.
+func (r *Reconciler) prune(ctx context.Context, stackID uuid.UUID, st *stackState, keep map[kube.Ref]bool) (int, []string, error) {
 	if st.objects == nil {
 		st.objects = map[kube.Ref]bool{}
 	}
@@ -290,10 +341,20 @@ func (r *Reconciler) prune(ctx context.Context, stackID uuid.UUID, st *stackStat
 		}
 		return strings.Compare(a.String(), b.String())
 	})
-	var errs []error
+	var (
+		errs []error
+		kept []string
+	)
 	n := 0
 	for _, ref := range stale {
 		deleted, err := r.Cluster.DeleteOwned(ctx, ref, r.AgentID.String(), stackID.String(), r.backoff())
+		var ke *kube.KeptError
+		if errors.As(err, &ke) {
+			r.log().Warn("object kept instead of pruned", "stack", stackID, "object", ref, "reason", ke)
+			kept = append(kept, ke.Error())
+			delete(st.objects, ref)
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("delete %s: %w", ref, err))
 			if !st.objects[ref] {
@@ -306,7 +367,7 @@ func (r *Reconciler) prune(ctx context.Context, stackID uuid.UUID, st *stackStat
 			n++
 		}
 	}
-	return n, errors.Join(errs...)
+	return n, kept, errors.Join(errs...)
 }
 
 // fail reports a FAILURE once per distinct message and schedules the next attempt with
@@ -366,7 +427,7 @@ func (r *Reconciler) scanIfDue(ctx context.Context) error {
 		st := stacks[stackID]
 		objectID, _ := uuid.Parse(o.DeploymentObjectID)
 		if st == nil {
-			st = &stackState{objectID: objectID, checksum: o.Checksum, objects: map[kube.Ref]bool{}}
+			st = &stackState{objectID: objectID, checksum: o.Checksum, objects: map[kube.Ref]bool{}, unverified: true}
 			stacks[stackID] = st
 		}
 		if st.objectID != objectID || st.checksum != o.Checksum {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,7 +28,13 @@ type ApplyOptions struct {
 	// Validate runs a server-side dry run of every object after the namespaces and CRDs
 	// are in place and applies nothing else when any of them is rejected.
 	Validate bool
-	// RollbackNamespaces deletes the namespaces this apply created when it fails.
+	// Ownership, when set, is checked before anything is written: every object that already
+	// exists must be the owner's object of the stack (or, for an object brokkr does not
+	// manage, carry the adopt annotation); otherwise the apply writes nothing and fails with
+	// an *OwnershipError per object.
+	Ownership *Ownership
+	// RollbackNamespaces deletes, when the apply fails, the namespaces it created itself, as
+	// long as they hold nothing but the apply's own objects.
 	RollbackNamespaces bool
 	// Backoff retries transient failures of every request (DefaultBackoff when zero).
 	Backoff Backoff
@@ -81,39 +88,46 @@ func Group(gvk schema.GroupVersionKind) int {
 // Concurrency requests in flight within a stage. Namespaced objects without a namespace get
 // DefaultNamespace; cluster-scoped objects lose any namespace they name. objs are updated in
 // place (namespace, as applied). A stage with failures stops the apply; the error joins one
-// ObjectError per failed object.
+// ObjectError (or OwnershipError) per failed object.
 func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) error {
 	opts = opts.withDefaults()
+	if opts.Ownership != nil {
+		if err := c.checkOwnership(ctx, objs, opts); err != nil {
+			return err // nothing written
+		}
+	}
 	groups := make([][]*unstructured.Unstructured, 3)
 	for _, o := range objs {
 		g := Group(o.GroupVersionKind())
 		groups[g] = append(groups[g], o)
 	}
 	var created []string
-	rollback := func(err error) error {
-		if opts.RollbackNamespaces && len(created) > 0 {
-			c.deleteNamespaces(context.WithoutCancel(ctx), created)
+	if len(groups[0]) > 0 && opts.RollbackNamespaces {
+		var err error
+		if created, err = c.missingNamespaces(ctx, groups[0], opts); err != nil {
+			return err
 		}
-		return err
 	}
+	err := c.applyStages(ctx, groups, opts)
+	if err != nil && len(created) > 0 {
+		// Only a failed apply rolls back, and only what it created itself.
+		c.rollbackNamespaces(context.WithoutCancel(ctx), created, opts)
+	}
+	return err
+}
 
+func (c *Cluster) applyStages(ctx context.Context, groups [][]*unstructured.Unstructured, opts ApplyOptions) error {
 	if len(groups[0]) > 0 {
-		if opts.RollbackNamespaces {
-			var err error
-			if created, err = c.missingNamespaces(ctx, groups[0], opts); err != nil {
-				return err
-			}
-		}
 		if err := c.applyGroup(ctx, groups[0], opts, false); err != nil {
-			return rollback(err)
+			return err
 		}
 	}
 	if len(groups[1]) > 0 {
 		if err := c.applyGroup(ctx, groups[1], opts, false); err != nil {
-			return rollback(err)
+			return err
 		}
 		if err := c.waitEstablished(ctx, groups[1], opts.CRDTimeout); err != nil {
-			return rollback(err)
+			return err
 		}
 		c.ResetDiscovery()
 	}
@@ -122,10 +136,10 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	}
 	if opts.Validate {
 		if err := c.applyGroup(ctx, groups[2], opts, true); err != nil {
-			return rollback(err)
+			return err
 		}
 	}
-	return rollback(c.applyGroup(ctx, groups[2], opts, false))
+	return c.applyGroup(ctx, groups[2], opts, false)
 }
 
 // applyGroup applies (or dry-runs) objs, Concurrency at a time; it returns the joined
@@ -151,6 +165,31 @@ func (c *Cluster) applyGroup(ctx context.Context, objs []*unstructured.Unstructu
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// Resolve returns the references objs are applied under: namespaced objects without a
+// namespace get defaultNamespace ("default" when empty), cluster-scoped ones lose any
+// namespace. It reads discovery only (cached). A kind the cluster does not know is an error.
+func (c *Cluster) Resolve(objs []*unstructured.Unstructured, defaultNamespace string) ([]Ref, error) {
+	if defaultNamespace == "" {
+		defaultNamespace = "default"
+	}
+	refs := make([]Ref, 0, len(objs))
+	for _, o := range objs {
+		m, err := c.Mapping(o.GroupVersionKind())
+		if err != nil {
+			return nil, err
+		}
+		ref := RefOf(o)
+		switch {
+		case m.Scope.Name() != meta.RESTScopeNameNamespace:
+			ref.Namespace = ""
+		case ref.Namespace == "":
+			ref.Namespace = defaultNamespace
+		}
+		refs = append(refs, ref)
+	}
+	return refs, nil
 }
 
 func (c *Cluster) applyOne(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions, dryRun bool) error {
@@ -208,11 +247,33 @@ func (c *Cluster) missingNamespaces(ctx context.Context, objs []*unstructured.Un
 	return missing, nil
 }
 
-func (c *Cluster) deleteNamespaces(ctx context.Context, names []string) {
+// rollbackNamespaces deletes the namespaces a failed apply created, each only while it is
+// still the one created (same UID, and the apply's own when the apply has an owner) and holds
+// nothing but the apply's objects; a namespace that cannot be checked is kept.
+func (c *Cluster) rollbackNamespaces(ctx context.Context, names []string, opts ApplyOptions) {
+	owner := Ownership{}
+	if opts.Ownership != nil {
+		owner = *opts.Ownership
+	}
 	for _, n := range names {
-		_ = Retry(ctx, DefaultBackoff, func(ctx context.Context) error {
-			err := c.Kube.CoreV1().Namespaces().Delete(ctx, n, metav1.DeleteOptions{})
-			if apierrors.IsNotFound(err) {
+		var live *corev1.Namespace
+		err := Retry(ctx, opts.Backoff, func(ctx context.Context) error {
+			var err error
+			live, err = c.Kube.CoreV1().Namespaces().Get(ctx, n, metav1.GetOptions{})
+			return err
+		})
+		if err != nil || live.DeletionTimestamp != nil {
+			continue
+		}
+		if opts.Ownership != nil && !ownedBy(live.Annotations, owner) {
+			continue
+		}
+		if foreign, err := c.Foreign(ctx, n, owner, 1); err != nil || len(foreign) > 0 {
+			continue
+		}
+		_ = Retry(ctx, opts.Backoff, func(ctx context.Context) error {
+			err := c.Kube.CoreV1().Namespaces().Delete(ctx, n, metav1.DeleteOptions{Preconditions: uidPrecondition(live.UID)})
+			if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 				return nil
 			}
 			return err

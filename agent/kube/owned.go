@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
 )
 
 // Owned is an object that carries the agent's ownership annotations.
@@ -41,32 +40,9 @@ var skipListing = map[schema.GroupResource]bool{
 // metadata, one list per resource type, several types at a time. Types the agent may not
 // list are skipped.
 func (c *Cluster) ListOwned(ctx context.Context, ownerID, namespace string) ([]Owned, error) {
-	c.ResetDiscovery()
-	lists, err := c.discovery.ServerPreferredResources()
-	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
-		return nil, fmt.Errorf("discovery: %w", err)
-	}
-	type target struct {
-		gvr        schema.GroupVersionResource
-		kind       string
-		namespaced bool
-	}
-	var targets []target
-	for _, l := range lists {
-		gv, err := schema.ParseGroupVersion(l.GroupVersion)
-		if err != nil {
-			continue
-		}
-		for _, r := range l.APIResources {
-			if strings.Contains(r.Name, "/") || !slices.Contains(r.Verbs, "list") || !slices.Contains(r.Verbs, "delete") {
-				continue
-			}
-			gvr := gv.WithResource(r.Name)
-			if skipListing[gvr.GroupResource()] {
-				continue
-			}
-			targets = append(targets, target{gvr: gvr, kind: r.Kind, namespaced: r.Namespaced})
-		}
+	targets, err := c.listable(false)
+	if err != nil {
+		return nil, err
 	}
 	var (
 		mu   sync.Mutex
@@ -157,7 +133,9 @@ func (c *Cluster) Delete(ctx context.Context, ref Ref, b Backoff) error {
 // it carries both annotations and no ownerReferences. An object another agent or stack took
 // over, or that another object owns, is left alone (deleted=false, no error), as is an object
 // already gone. The deletion is conditional on the UID read, so a re-created object of the
-// same name is not deleted by mistake.
+// same name is not deleted by mistake. A namespace that holds objects which are not the
+// stack's, and a CustomResourceDefinition with custom resources that are not the stack's, are
+// kept: the error is a *KeptError naming some of them.
 func (c *Cluster) DeleteOwned(ctx context.Context, ref Ref, ownerID, stackID string, b Backoff) (bool, error) {
 	m, err := c.Mapping(ref.GVK)
 	if err != nil {
@@ -196,10 +174,12 @@ func (c *Cluster) DeleteOwned(ctx context.Context, ref Ref, ownerID, stackID str
 	if live.GetDeletionTimestamp() != nil {
 		return true, nil
 	}
-	uid := live.GetUID()
+	if err := c.deleteGuard(ctx, ref, Ownership{Owner: ownerID, Stack: stackID}); err != nil {
+		return false, err
+	}
 	policy := metav1.DeletePropagationBackground
 	err = Retry(ctx, b, func(ctx context.Context) error {
-		return del(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &uid}})
+		return del(ctx, ref.Name, metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: uidPrecondition(live.GetUID())})
 	})
 	switch {
 	case apierrors.IsNotFound(err):

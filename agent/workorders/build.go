@@ -100,7 +100,7 @@ func (r *Runner) executeBuild(ctx context.Context, wo client.WorkOrder, budget t
 	if err != nil {
 		return finalFailure("%v", err)
 	}
-	opts := applyOptions(budget)
+	opts := r.applyOptions(budget)
 	if len(spec.builds) > 0 {
 		if err := r.Cluster.Apply(ctx, spec.builds, opts); err != nil {
 			return failure(fmt.Errorf("apply: %w", err))

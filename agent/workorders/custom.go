@@ -42,7 +42,7 @@ func (r *Runner) executeCustom(ctx context.Context, wo client.WorkOrder, budget 
 	if len(objs) == 0 {
 		return finalFailure("work order manifest contains no Kubernetes objects")
 	}
-	if err := r.Cluster.Apply(ctx, objs, applyOptions(budget)); err != nil {
+	if err := r.Cluster.Apply(ctx, objs, r.applyOptions(budget)); err != nil {
 		return failure(fmt.Errorf("apply: %w", err))
 	}
 	var jobs []*unstructured.Unstructured

@@ -202,12 +202,14 @@ func (r *Runner) buildTimeout() time.Duration {
 	return defaultBuildTimeout
 }
 
-// applyOptions are the options of every work-order apply: the agent's field manager, and
-// retries of transient failures that end with the budget.
-func applyOptions(budget time.Duration) kube.ApplyOptions {
+// applyOptions are the options of every work-order apply: the agent's field manager, retries
+// of transient failures that end with the budget, and an ownership check that refuses to
+// write over any stack's objects (work orders re-run over their own, unannotated objects).
+func (r *Runner) applyOptions(budget time.Duration) kube.ApplyOptions {
 	b := kube.DefaultBackoff
 	if budget < b.MaxElapsed {
 		b.MaxElapsed = budget // 0: a single attempt
 	}
-	return kube.ApplyOptions{FieldManager: FieldManager, Backoff: b, Validate: true}
+	return kube.ApplyOptions{FieldManager: FieldManager, Backoff: b, Validate: true,
+		Ownership: &kube.Ownership{Owner: r.AgentID.String(), AllowUnowned: true}}
 }

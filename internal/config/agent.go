@@ -76,6 +76,9 @@ type AgentSettings struct {
 	GeneratorIDs []string `koanf:"generator_ids"`
 	// ApplyConcurrency is how many objects of one priority group are applied at once.
 	ApplyConcurrency int `koanf:"apply_concurrency"`
+	// ValidateBeforeApply dry-runs every object of a new deployment object before any of it
+	// (past its namespaces and CRDs) is written, so an invalid manifest writes nothing.
+	ValidateBeforeApply bool `koanf:"validate_before_apply"`
 	// KubeQPS and KubeBurst bound the agent's request rate to the Kubernetes API (client-side
 	// token bucket); the apiserver's priority and fairness protects it besides.
 	KubeQPS   int `koanf:"kube_qps"`
@@ -126,6 +129,7 @@ func DefaultAgent() Agent {
 			KubeEventUIDCacheCap:     10000,
 			GeneratorIDs:             []string{},
 			ApplyConcurrency:         8,
+			ValidateBeforeApply:      true,
 			KubeQPS:                  200,
 			KubeBurst:                400,
 			ResyncInterval:           600,
