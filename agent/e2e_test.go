@@ -18,8 +18,6 @@ import (
 	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/internal/config"
 	"github.com/google/uuid"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -192,16 +190,19 @@ spec:
 		}
 	})
 
-	t.Run("deployment health is reported for applied objects", func(t *testing.T) {
-		// No controllers run: the Deployment never becomes available, which the agent
-		// must report instead of "healthy".
-		eventually(t, 15*time.Second, "a health report", func() bool {
+	t.Run("deployment health is reported healthy once the pods run", func(t *testing.T) {
+		// The real Deployment and ReplicaSet controllers create the pod, the scheduler places
+		// it on a fake node and kwok runs it.
+		eventually(t, time.Minute, "a healthy report", func() bool {
 			h, err := b.Admin.DeploymentHealth().Object(ctx, obj.ID)
-			return err == nil && len(h.HealthRecords) == 1
+			return err == nil && len(h.HealthRecords) == 1 && h.HealthRecords[0].Status == client.HealthHealthy
 		})
 		h, _ := b.Admin.DeploymentHealth().Object(ctx, obj.ID)
-		if rec := h.HealthRecords[0]; rec.AgentID != a.ID || rec.Status == client.HealthHealthy {
+		if rec := h.HealthRecords[0]; rec.AgentID != a.ID {
 			t.Fatalf("health %+v", rec)
+		}
+		if n := runningPods(t, env, ns, "web"); n != 1 {
+			t.Fatalf("%d running pods", n)
 		}
 	})
 
@@ -237,23 +238,9 @@ spec:
 		if err != nil {
 			t.Fatal(err)
 		}
-		var j *batchv1.Job
-		eventually(t, 15*time.Second, "the Job", func() bool {
-			j, err = env.Kube.BatchV1().Jobs(ns).Get(ctx, "migrate", metav1.GetOptions{})
-			return err == nil
-		})
-		// Play the Job controller.
-		start, now := metav1.NewTime(time.Now().Add(-time.Second)), metav1.Now()
-		j.Status.StartTime, j.Status.CompletionTime, j.Status.Succeeded = &start, &now, 1
-		for _, typ := range []batchv1.JobConditionType{batchv1.JobSuccessCriteriaMet, batchv1.JobComplete} {
-			j.Status.Conditions = append(j.Status.Conditions, batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue,
-				Reason: "CompletionsReached", LastProbeTime: now, LastTransitionTime: now})
-		}
-		if _, err := env.Kube.BatchV1().Jobs(ns).UpdateStatus(ctx, j, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		// The real Job controller runs the Job; kwok runs its pod to completion.
 		var entry client.WorkOrderLog
-		eventually(t, 15*time.Second, "the work order to complete", func() bool {
+		eventually(t, time.Minute, "the work order to complete", func() bool {
 			entry, err = b.Admin.WorkOrders().LogEntry(ctx, wo.ID)
 			return err == nil
 		})
@@ -262,20 +249,13 @@ spec:
 		}
 	})
 
-	t.Run("diagnostics return pods and events", func(t *testing.T) {
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: ns,
-			Labels: map[string]string{"brokkr.io/deployment-object-id": obj.ID.String()}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx:1.27"}}}}
-		if _, err := env.Kube.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
+	t.Run("diagnostics return pods, events and logs", func(t *testing.T) {
+		// The Deployment's real pod, the scheduler's real event and kwok's canned log.
+		live, err := env.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil || len(live.Items) != 1 {
+			t.Fatalf("pods of the Deployment: %v %v", live, err)
 		}
-		ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "web-1.pulling", Namespace: ns},
-			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: "web-1", Namespace: ns},
-			Reason:         "Pulling", Message: "Pulling image nginx:1.27", Type: "Normal", Count: 1,
-			FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now()}
-		if _, err := env.Kube.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		podName := live.Items[0].Name
 		req, err := b.Admin.Diagnostics().Create(ctx, obj.ID, client.CreateDiagnosticRequest{AgentID: a.ID})
 		if err != nil {
 			t.Fatal(err)
@@ -286,7 +266,7 @@ spec:
 			return err == nil && res.Result != nil
 		})
 		var pods []map[string]any
-		if err := json.Unmarshal([]byte(res.Result.PodStatuses), &pods); err != nil || len(pods) != 1 || pods[0]["name"] != "web-1" {
+		if err := json.Unmarshal([]byte(res.Result.PodStatuses), &pods); err != nil || len(pods) != 1 || pods[0]["name"] != podName || pods[0]["phase"] != "Running" {
 			t.Fatalf("pod statuses %s: %v", res.Result.PodStatuses, err)
 		}
 		var events []map[string]any
@@ -295,10 +275,13 @@ spec:
 		}
 		found := false
 		for _, e := range events {
-			found = found || e["reason"] == "Pulling"
+			found = found || e["reason"] == "Scheduled"
 		}
 		if !found {
 			t.Fatalf("events %s", res.Result.Events)
+		}
+		if res.Result.LogTails == nil || !strings.Contains(*res.Result.LogTails, kubetest.FakeContainerLog[0]) {
+			t.Fatalf("log tails %v", res.Result.LogTails)
 		}
 	})
 
