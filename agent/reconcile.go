@@ -314,8 +314,8 @@ func keptNote(kept []string) string {
 // prune deletes the stack's objects that are not in keep (all of them when keep is nil):
 // everything else first, then CustomResourceDefinitions, then namespaces. Deleted objects
 // leave the inventory. A namespace or CustomResourceDefinition whose deletion would take
-// objects of others with it is kept, leaves the inventory too (brokkr lets go of it) and is
-// described in kept.
+// objects of others with it is kept, loses the agent's ownership annotations, leaves the
+// inventory and is described in kept.
 func (r *Reconciler) prune(ctx context.Context, stackID uuid.UUID, st *stackState, keep map[kube.Ref]bool) (int, []string, error) {
 	if st.objects == nil {
 		st.objects = map[kube.Ref]bool{}

@@ -229,6 +229,10 @@ func TestNamespaceHoldingOthersObjectsIsKept(t *testing.T) {
 	if err != nil || live.DeletionTimestamp != nil {
 		t.Fatalf("namespace: %+v %v", live, err)
 	}
+	// Kept, brokkr lets go of it: it carries no ownership any more.
+	if _, ok := live.Annotations[kube.AnnotationOwner]; ok {
+		t.Fatalf("the kept namespace still carries the agent's ownership: %v", live.Annotations)
+	}
 	got, err := f.env.Kube.CoreV1().ConfigMaps(ns).Get(ctx, "theirs", metav1.GetOptions{})
 	if err != nil || got.ResourceVersion != theirs.ResourceVersion {
 		t.Fatalf("their ConfigMap changed: %+v %v", got, err)
@@ -378,8 +382,12 @@ spec:
 	if ev := f.lastEvent(v3.ID); ev.Status != agent.EventSuccess || !strings.Contains(*ev.Message, "CustomResourceDefinition widgets."+group+" kept") {
 		t.Fatalf("event %+v", ev)
 	}
-	if got := f.uid(crdGVR, "", "widgets."+group); got != crdUID {
-		t.Fatalf("CRD UID %s, was %s", got, crdUID)
+	kept, err := f.env.Dynamic.Resource(crdGVR).Get(ctx, "widgets."+group, metav1.GetOptions{})
+	if err != nil || kept.GetUID() != crdUID {
+		t.Fatalf("CRD %v, was %s: %v", kept, crdUID, err)
+	}
+	if _, ok := kept.GetAnnotations()[kube.AnnotationStack]; ok {
+		t.Fatalf("the kept CRD still carries the stack's ownership: %v", kept.GetAnnotations())
 	}
 	if _, err := f.env.Dynamic.Resource(widgets).Namespace(f.ns).Get(ctx, "theirs", metav1.GetOptions{}); err != nil {
 		t.Fatalf("their widget: %v", err)

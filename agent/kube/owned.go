@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -109,6 +111,29 @@ func (c *Cluster) ListOwned(ctx context.Context, ownerID, namespace string) ([]O
 	return out, nil
 }
 
+// release removes the agent's ownership annotations from an object, on the condition that it
+// is unchanged since it was read.
+func (c *Cluster) release(ctx context.Context, m *meta.RESTMapping, ref Ref, live *metav1.PartialObjectMetadata, b Backoff) error {
+	remove := map[string]any{}
+	for _, k := range []string{AnnotationStack, AnnotationChecksum, AnnotationDeploymentObject, AnnotationLastApplied, AnnotationOwner} {
+		remove[k] = nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": live.GetResourceVersion(), "annotations": remove}})
+	if err != nil {
+		return err
+	}
+	ri := c.Metadata.Resource(m.Resource)
+	return Retry(ctx, b, func(ctx context.Context) error {
+		var err error
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			_, err = ri.Namespace(ref.Namespace).Patch(ctx, ref.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		} else {
+			_, err = ri.Patch(ctx, ref.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		}
+		return err
+	})
+}
+
 // Delete deletes the object, retrying transient failures; an object already gone is not an
 // error. Dependents are deleted in the background by the garbage collector.
 func (c *Cluster) Delete(ctx context.Context, ref Ref, b Backoff) error {
@@ -175,6 +200,14 @@ func (c *Cluster) DeleteOwned(ctx context.Context, ref Ref, ownerID, stackID str
 		return true, nil
 	}
 	if err := c.deleteGuard(ctx, ref, Ownership{Owner: ownerID, Stack: stackID}); err != nil {
+		var kept *KeptError
+		if errors.As(err, &kept) {
+			// Brokkr lets go of it: without its ownership annotations the object is nobody's
+			// to prune, and a stack that wants it again has to adopt it.
+			if rerr := c.release(ctx, m, ref, live, b); rerr != nil {
+				return false, fmt.Errorf("%w; releasing it failed: %w", err, rerr)
+			}
+		}
 		return false, err
 	}
 	policy := metav1.DeletePropagationBackground
