@@ -71,6 +71,14 @@ type BrokerSettings struct {
 	TelemetryRetentionHours             int    `koanf:"telemetry_retention_hours"`
 	TelemetryEvictionIntervalSeconds    int    `koanf:"telemetry_eviction_interval_seconds"`
 	FleetSweepIntervalSeconds           int    `koanf:"fleet_sweep_interval_seconds"`
+	TemplateRenderTimeoutMillis         int    `koanf:"template_render_timeout_ms"`
+	TemplateMaxConcurrentRenders        int    `koanf:"template_max_concurrent_renders"`
+	TemplateMaxNesting                  int    `koanf:"template_max_nesting"`
+	AuditFailedAuthPerMinute            int    `koanf:"audit_failed_auth_per_minute"`
+	MaxInflightRequests                 int    `koanf:"max_inflight_requests"`
+	MaxQueueWaitMillis                  int    `koanf:"max_queue_wait_ms"`
+	ReadTimeoutSeconds                  int    `koanf:"read_timeout_seconds"`
+	SocketRecheckIntervalSeconds        int    `koanf:"socket_recheck_interval_seconds"`
 	ConfigWatch                         bool   `koanf:"config_watch"`
 }
 
@@ -168,6 +176,14 @@ func defaultBroker(getenv func(string) string, euid int) Broker {
 			TelemetryRetentionHours:             6,
 			TelemetryEvictionIntervalSeconds:    60,
 			FleetSweepIntervalSeconds:           20,
+			TemplateRenderTimeoutMillis:         2000,
+			TemplateMaxConcurrentRenders:        4,
+			TemplateMaxNesting:                  64,
+			AuditFailedAuthPerMinute:            30,
+			MaxInflightRequests:                 256,
+			MaxQueueWaitMillis:                  500,
+			ReadTimeoutSeconds:                  30,
+			SocketRecheckIntervalSeconds:        30,
 		},
 		CORS: CORS{
 			AllowedOrigins: []string{"http://localhost:3001"},

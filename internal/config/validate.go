@@ -202,6 +202,14 @@ func (b Broker) Validate() error {
 	p.positive("broker.telemetry_retention_hours", s.TelemetryRetentionHours)
 	p.positive("broker.telemetry_eviction_interval_seconds", s.TelemetryEvictionIntervalSeconds)
 	p.positive("broker.fleet_sweep_interval_seconds", s.FleetSweepIntervalSeconds)
+	p.positive("broker.template_render_timeout_ms", s.TemplateRenderTimeoutMillis)
+	p.positive("broker.template_max_concurrent_renders", s.TemplateMaxConcurrentRenders)
+	p.positive("broker.template_max_nesting", s.TemplateMaxNesting)
+	p.positive("broker.audit_failed_auth_per_minute", s.AuditFailedAuthPerMinute)
+	p.positive("broker.max_inflight_requests", s.MaxInflightRequests)
+	p.positive("broker.max_queue_wait_ms", s.MaxQueueWaitMillis)
+	p.positive("broker.read_timeout_seconds", s.ReadTimeoutSeconds)
+	p.positive("broker.socket_recheck_interval_seconds", s.SocketRecheckIntervalSeconds)
 
 	// cors
 	for i, o := range b.CORS.AllowedOrigins {
