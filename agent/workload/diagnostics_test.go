@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -52,14 +53,23 @@ func TestCollect(t *testing.T) {
 	t.Parallel()
 	env := kubetest.Get(t)
 	ns, ns2 := env.Namespace(t), env.Namespace(t)
-	f := newFixture(t, env.Kube, ns)
+	f, f2 := newFixture(t, env.Kube, ns), newFixture(t, env.Kube, ns2)
 	id := uuid.New()
+	gone := f.goneNode()
 
-	dep := f.deployment("api", id, 2, nil)
-	rs := f.replicaSet("api-1", dep)
-	ref := controllerRef("apps/v1", "ReplicaSet", rs.Name, rs.UID)
+	// Deployment api (annotated) → its ReplicaSet → three pods that no scheduler places: one
+	// the test binds to a kwok node, which runs it; one with a sidecar in CrashLoopBackOff
+	// (its status written by the test); one never scheduled.
+	tpl := podTemplate("api", false)
+	tpl.Spec.Containers = append(tpl.Spec.Containers, corev1.Container{Name: "sidecar", Image: "example.invalid/sidecar:1"})
+	tpl.Spec.InitContainers = []corev1.Container{{Name: "setup", Image: "example.invalid/setup:1"}}
+	dep := f.deployment("api", id, 3, tpl)
+	rs := f.replicaSetOf(dep)
+	rsPods := f.controlledPods(rs.UID, 3)
+	crashing, pending, running := rsPods[0].Name, rsPods[1].Name, rsPods[2].Name
+	f.bind(running, fakeNode)
 	started := metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	f.pod("api-1-a", podOpts{node: "gone-node", owner: &ref, containers: []string{"app", "sidecar"}, initContainers: []string{"setup"}, status: func(s *corev1.PodStatus) {
+	f.setPodStatus(crashing, func(s *corev1.PodStatus) {
 		s.Phase = corev1.PodRunning
 		s.Conditions = []corev1.PodCondition{
 			{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: "ContainersNotReady", Message: "containers with unready status: [sidecar]"},
@@ -70,15 +80,36 @@ func TestCollect(t *testing.T) {
 		side := waitingContainer("sidecar", "CrashLoopBackOff", "back-off 10s")
 		side.RestartCount = 3
 		s.ContainerStatuses = []corev1.ContainerStatus{app, side}
-	}})
-	f.pod("api-1-b", podOpts{owner: &ref})
-	f.pod("direct", podOpts{node: "gone-node", labels: idMeta(id), status: func(s *corev1.PodStatus) {
+	})
+	f.pod("direct", podOpts{node: gone, labels: idMeta(id), status: func(s *corev1.PodStatus) {
 		s.Phase = corev1.PodFailed
 		s.ContainerStatuses = []corev1.ContainerStatus{terminatedContainer("app", "Error", 1)}
 		s.ContainerStatuses[0].State.Terminated.Message = "exit 1"
 	}})
 	f.pod("other", podOpts{labels: idMeta(uuid.New())})
-	newFixture(t, env.Kube, ns2).pod("api-2-x", podOpts{node: "gone-node", annotations: idMeta(id)})
+	f2.pod("api-2-x", podOpts{node: gone, annotations: idMeta(id)})
+	f.waitPod(running, runningReady)
+
+	// The controllers' events about the workload: the Deployment scaled its ReplicaSet up,
+	// which created the pods.
+	var controlled []string // the objects they are about
+	eventually(t, "events of deployment api", func() (bool, error) {
+		list, err := env.Kube.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		controlled = controlled[:0]
+		var got []string
+		for _, e := range list.Items {
+			controlled = append(controlled, e.InvolvedObject.Name)
+			got = append(got, e.InvolvedObject.Kind+"/"+e.InvolvedObject.Name+" "+e.Reason+": "+e.Message)
+		}
+		want := []string{fmt.Sprintf("Deployment/api ScalingReplicaSet: Scaled up replica set %s from 0 to 3", rs.Name)}
+		for _, p := range rsPods {
+			want = append(want, fmt.Sprintf("ReplicaSet/%s SuccessfulCreate: Created pod: %s", rs.Name, p.Name))
+		}
+		return sameSet(got, want), fmt.Errorf("events %q", got)
+	})
 
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	at := func(d time.Duration) metav1.Time { return metav1.NewTime(base.Add(d)) }
@@ -97,7 +128,7 @@ func TestCollect(t *testing.T) {
 	insp := newInspector(t, env.Config)
 	ctx := context.Background()
 	lim := DefaultLimits()
-	lim.MaxEvents = 4
+	lim.MaxEvents = len(controlled) + 4 // four of the five events above
 	res, err := insp.Collect(ctx, id, []string{ns, ns2, ns}, lim)
 	if err != nil {
 		t.Fatal(err)
@@ -112,9 +143,9 @@ func TestCollect(t *testing.T) {
 	for _, p := range pods {
 		names = append(names, p["namespace"].(string)+"/"+p["name"].(string))
 	}
-	wantNames := []string{ns + "/api-1-a", ns + "/api-1-b", ns + "/direct", ns2 + "/api-2-x"}
+	wantNames := []string{ns + "/" + crashing, ns + "/" + pending, ns + "/" + running, ns + "/direct", ns2 + "/api-2-x"}
 	if ns2 < ns {
-		wantNames = append([]string{ns2 + "/api-2-x"}, wantNames[:3]...)
+		wantNames = append([]string{ns2 + "/api-2-x"}, wantNames[:4]...)
 	}
 	if !reflect.DeepEqual(names, wantNames) {
 		t.Fatalf("pods %v, want %v", names, wantNames)
@@ -122,12 +153,12 @@ func TestCollect(t *testing.T) {
 	statuses := decode[[]PodStatus](t, res.PodStatuses)
 	var a PodStatus
 	for _, p := range statuses {
-		if p.Name == "api-1-a" {
+		if p.Name == crashing {
 			a = p
 		}
 	}
 	s := func(v string) *string { return &v }
-	wantA := PodStatus{Name: "api-1-a", Namespace: ns, Phase: "Running",
+	wantA := PodStatus{Name: crashing, Namespace: ns, Phase: "Running",
 		Conditions: []PodCondition{
 			{ConditionType: "Ready", Status: "False", Reason: s("ContainersNotReady"), Message: s("containers with unready status: [sidecar]")},
 			{ConditionType: "PodScheduled", Status: "True"},
@@ -139,7 +170,7 @@ func TestCollect(t *testing.T) {
 	if !reflect.DeepEqual(a, wantA) {
 		ga, _ := json.Marshal(a)
 		wa, _ := json.Marshal(wantA)
-		t.Errorf("pod api-1-a\n got %s\nwant %s", ga, wa)
+		t.Errorf("pod %s\n got %s\nwant %s", crashing, ga, wa)
 	}
 	raw := decode[[]map[string]any](t, res.PodStatuses)
 	for _, key := range []string{"name", "namespace", "phase", "conditions", "containers"} {
@@ -149,9 +180,24 @@ func TestCollect(t *testing.T) {
 	}
 	for _, p := range statuses {
 		switch p.Name {
-		case "api-1-b", "api-2-x": // never scheduled: no status, containers waiting
-			if p.Phase != "Pending" || len(p.Containers) != 1 || p.Containers[0].State != StateWaiting || p.Containers[0].StateReason != nil {
-				t.Errorf("unscheduled pod %+v", p)
+		case pending, "api-2-x": // never scheduled or never run: no status, containers waiting
+			want := map[string]int{pending: 2, "api-2-x": 1}[p.Name]
+			if p.Phase != "Pending" || len(p.Conditions) != 0 || len(p.Containers) != want {
+				t.Errorf("pod that never ran %+v", p)
+			}
+			for _, c := range p.Containers {
+				if c.State != StateWaiting || c.StateReason != nil || c.Ready {
+					t.Errorf("pod %s: container that never ran %+v", p.Name, c)
+				}
+			}
+		case running: // run by kwok
+			if p.Phase != "Running" || len(p.Containers) != 2 {
+				t.Errorf("running pod %+v", p)
+			}
+			for _, c := range p.Containers {
+				if c.State != StateRunning || !c.Ready || c.StateMessage == nil || !strings.HasPrefix(*c.StateMessage, "Started at ") {
+					t.Errorf("pod %s: running container %+v", p.Name, c)
+				}
 			}
 		case "direct":
 			c := p.Containers[0]
@@ -161,25 +207,41 @@ func TestCollect(t *testing.T) {
 		}
 	}
 
-	// Events: newest first across both namespaces, four of five.
+	// Events: newest first across both namespaces: the controllers' events and e5 (all from
+	// the last minute, in either order), then four of the five test events.
 	events := decode[[]EventInfo](t, res.Events)
 	var order []string
 	for _, e := range events {
 		order = append(order, e.InvolvedObject)
 	}
-	if want := []string{"pod-e5", "pod-e2", "pod-e4", "pod-e3"}; !reflect.DeepEqual(order, want) {
-		t.Fatalf("events %v, want %v", order, want)
+	newest := len(controlled) + 1
+	if len(order) != lim.MaxEvents || !sameSet(order[:newest], append([]string{"pod-e5"}, controlled...)) ||
+		!reflect.DeepEqual(order[newest:], []string{"pod-e2", "pod-e4", "pod-e3"}) {
+		t.Fatalf("events %v, want %v and e5, then pod-e2, pod-e4, pod-e3", order, controlled)
 	}
-	e2 := events[1]
+	for n := 1; n < len(events); n++ {
+		if events[n].LastTimestamp.After(*events[n-1].LastTimestamp) {
+			t.Errorf("event %d (%s, %v) is newer than event %d (%s, %v)", n, order[n], events[n].LastTimestamp, n-1, order[n-1], events[n-1].LastTimestamp)
+		}
+	}
+	byObject := map[string]EventInfo{}
+	for _, e := range events {
+		byObject[e.InvolvedObject] = e
+	}
+	e2 := byObject["pod-e2"]
 	if *e2.EventType != "Warning" || *e2.Reason != "Reason-e2" || *e2.Message != "message of e2" || *e2.InvolvedObjectKind != "Pod" ||
 		!e2.FirstTimestamp.Equal(base.Add(2*time.Minute)) || !e2.LastTimestamp.Equal(base.Add(5*time.Minute)) || *e2.Count != 1 {
 		t.Errorf("event e2 %+v", e2)
 	}
-	if e3 := events[3]; !e3.LastTimestamp.Equal(base.Add(3*time.Minute)) || !e3.FirstTimestamp.Equal(base.Add(3*time.Minute)) {
+	if e3 := byObject["pod-e3"]; !e3.LastTimestamp.Equal(base.Add(3*time.Minute)) || !e3.FirstTimestamp.Equal(base.Add(3*time.Minute)) {
 		t.Errorf("event e3 times %v %v", e3.FirstTimestamp, e3.LastTimestamp)
 	}
-	if e5 := events[0]; time.Since(*e5.LastTimestamp) > time.Minute {
+	if e5 := byObject["pod-e5"]; time.Since(*e5.LastTimestamp) > time.Minute {
 		t.Errorf("event e5 last %v", e5.LastTimestamp)
+	}
+	if e := byObject["api"]; *e.Reason != "ScalingReplicaSet" || *e.InvolvedObjectKind != "Deployment" || *e.EventType != "Normal" ||
+		time.Since(*e.LastTimestamp) > time.Minute || *e.Count != 1 {
+		t.Errorf("event of the deployment %+v", e)
 	}
 	rawEvents := decode[[]map[string]any](t, res.Events)
 	for _, key := range []string{"event_type", "reason", "message", "involved_object", "involved_object_kind", "first_timestamp", "last_timestamp", "count"} {
@@ -188,25 +250,39 @@ func TestCollect(t *testing.T) {
 		}
 	}
 
-	// Log tails: every container, including init containers. Pods on a node that does not
-	// exist give errors; the apiserver answers an empty log for a pod without a node.
+	// Log tails: every container, including init containers. kwok serves its canned log for
+	// the pod it runs; the apiserver answers an empty log for a pod without a node, and
+	// pods on a node that does not exist give errors.
 	if res.LogTails == nil {
 		t.Fatal("no log tails")
 	}
 	logs := decode[map[string]string](t, *res.LogTails)
+	canned := strings.Join(kubetest.FakeContainerLog, "\n") + "\n"
 	var keys []string
 	for k, v := range logs {
 		keys = append(keys, k)
-		if k == "api-1-b/app" {
+		pod, _, _ := strings.Cut(k, "/")
+		switch pod {
+		case running:
+			if v != canned {
+				t.Errorf("log %s = %q, want %q", k, v, canned)
+			}
+		case crashing, pending:
 			if v != "" {
 				t.Errorf("log %s = %q", k, v)
 			}
-		} else if !strings.HasPrefix(v, "Error: ") || len(v) < len("Error: x") {
-			t.Errorf("log %s = %q", k, v)
+		default:
+			if !strings.HasPrefix(v, "Error: ") || !strings.Contains(v, gone) {
+				t.Errorf("log %s = %q", k, v)
+			}
 		}
 	}
 	t.Logf("log of a pod on a missing node: %q", logs["direct/app"])
-	wantKeys := []string{"api-1-a/app", "api-1-a/setup", "api-1-a/sidecar", "api-1-b/app", "api-2-x/app", "direct/app"}
+	var wantKeys []string
+	for _, p := range rsPods {
+		wantKeys = append(wantKeys, p.Name+"/app", p.Name+"/setup", p.Name+"/sidecar")
+	}
+	wantKeys = append(wantKeys, "api-2-x/app", "direct/app")
 	if !sameSet(keys, wantKeys) {
 		t.Errorf("log keys %v, want %v", keys, wantKeys)
 	}
@@ -215,43 +291,72 @@ func TestCollect(t *testing.T) {
 		t.Errorf("body %d bytes", full)
 	}
 
-	// A size limit that leaves room for only part of the log tails cuts them, marked.
-	lim.MaxTotalBytes = full - 120
-	cut, err := insp.Collect(ctx, id, []string{ns, ns2}, lim)
-	if err != nil {
-		t.Fatal(err)
+	// Times are encoded with as many digits as they need: a body, and the note about cut log
+	// tails with its two times, may be up to timeJitter bytes shorter or longer than another.
+	const timeJitter = 10
+	withoutLogs := func(r client.SubmitDiagnosticResult) int {
+		r.CollectedAt = time.Time{}
+		return bodySize(t, withLogs(r, map[string]string{}))
 	}
-	if n := bodySize(t, cut); n > lim.MaxTotalBytes {
-		t.Errorf("body %d bytes over the limit %d", n, lim.MaxTotalBytes)
-	}
-	if cut.PodStatuses != res.PodStatuses {
-		t.Errorf("pod statuses changed under the size limit")
-	}
-	// These tails are shorter than the truncation mark, so the cut ones are emptied (marked
-	// tails and the note about them are checked with long logs in TestFitResult).
-	cutLogs := decode[map[string]string](t, *cut.LogTails)
-	changed := 0
-	for k, v := range cutLogs {
-		if v != logs[k] {
-			changed++
-			if v != "" && !strings.HasPrefix(v, "[truncated: ") {
-				t.Errorf("log %s changed without a mark: %q", k, v)
-			}
-		}
-	}
-	if len(cutLogs) != len(logs) || changed == 0 {
-		t.Errorf("%d of %d logs cut: %v", changed, len(cutLogs), cutLogs)
-	}
-	// The note about cut tails does not fit here; the events are kept whole.
-	if cut.Events != res.Events {
-		t.Errorf("events under the size limit: %s", cut.Events)
-	}
+	// A size limit a little short of the result cuts the log tails to the room left; the
+	// note about the cut heads the events, which are kept whole.
+	lim.MaxTotalBytes = full - 3*timeJitter
+	cut := checkCut(t, insp, id, []string{ns, ns2}, lim, res, ns, true)
+	// A limit that leaves no room for the note cuts the log tails further; the events are
+	// kept whole, without the note.
+	noteCost := withoutLogs(cut) - withoutLogs(res)
+	lim.MaxTotalBytes = withoutLogs(res) + noteCost - 3*timeJitter
+	checkCut(t, insp, id, []string{ns, ns2}, lim, res, ns, false)
 
 	// A limit no result can meet is an error.
 	lim.MaxTotalBytes = 40
 	if _, err := insp.Collect(ctx, id, []string{ns}, lim); err == nil {
 		t.Error("a 40-byte limit was met")
 	}
+}
+
+// withLogs returns res with the log tails logs.
+func withLogs(res client.SubmitDiagnosticResult, logs map[string]string) client.SubmitDiagnosticResult {
+	b, _ := json.Marshal(logs)
+	s := string(b)
+	res.LogTails = &s
+	return res
+}
+
+// checkCut collects again under lim, which is too small for the log tails of full (the
+// result without a limit): the body fits, the pods are those of full, the events are full's,
+// headed by the note about cut log tails (of namespace ns) when note is set, and the log
+// tails are full's as fitLogs (see TestFitLogs) cuts them to the room left.
+func checkCut(t *testing.T, insp *Inspector, id uuid.UUID, namespaces []string, lim Limits, full client.SubmitDiagnosticResult, ns string, note bool) client.SubmitDiagnosticResult {
+	t.Helper()
+	cut, err := insp.Collect(context.Background(), id, namespaces, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bodySize(t, cut); n > lim.MaxTotalBytes {
+		t.Errorf("limit %d: body %d bytes", lim.MaxTotalBytes, n)
+	}
+	if cut.PodStatuses != full.PodStatuses {
+		t.Errorf("limit %d: pod statuses changed", lim.MaxTotalBytes)
+	}
+	events := decode[[]EventInfo](t, cut.Events)
+	if note {
+		if len(events) == 0 || *events[0].Reason != NoteLogTailsTruncated || *events[0].EventType != corev1.EventTypeWarning ||
+			events[0].InvolvedObject != ns || !strings.Contains(*events[0].Message, fmt.Sprint(lim.MaxTotalBytes)) {
+			t.Fatalf("limit %d: events %s, want the note about cut log tails first", lim.MaxTotalBytes, cut.Events)
+		}
+		events = events[1:]
+	}
+	if got, _ := json.Marshal(events); string(got) != full.Events {
+		t.Errorf("limit %d: events\n got %s\nwant %s", lim.MaxTotalBytes, cut.Events, full.Events)
+	}
+	logs := decode[map[string]string](t, *full.LogTails)
+	want := fitLogs(logs, lim.MaxTotalBytes-bodySize(t, withLogs(cut, map[string]string{})))
+	got := decode[map[string]string](t, *cut.LogTails)
+	if !reflect.DeepEqual(got, want) || reflect.DeepEqual(got, logs) {
+		t.Errorf("limit %d: log tails\n got %q\nwant %q cut from %q", lim.MaxTotalBytes, got, want, logs)
+	}
+	return cut
 }
 
 func sameSet(a, b []string) bool {
@@ -281,8 +386,9 @@ func TestCollectWatchNamespaceAndLimits(t *testing.T) {
 	ns, other := env.Namespace(t), env.Namespace(t)
 	id := uuid.New()
 	f := newFixture(t, env.Kube, ns)
+	gone := f.goneNode()
 	for _, n := range []string{"p3", "p1", "p2"} {
-		f.pod(n, podOpts{node: "gone-node", labels: idMeta(id)})
+		f.pod(n, podOpts{node: gone, labels: idMeta(id)})
 	}
 	newFixture(t, env.Kube, other).pod("hidden", podOpts{labels: idMeta(id)})
 

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -96,18 +97,22 @@ func TestHealth(t *testing.T) {
 		ids[k] = uuid.New()
 	}
 
-	// web: Deployment (annotated) → ReplicaSet → two pods, one ready, one in ImagePullBackOff;
-	// the Deployment reports 1 of 2 replicas ready and is not available. A third pod points
-	// at the ReplicaSet's name with another uid and does not belong.
-	web := f.deployment("web", ids["web"], 2, &appsv1.DeploymentStatus{Replicas: 2, ReadyReplicas: 1, Conditions: []appsv1.DeploymentCondition{
-		{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionFalse, Reason: "MinimumReplicasUnavailable", Message: "Deployment does not have minimum availability."},
-	}})
-	rs := f.replicaSet("web-1", web)
-	rsRef := controllerRef("apps/v1", "ReplicaSet", rs.Name, rs.UID)
-	f.pod("web-1-a", podOpts{owner: &rsRef, status: running(true, runningContainer("app", true))})
-	f.pod("web-1-b", podOpts{owner: &rsRef, status: running(false, waitingContainer("app", "ImagePullBackOff", "Back-off pulling image"))})
+	gone := f.goneNode()
+
+	// web: Deployment (annotated) → its ReplicaSet → two pods that no scheduler places. The
+	// test binds one to a kwok node, which runs it (ready); the other shows ImagePullBackOff.
+	// The Deployment controller then reports 1 of 2 replicas ready and not available. A
+	// third pod points at the ReplicaSet's name with another uid and does not belong (the
+	// garbage collector deletes it, but bound to a node without a kubelet it stays
+	// terminating while the test runs).
+	web := f.deployment("web", ids["web"], 2, podTemplate("web", false))
+	rs := f.replicaSetOf(web)
+	webPods := f.controlledPods(rs.UID, 2)
+	webReady, webPulling := webPods[0].Name, webPods[1].Name
+	f.bind(webReady, fakeNode)
+	f.setPodStatus(webPulling, running(false, waitingContainer("app", "ImagePullBackOff", "Back-off pulling image")))
 	imposter := controllerRef("apps/v1", "ReplicaSet", rs.Name, types.UID(uuid.NewString()))
-	f.pod("web-1-imposter", podOpts{owner: &imposter, status: running(true, runningContainer("app", true))})
+	f.pod("web-imposter", podOpts{owner: &imposter, node: gone, status: running(true, runningContainer("app", true))})
 
 	// oom: labelled pod whose container was OOMKilled.
 	f.pod("oom", podOpts{labels: idMeta(ids["oom"]), status: func(s *corev1.PodStatus) {
@@ -125,35 +130,31 @@ func TestHealth(t *testing.T) {
 		s.InitContainerStatuses = []corev1.ContainerStatus{waitingContainer("setup", "CrashLoopBackOff", "back-off 5m0s restarting failed container")}
 		s.ContainerStatuses = []corev1.ContainerStatus{waitingContainer("app", "PodInitializing", "")}
 	}})
-	// job: a Job that failed.
+	// job: a Job whose one try failed (backoffLimit 0): its pod is never scheduled and the
+	// test fails it as a kubelet would; the Job controller then fails the Job.
+	noRetry := int32(0)
 	job, err := env.Kube.BatchV1().Jobs(ns).Create(ctx, &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: "batch", Namespace: ns, Annotations: idMeta(ids["job"])},
-		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever,
-			Containers:    []corev1.Container{{Name: "run", Image: "example.invalid/run:1"}},
+		Spec: batchv1.JobSpec{BackoffLimit: &noRetry, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever, SchedulerName: unscheduled,
+			Containers: []corev1.Container{{Name: "run", Image: "example.invalid/run:1"}},
 		}}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := metav1.NewTime(time.Now().Add(-time.Minute))
-	now := metav1.Now()
-	job.Status = batchv1.JobStatus{StartTime: &start, Failed: 1, Conditions: []batchv1.JobCondition{
-		{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now},
-		{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now},
-	}}
-	if _, err := env.Kube.BatchV1().Jobs(ns).UpdateStatus(ctx, job, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("job status: %v", err)
-	}
-	// ok: a healthy Deployment with its ready pod.
-	okDep := f.deployment("ok", ids["ok"], 1, &appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, Conditions: []appsv1.DeploymentCondition{
-		{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"},
-	}})
-	okRS := f.replicaSet("ok-1", okDep)
-	okRef := controllerRef("apps/v1", "ReplicaSet", okRS.Name, okRS.UID)
-	f.pod("ok-1-a", podOpts{owner: &okRef, status: running(true, runningContainer("app", true))})
-	// ghost: a Deployment that claims to be ready but whose pods are nowhere.
-	f.deployment("ghost", ids["ghost"], 1, &appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1})
+	jobPod := f.controlledPods(job.UID, 1)[0].Name
+	f.setPodStatus(jobPod, func(s *corev1.PodStatus) {
+		s.Phase = corev1.PodFailed
+		s.ContainerStatuses = []corev1.ContainerStatus{terminatedContainer("run", "Error", 1)}
+	})
+	// ok: a healthy Deployment whose pod the scheduler places and kwok runs.
+	f.deployment("ok", ids["ok"], 1, podTemplate("ok", true))
+	// ghost: a Deployment with its replica ready but no pod attributed to it (its pod
+	// template labels the pods as another object's).
+	ghost := podTemplate("ghost", true)
+	ghost.Labels[DeploymentObjectIDKey] = uuid.NewString()
+	f.deployment("ghost", ids["ghost"], 1, ghost)
 	// mixed: a ready pod that was OOMKilled before, and a pod in phase Unknown.
 	f.pod("mixed-restarted", podOpts{labels: idMeta(ids["mixed"]), status: func(s *corev1.PodStatus) {
 		running(true, runningContainer("app", true))(s)
@@ -162,29 +163,64 @@ func TestHealth(t *testing.T) {
 	}})
 	f.pod("mixed-lost", podOpts{labels: idMeta(ids["mixed"]), status: func(s *corev1.PodStatus) { s.Phase = corev1.PodUnknown }})
 	f.pod("lost", podOpts{labels: idMeta(ids["phase-unknown"]), status: func(s *corev1.PodStatus) { s.Phase = corev1.PodUnknown }})
-	// sts / ds: a StatefulSet and a DaemonSet short of ready pods.
+	// sts / ds: a StatefulSet and a DaemonSet short of ready pods. The StatefulSet's pod is
+	// never scheduled (and the StatefulSet carries no id: no pod is attributed to it); of the
+	// DaemonSet's pods, one per node, the test binds one to its node, where kwok runs it.
 	_, err = env.Kube.AppsV1().StatefulSets(ns).Create(ctx, &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
-		Spec:       appsv1.StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}, Template: podTemplate("db")},
+		Spec:       appsv1.StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}, Template: podTemplate("db", false)},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ds, err := env.Kube.AppsV1().DaemonSets(ns).Create(ctx, &appsv1.DaemonSet{
 		ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: ns, Annotations: idMeta(ids["ds"])},
-		Spec:       appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}}, Template: podTemplate("agent")},
+		Spec:       appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}}, Template: podTemplate("agent", false)},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds.Status = appsv1.DaemonSetStatus{DesiredNumberScheduled: 2, CurrentNumberScheduled: 2, NumberReady: 1}
-	if _, err := env.Kube.AppsV1().DaemonSets(ns).UpdateStatus(ctx, ds, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	dsBound := ""
+	for _, p := range f.controlledPods(ds.UID, kubetest.FakeNodes) {
+		if daemonTarget(p) == fakeNode {
+			dsBound = p.Name
+		}
 	}
-	dsPodOwner := controllerRef("apps/v1", "DaemonSet", ds.Name, ds.UID)
-	f.pod("agent-x", podOpts{owner: &dsPodOwner, status: running(true, runningContainer("app", true))})
+	if dsBound == "" {
+		t.Fatalf("no pod of daemonset agent for node %s", fakeNode)
+	}
+	f.bind(dsBound, fakeNode)
 	// A pod of an id nobody tracks.
 	f.pod("stranger", podOpts{labels: idMeta(ids["untracked"]), status: func(s *corev1.PodStatus) { s.Phase = corev1.PodFailed }})
+
+	// The controllers' verdicts.
+	f.waitPod(webReady, runningReady)
+	f.waitDeployment("web", func(s appsv1.DeploymentStatus) bool {
+		c := deploymentCondition(s, appsv1.DeploymentAvailable)
+		return s.Replicas == 2 && s.ReadyReplicas == 1 && c != nil && c.Status == corev1.ConditionFalse
+	})
+	f.waitDeployment("ok", readyDeployment(1))
+	f.waitDeployment("ghost", readyDeployment(1))
+	eventually(t, "job batch failed", func() (bool, error) {
+		j, err := env.Kube.BatchV1().Jobs(ns).Get(ctx, "batch", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range j.Status.Conditions {
+			if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("status %+v", j.Status)
+	})
+	eventually(t, "daemonset agent: one pod ready", func() (bool, error) {
+		d, err := env.Kube.AppsV1().DaemonSets(ns).Get(ctx, "agent", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return d.Status.ObservedGeneration >= d.Generation && d.Status.DesiredNumberScheduled == kubetest.FakeNodes &&
+			d.Status.NumberReady == 1, fmt.Errorf("status %+v", d.Status)
+	})
 
 	obj := func(gvk schema.GroupVersionKind, name string) Object {
 		return Object{GVK: gvk, Namespace: ns, Name: name}
@@ -222,7 +258,7 @@ func TestHealth(t *testing.T) {
 		{status: client.HealthDegraded, total: 2, ready: 1,
 			conditions: []string{"ImagePullBackOff", "Unavailable:Deployment/web", "ReplicasNotReady:Deployment/web"},
 			resources: []string{
-				"Pod/web-1-b: container app waiting: ImagePullBackOff: Back-off pulling image",
+				"Pod/" + webPulling + ": container app waiting: ImagePullBackOff: Back-off pulling image",
 				"Deployment/web: not available: MinimumReplicasUnavailable: Deployment does not have minimum availability.; 1/2 replicas ready",
 			}},
 		{status: client.HealthDegraded, total: 1, conditions: []string{"OOMKilled"},
@@ -234,8 +270,11 @@ func TestHealth(t *testing.T) {
 		{status: client.HealthHealthy},
 		{status: client.HealthFailing, conditions: []string{"Missing:Deployment/gone", "Missing:Pod/vanished"},
 			resources: []string{"Deployment/gone: not found", "Pod/vanished: not found"}},
-		{status: client.HealthFailing, conditions: []string{"JobFailed:Job/batch"},
-			resources: []string{"Job/batch: failed: BackoffLimitExceeded: Job has reached the specified backoff limit"}},
+		{status: client.HealthFailing, total: 1, conditions: []string{"Error", "PodFailed", "JobFailed:Job/batch"},
+			resources: []string{
+				"Pod/" + jobPod + ": container run terminated: Error (exit code 1); pod failed: Failed",
+				"Job/batch: failed: BackoffLimitExceeded: Job has reached the specified backoff limit",
+			}},
 		{status: client.HealthHealthy, total: 1, ready: 1},
 		{status: client.HealthUnknown, conditions: []string{"NoPods"}},
 		{status: client.HealthUnknown, conditions: []string{"NoPods"}},
@@ -245,15 +284,16 @@ func TestHealth(t *testing.T) {
 			resources: []string{"Pod/lost: pod phase Unknown"}},
 		{status: client.HealthDegraded, conditions: []string{"ReplicasNotReady:StatefulSet/db", "NoPods"},
 			resources: []string{"StatefulSet/db: 0/1 replicas ready"}},
-		{status: client.HealthDegraded, total: 1, ready: 1, conditions: []string{"ReplicasNotReady:DaemonSet/agent"},
-			resources: []string{"DaemonSet/agent: 1/2 pods ready"}},
+		{status: client.HealthDegraded, total: kubetest.FakeNodes, ready: 1, conditions: []string{"ReplicasNotReady:DaemonSet/agent"},
+			resources: []string{fmt.Sprintf("DaemonSet/agent: 1/%d pods ready", kubetest.FakeNodes)}},
 	}
 	names := []string{"web", "oom", "failed", "init", "config", "gone", "job", "ok", "ghost", "unknown-objects", "mixed", "phase-unknown", "sts", "ds"}
 	for n, w := range wants {
 		checkReport(t, names[n], got[n], tracked[n].ID, ns, w)
 	}
 
-	// One pod list, each owner read once although three pods point at web-1, no writes.
+	// One pod list, each owner read once although three pods point at web's ReplicaSet, no
+	// writes.
 	counts := map[string]int{}
 	for _, r := range rc.Requests() {
 		counts[r]++
@@ -261,8 +301,8 @@ func TestHealth(t *testing.T) {
 	if counts["GET /api/v1/pods"] != 1 {
 		t.Errorf("pod lists: %d, requests %v", counts["GET /api/v1/pods"], rc.Requests())
 	}
-	if c := counts["GET /apis/apps/v1/namespaces/"+ns+"/replicasets/web-1"]; c != 1 {
-		t.Errorf("replicaset web-1 read %d times", c)
+	if c := counts["GET /apis/apps/v1/namespaces/"+ns+"/replicasets/"+rs.Name]; c != 1 {
+		t.Errorf("replicaset %s read %d times", rs.Name, c)
 	}
 	if rc.Writes() != 0 {
 		t.Errorf("health pass wrote: %v", rc.Requests())
@@ -310,8 +350,11 @@ func TestHealthOwnerHops(t *testing.T) {
 		return ref
 	}
 	four, five := uuid.New(), uuid.New()
-	f.pod("four", podOpts{owner: chain("four", 4, four), status: running(true, runningContainer("app", true))})
-	f.pod("five", podOpts{owner: chain("five", 5, five), status: running(true, runningContainer("app", true))})
+	// The scheduler places the pods and kwok runs them.
+	f.pod("four", podOpts{owner: chain("four", 4, four), scheduled: true})
+	f.pod("five", podOpts{owner: chain("five", 5, five), scheduled: true})
+	f.waitPod("four", runningReady)
+	f.waitPod("five", runningReady)
 
 	insp := newInspector(t, env.Config)
 	got := insp.Health(ctx, []Tracked{{ID: four}, {ID: five}})
@@ -332,11 +375,9 @@ func TestHealthWatchNamespace(t *testing.T) {
 	ctx := context.Background()
 	id := uuid.New()
 	fin, fout := newFixture(t, env.Kube, inside), newFixture(t, env.Kube, outside)
-	dep := fin.deployment("app", id, 1, &appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1})
-	rs := fin.replicaSet("app-1", dep)
-	ref := controllerRef("apps/v1", "ReplicaSet", rs.Name, rs.UID)
-	fin.pod("app-1-a", podOpts{owner: &ref, status: running(true, runningContainer("app", true))})
+	fin.deployment("app", id, 1, podTemplate("app", true))
 	fout.pod("elsewhere", podOpts{labels: idMeta(id), status: func(s *corev1.PodStatus) { s.Phase = corev1.PodFailed }})
+	fin.waitDeployment("app", readyDeployment(1))
 
 	var rc kubetest.RequestCounter
 	insp := newInspector(t, rc.Wrap(env.Config))
@@ -355,6 +396,32 @@ func TestHealthWatchNamespace(t *testing.T) {
 	if !contains(rc.Requests(), "GET /api/v1/namespaces/"+inside+"/pods") {
 		t.Errorf("no pod list of %s: %v", inside, rc.Requests())
 	}
+}
+
+// deploymentCondition returns the condition of type typ of a Deployment status, or nil.
+func deploymentCondition(s appsv1.DeploymentStatus, typ appsv1.DeploymentConditionType) *appsv1.DeploymentCondition {
+	for n := range s.Conditions {
+		if s.Conditions[n].Type == typ {
+			return &s.Conditions[n]
+		}
+	}
+	return nil
+}
+
+// daemonTarget returns the node a DaemonSet pod is made for (its required node affinity).
+func daemonTarget(p corev1.Pod) string {
+	a := p.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return ""
+	}
+	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		for _, m := range term.MatchFields {
+			if m.Key == "metadata.name" && len(m.Values) == 1 {
+				return m.Values[0]
+			}
+		}
+	}
+	return ""
 }
 
 func contains(list []string, s string) bool {

@@ -31,7 +31,23 @@ data:
 `, name, ns)
 }
 
-func jobYAML(ns, name string) string {
+// jobYAML is a Job whose pod the scheduler places on a kwok node, where it runs and
+// succeeds: the Job controller completes the Job.
+func jobYAML(ns, name string) string { return jobManifest(ns, name, "") }
+
+// heldJobYAML is a Job whose pod no scheduler places: it stays Pending, and the Job
+// running, until the test binds the pod (completePod) or fails it (failPod).
+func heldJobYAML(ns, name string) string { return jobManifest(ns, name, unscheduled) }
+
+// unscheduled is the scheduler name of held pods: no scheduler binds them, so kwok leaves
+// them alone.
+const unscheduled = "brokkr-test-unscheduled"
+
+func jobManifest(ns, name, scheduler string) string {
+	schedulerName := ""
+	if scheduler != "" {
+		schedulerName = "\n      schedulerName: " + scheduler
+	}
 	return fmt.Sprintf(`apiVersion: batch/v1
 kind: Job
 metadata:
@@ -41,91 +57,94 @@ spec:
   backoffLimit: 0
   template:
     spec:
-      restartPolicy: Never
+      restartPolicy: Never%s
       containers:
       - name: main
         image: busybox:1.36
         command: ["true"]
-`, name, ns)
+`, name, ns, schedulerName)
 }
 
 func docs(parts ...string) string { return strings.Join(parts, "---\n") }
 
-// setJobStatus waits until the Job exists and rewrites its status (no controller runs, so
-// the test plays the Job controller).
-func setJobStatus(t *testing.T, env *kubetest.Env, ns, name string, mutate func(*batchv1.Job)) error {
+// jobPod waits for the pod the Job controller creates for Job ns/name and returns its name.
+func jobPod(t *testing.T, env *kubetest.Env, ns, name string) string {
 	t.Helper()
-	ctx := context.Background()
-	jobs := env.Kube.BatchV1().Jobs(ns)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := jobs.Get(ctx, name, metav1.GetOptions{})
-		if err == nil {
-			break
+	var pod string
+	eventually(t, "pod of job "+name, func() (bool, error) {
+		list, err := env.Kube.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + name})
+		if err != nil || len(list.Items) != 1 {
+			return false, err
 		}
-		if !apierrors.IsNotFound(err) || time.Now().After(deadline) {
-			return fmt.Errorf("job %s/%s: %w", ns, name, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		pod = list.Items[0].Name
+		return true, nil
+	})
+	return pod
+}
+
+// completePod places the held pod of Job ns/name on a kwok node, as the scheduler would:
+// kwok runs it and it succeeds, and the Job controller completes the Job.
+func completePod(t *testing.T, env *kubetest.Env, ns, name string) {
+	t.Helper()
+	pod := jobPod(t, env, ns, name)
+	b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pod}, Target: corev1.ObjectReference{Kind: "Node", Name: "kwok-node-0"}}
+	if err := env.Kube.CoreV1().Pods(ns).Bind(context.Background(), b, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("bind pod %s of job %s: %v", pod, name, err)
 	}
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		j, err := jobs.Get(ctx, name, metav1.GetOptions{})
+}
+
+// failPod fails the held pod of Job ns/name (its container exits with code 1), as a kubelet
+// would: with backoffLimit 0, the Job controller fails the Job.
+func failPod(t *testing.T, env *kubetest.Env, ns, name string) {
+	t.Helper()
+	pods := env.Kube.CoreV1().Pods(ns)
+	pod := jobPod(t, env, ns, name)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p, err := pods.Get(context.Background(), pod, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		mutate(j)
-		_, err = jobs.UpdateStatus(ctx, j, metav1.UpdateOptions{})
+		now := metav1.Now()
+		p.Status.Phase = corev1.PodFailed
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", Image: "busybox:1.36",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Error", ExitCode: 1, StartedAt: now, FinishedAt: now}}}}
+		_, err = pods.UpdateStatus(context.Background(), p, metav1.UpdateOptions{})
 		return err
 	})
+	if err != nil {
+		t.Fatalf("fail pod %s of job %s: %v", pod, name, err)
+	}
 }
 
-func condition(typ batchv1.JobConditionType, reason, message string) batchv1.JobCondition {
-	now := metav1.Now()
-	return batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: message,
-		LastProbeTime: now, LastTransitionTime: now}
-}
-
-// succeed marks the Job complete the way the Job controller does: a start and completion
-// time, the succeeded pod, SuccessCriteriaMet and then Complete.
-func succeed(j *batchv1.Job) {
-	start := metav1.NewTime(time.Now().Add(-time.Second))
-	now := metav1.Now()
-	j.Status.StartTime = &start
-	j.Status.CompletionTime = &now
-	j.Status.Succeeded = 1
-	j.Status.Conditions = append(j.Status.Conditions,
-		condition(batchv1.JobSuccessCriteriaMet, "CompletionsReached", "Reached expected number of succeeded pods"),
-		condition(batchv1.JobComplete, "CompletionsReached", "Reached expected number of succeeded pods"))
-}
-
-// fail marks the Job failed: FailureTarget and then Failed.
-func fail(j *batchv1.Job) {
-	start := metav1.NewTime(time.Now().Add(-time.Second))
-	j.Status.StartTime = &start
-	j.Status.Failed = 1
-	j.Status.Conditions = append(j.Status.Conditions,
-		condition(batchv1.JobFailureTarget, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
-		condition(batchv1.JobFailed, "BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+// jobHas reports whether Job ns/name has condition typ=True.
+func jobHas(env *kubetest.Env, ns, name string, typ batchv1.JobConditionType) (bool, error) {
+	j, err := env.Kube.BatchV1().Jobs(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		return false, err
+	}
+	for _, c := range j.Status.Conditions {
+		if c.Type == typ && c.Status == corev1.ConditionTrue {
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("job %s status %+v", name, j.Status)
 }
 
 func TestCustomJobsComplete(t *testing.T) {
 	f := setup(t)
 	wo := f.order(t, workorders.TypeCustom,
-		docs(configMapYAML(f.ns, "settings"), jobYAML(f.ns, "migrate"), jobYAML(f.ns, "seed")), 0)
+		docs(configMapYAML(f.ns, "settings"), jobYAML(f.ns, "migrate"), heldJobYAML(f.ns, "seed")), 0)
 	done := f.runOnce(t)
-	// Complete the Jobs one after the other while the runner waits.
-	if err := setJobStatus(t, f.env, f.ns, "migrate", succeed); err != nil {
-		t.Fatal(err)
-	}
+	// The Jobs complete one after the other while the runner waits: migrate on its own,
+	// seed when the test lets its pod run.
+	eventually(t, "job migrate complete", func() (bool, error) { return jobHas(f.env, f.ns, "migrate", batchv1.JobComplete) })
 	time.Sleep(300 * time.Millisecond)
 	select {
 	case err := <-done:
 		t.Fatalf("RunOnce returned (%v) while job seed is still running", err)
 	default:
 	}
-	if err := setJobStatus(t, f.env, f.ns, "seed", succeed); err != nil {
-		t.Fatal(err)
-	}
+	completePod(t, f.env, f.ns, "seed")
 	wait(t, done)
 
 	l := f.finished(t, wo.ID)
@@ -169,11 +188,9 @@ func TestCustomApplyOnly(t *testing.T) {
 
 func TestCustomJobFails(t *testing.T) {
 	f := setup(t)
-	wo := f.order(t, workorders.TypeCustom, docs(jobYAML(f.ns, "migrate"), jobYAML(f.ns, "slow")), 0)
+	wo := f.order(t, workorders.TypeCustom, docs(heldJobYAML(f.ns, "migrate"), heldJobYAML(f.ns, "slow")), 0)
 	done := f.runOnce(t)
-	if err := setJobStatus(t, f.env, f.ns, "migrate", fail); err != nil {
-		t.Fatal(err)
-	}
+	failPod(t, f.env, f.ns, "migrate")
 	// The failure ends the order although job slow never finishes.
 	wait(t, done)
 	l := f.finished(t, wo.ID) // in the log despite 3 retries left: not retryable
@@ -188,7 +205,7 @@ func TestCustomJobFails(t *testing.T) {
 
 func TestCustomJobDeleted(t *testing.T) {
 	f := setup(t)
-	wo := f.order(t, workorders.TypeCustom, jobYAML(f.ns, "migrate"), 0)
+	wo := f.order(t, workorders.TypeCustom, heldJobYAML(f.ns, "migrate"), 0)
 	done := f.runOnce(t)
 	jobs := f.env.Kube.BatchV1().Jobs(f.ns)
 	eventually(t, "job applied", func() (bool, error) {
@@ -210,7 +227,7 @@ func TestCustomJobDeleted(t *testing.T) {
 
 func TestCustomBudgetExhausted(t *testing.T) {
 	f := setup(t)
-	wo := f.order(t, workorders.TypeCustom, jobYAML(f.ns, "forever"), 61) // budget 1 s
+	wo := f.order(t, workorders.TypeCustom, heldJobYAML(f.ns, "forever"), 61) // budget 1 s
 	start := time.Now()
 	wait(t, f.runOnce(t))
 	if took := time.Since(start); took < time.Second || took > 10*time.Second {
@@ -319,7 +336,7 @@ func TestClaimRace(t *testing.T) {
 
 func TestInterruptedOrderIsOfferedAgain(t *testing.T) {
 	f := setup(t)
-	wo := f.order(t, workorders.TypeCustom, jobYAML(f.ns, "long"), 0)
+	wo := f.order(t, workorders.TypeCustom, heldJobYAML(f.ns, "long"), 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
