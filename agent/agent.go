@@ -67,7 +67,11 @@ type Agent struct {
 	inspector *workload.Inspector
 	hooks     *webhooks.Deliverer
 
-	brokerOK      atomic.Bool
+	brokerOK atomic.Bool
+	// brokerBack is closed, and replaced, when the broker answers a heartbeat again after
+	// failing: every loop backing off then runs at once instead of finishing its backoff.
+	backMu        sync.Mutex
+	brokerBack    chan struct{}
 	lastHeartbeat atomic.Int64 // unix nanoseconds of the last heartbeat the broker took
 	wsUp          atomic.Bool
 
@@ -162,18 +166,22 @@ func (a *Agent) Run(ctx context.Context) error {
 		spawn(func() { a.websocket(ctx) })
 	}
 	poll := seconds(a.cfg.PollingInterval)
-	spawn(func() { a.every(ctx, work, "heartbeat", poll, nil, false, a.heartbeat) })
-	spawn(func() { a.every(ctx, work, "reconcile", poll, a.reconcileNow, true, a.reconcile) })
-	spawn(func() { a.every(ctx, work, "work-orders", poll, a.workNow, true, a.workOrders) })
+	// The heartbeat backs off to 30 s at most, so a broker that comes back is noticed soon
+	// and wakes the other loops (which back off up to 5 minutes).
+	spawn(func() { a.every(ctx, work, "heartbeat", poll, nil, false, a.heartbeat, 30*time.Second) })
+	spawn(func() { a.every(ctx, work, "reconcile", poll, a.reconcileNow, true, a.reconcile, 5*time.Minute) })
+	spawn(func() { a.every(ctx, work, "work-orders", poll, a.workNow, true, a.workOrders, 5*time.Minute) })
 	if a.cfg.DeploymentHealthEnabled {
 		spawn(func() {
-			a.every(ctx, work, "deployment-health", seconds(a.cfg.DeploymentHealthInterval), nil, true, a.deploymentHealth)
+			a.every(ctx, work, "deployment-health", seconds(a.cfg.DeploymentHealthInterval), nil, true, a.deploymentHealth, 5*time.Minute)
 		})
 	}
 	spawn(func() {
-		a.every(ctx, work, "diagnostics", seconds(a.cfg.DiagnosticsInterval), nil, true, a.diagnostics)
+		a.every(ctx, work, "diagnostics", seconds(a.cfg.DiagnosticsInterval), nil, true, a.diagnostics, 5*time.Minute)
 	})
-	spawn(func() { a.every(ctx, work, "webhooks", seconds(a.cfg.WebhookInterval), nil, true, a.webhooks) })
+	spawn(func() {
+		a.every(ctx, work, "webhooks", seconds(a.cfg.WebhookInterval), nil, true, a.webhooks, 5*time.Minute)
+	})
 	wg.Wait()
 	a.log.Info("agent stopped")
 	return nil
@@ -273,8 +281,9 @@ func (a *Agent) waitForBroker(ctx context.Context) error {
 // every runs fn on a jittered period (first run at once) and whenever trigger fires, until
 // ctx ends. fn runs on work, which outlives ctx during a graceful shutdown. When activeOnly
 // is set, fn runs only while the agent is ACTIVE. A failing fn is retried with exponential
-// backoff (the period doubling up to 5 minutes) — the cluster is left as it is meanwhile.
-func (a *Agent) every(ctx, work context.Context, name string, period time.Duration, trigger <-chan struct{}, activeOnly bool, fn func(context.Context) error) {
+// backoff (the period doubling up to maxBackoff) — the cluster is left as it is meanwhile —
+// and at once when the broker answers again after an outage.
+func (a *Agent) every(ctx, work context.Context, name string, period time.Duration, trigger <-chan struct{}, activeOnly bool, fn func(context.Context) error, maxBackoff time.Duration) {
 	if period <= 0 {
 		period = 10 * time.Second
 	}
@@ -282,12 +291,18 @@ func (a *Agent) every(ctx, work context.Context, name string, period time.Durati
 	wait := time.Duration(0)
 	for {
 		timer := time.NewTimer(wait)
+		var back <-chan struct{}
+		if failures > 0 {
+			back = a.brokerBackCh()
+		}
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
 		case <-timer.C:
 		case <-trigger:
+			timer.Stop()
+		case <-back:
 			timer.Stop()
 		}
 		if activeOnly && a.status.Load() != "ACTIVE" {
@@ -296,13 +311,33 @@ func (a *Agent) every(ctx, work context.Context, name string, period time.Durati
 		}
 		if err := fn(work); err != nil {
 			failures++
-			wait = jitter(min(period<<min(failures, 5), 5*time.Minute))
+			wait = jitter(min(period<<min(failures, 5), max(maxBackoff, period)))
 			a.log.Warn(name+" failed", "err", err, "failures", failures, "retry_in", wait.Round(time.Millisecond))
 			continue
 		}
 		failures = 0
 		wait = jitter(period)
 	}
+}
+
+// brokerBackCh returns the channel closed when the broker answers again after an outage.
+func (a *Agent) brokerBackCh() <-chan struct{} {
+	a.backMu.Lock()
+	defer a.backMu.Unlock()
+	if a.brokerBack == nil {
+		a.brokerBack = make(chan struct{})
+	}
+	return a.brokerBack
+}
+
+// signalBrokerBack wakes every loop waiting out a backoff.
+func (a *Agent) signalBrokerBack() {
+	a.backMu.Lock()
+	defer a.backMu.Unlock()
+	if a.brokerBack != nil {
+		close(a.brokerBack)
+	}
+	a.brokerBack = make(chan struct{})
 }
 
 // jitter spreads d by ±10 % so that a fleet of agents does not poll in lockstep.
@@ -334,7 +369,9 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
 	a.metrics.HeartbeatSent()
-	a.brokerOK.Store(true)
+	if !a.brokerOK.Swap(true) {
+		a.signalBrokerBack()
+	}
 	a.metrics.SetBrokerUp(true)
 	a.lastHeartbeat.Store(time.Now().UnixNano())
 	self, err := a.client.Agents().Get(ctx, a.id)

@@ -66,7 +66,7 @@ func randomBytes(n int) ([]byte, error) {
 
 // Generate mints a new PAK and returns its plaintext and hash.
 func Generate(s Settings) (plaintext, hash string, err error) {
-	if s.Prefix == "" || strings.Contains(s.Prefix, "_") || s.LongTokenLength <= 0 || s.ShortTokenLength <= 0 {
+	if s.Prefix == "" || !keyText(s.Prefix) || !keyText(s.ShortTokenPrefix) || s.LongTokenLength <= 0 || s.ShortTokenLength <= 0 {
 		return "", "", fmt.Errorf("generate PAK: invalid settings %+v", s)
 	}
 	short := s.ShortTokenPrefix
@@ -87,6 +87,17 @@ func Generate(s Settings) (plaintext, hash string, err error) {
 		return "", "", errors.New("generate PAK: token contains separator")
 	}
 	return s.Prefix + "_" + short + "_" + long, HashToken(long), nil
+}
+
+// keyText reports whether s may stand in a key: visible ASCII without the separator, so that
+// every key minted can be sent in an Authorization header and parsed back.
+func keyText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c > '~' || c == '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // HashToken returns the lowercase hex SHA-256 of a long token.
