@@ -657,10 +657,13 @@ sh /var/lib/dpkg/info/brokkr-broker.preinst upgrade 0.0.0
 sh /var/lib/dpkg/info/brokkr-broker.postinst configure 0.0.0
 sh /var/lib/dpkg/info/brokkr-agent.postinst configure 0.0.0
 echo "rerun=ok"
+# What a started broker leaves in its data directory (admin PAK, embedded database): kept
+# on removal, whatever the machine had before.
+echo data > /var/lib/brokkr/admin-pak
 dpkg --log=/dev/null -r brokkr-broker brokkr-agent
 echo "after-remove-bin=$(test -e /usr/bin/brokkr-broker && echo kept || echo gone)"
 echo "after-remove-user=$(getent passwd brokkr | cut -d: -f1)"
-echo "after-remove-data=$(test -d /var/lib/brokkr && echo kept || echo gone)"
+echo "after-remove-data=$(test -f /var/lib/brokkr/admin-pak && echo kept || echo gone)"
 echo "after-remove-env=$(test -f /etc/brokkr/broker.env && echo kept || echo gone)"
 dpkg --log=/dev/null -P brokkr-broker brokkr-agent
 echo "after-purge-env=$(test -f /etc/brokkr/broker.env && echo kept || echo gone)"
