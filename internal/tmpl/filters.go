@@ -92,18 +92,29 @@ func teraFilters() map[string]exec.FilterFunction {
 // adapt turns a filter on plain values into an engine filter. An input that failed to
 // evaluate (an undefined variable) passes through as the error it is.
 func adapt(name string, spec filterSpec) exec.FilterFunction {
-	return func(_ *exec.Evaluator, in *exec.Value, va *exec.VarArgs) *exec.Value {
+	return func(e *exec.Evaluator, in *exec.Value, va *exec.VarArgs) *exec.Value {
 		if in.IsError() {
 			return in
 		}
-		a, err := bind(va, spec.params)
+		st := stateOf(e.Environment.Context)
+		v, err := st.plain(in)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		a, err := bind(st, va, spec.params)
 		if err == nil {
 			var out any
-			if out, err = spec.fn(plain(in), a); err == nil {
+			if out, err = spec.fn(v, a); err == nil {
 				if err = checkSize(exec.AsValue(out)); err == nil {
+					if err = st.chargeResult(out); err != nil {
+						return exec.AsValue(err)
+					}
 					return exec.AsValue(out)
 				}
 			}
+		}
+		if st.failure != nil {
+			return exec.AsValue(st.failure)
 		}
 		return exec.AsValue(fmt.Errorf("filter `%s`: %w", name, err))
 	}
@@ -127,13 +138,18 @@ func defaultFilter(_ *exec.Evaluator, in *exec.Value, va *exec.VarArgs) *exec.Va
 	return in
 }
 
-func bind(va *exec.VarArgs, params []string) (args, error) {
+// bind binds the arguments of a call to params, converting them within st's budget.
+func bind(st *renderState, va *exec.VarArgs, params []string) (args, error) {
 	if len(va.Args) > len(params) {
 		return nil, fmt.Errorf("takes at most %d arguments, got %d", len(params), len(va.Args))
 	}
 	a := args{}
 	for i, v := range va.Args {
-		a[params[i]] = plain(v)
+		p, err := st.plain(v)
+		if err != nil {
+			return nil, err
+		}
+		a[params[i]] = p
 	}
 	for k, v := range va.KwArgs {
 		for _, p := range params {
@@ -141,7 +157,11 @@ func bind(va *exec.VarArgs, params []string) (args, error) {
 				if _, dup := a[k]; dup {
 					return nil, fmt.Errorf("argument `%s` given twice", k)
 				}
-				a[k] = plain(v)
+				pv, err := st.plain(v)
+				if err != nil {
+					return nil, err
+				}
+				a[k] = pv
 			}
 		}
 	}
@@ -423,6 +443,10 @@ func split(in any, a args) (any, error) {
 		return nil, err
 	}
 	pat = unescapePattern(pat)
+	if s, ok := in.(string); ok && strings.Count(s, pat)+1 > MaxValueItems {
+		// Counted first: the pieces of a long string would take far more memory than it.
+		return nil, fmt.Errorf("a list value exceeds %d items", MaxValueItems)
+	}
 	return withString(in, func(s string) any {
 		parts := strings.Split(s, pat)
 		out := make([]any, len(parts))

@@ -3,6 +3,7 @@ package tmpl
 import (
 	"fmt"
 	"io"
+	"reflect"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/nikolalohinski/gonja/v2/nodes"
@@ -27,6 +28,9 @@ func (s *ifStructure) String() string {
 
 // Execute renders the body of the first true condition, or the else body.
 func (s *ifStructure) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	if err := stateOf(r.Environment.Context).alive(); err != nil {
+		return err
+	}
 	for i, cond := range s.conditions {
 		ok, err := truth(r, cond)
 		if err != nil {
@@ -118,7 +122,29 @@ func truth(r *exec.Renderer, e nodes.Expression) (bool, error) {
 		}
 		return false, v
 	}
-	return truthy(plain(v)), nil
+	return truthOf(v), nil
+}
+
+// truthOf is truthy without converting a whole value: a list or object is true when it
+// has elements.
+func truthOf(v *exec.Value) bool {
+	if v.IsNil() {
+		return false
+	}
+	rv := reflect.ValueOf(v.Interface())
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return rv.Len() > 0
+	case reflect.Pointer:
+		if d, ok := v.Interface().(*exec.Dict); ok {
+			return d != nil && len(d.Pairs) > 0
+		}
+	case reflect.Struct:
+		if d, ok := v.Interface().(exec.Dict); ok {
+			return len(d.Pairs) > 0
+		}
+	}
+	return truthy(plain(v))
 }
 
 // isVariable reports whether e is a variable reference (possibly with attribute or index
@@ -154,6 +180,9 @@ func (s *setStructure) String() string {
 
 // Execute evaluates the value and assigns it.
 func (s *setStructure) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	if err := stateOf(r.Environment.Context).alive(); err != nil {
+		return err
+	}
 	v := r.Eval(s.value)
 	if v.IsError() {
 		return v
@@ -208,9 +237,12 @@ func (s *filterStructure) String() string {
 
 // Execute renders the body, applies the filter and writes the result.
 func (s *filterStructure) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock) error {
+	st := stateOf(r.Environment.Context)
+	if err := st.alive(); err != nil {
+		return err
+	}
 	sub := r.Inherit()
-	var buf limitedBuffer
-	buf.max = MaxOutputBytes
+	buf := limitedBuffer{max: st.maxOutput, st: st}
 	sub.Output = &buf
 	if err := sub.ExecuteWrapper(s.body); err != nil {
 		return err
@@ -219,7 +251,11 @@ func (s *filterStructure) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlo
 	if v.IsError() {
 		return v
 	}
-	text, err := renderText(plain(v))
+	pv, err := st.plain(v)
+	if err != nil {
+		return err
+	}
+	text, err := renderText(pv)
 	if err != nil {
 		return err
 	}

@@ -54,20 +54,48 @@ func teraTests() map[string]exec.TestFunction {
 }
 
 func adaptTest(name string, fn testFunc) exec.TestFunction {
-	return func(_ *exec.Evaluator, in *exec.Value, va *exec.VarArgs) (bool, error) {
+	return func(e *exec.Evaluator, in *exec.Value, va *exec.VarArgs) (bool, error) {
 		if in.IsError() {
 			return false, fmt.Errorf("test `%s` called on an undefined value: %s", name, in.Error())
 		}
+		st := stateOf(e.Environment.Context)
 		params := make([]any, len(va.Args))
 		for i, p := range va.Args {
-			params[i] = plain(p)
+			v, err := st.plain(p)
+			if err != nil {
+				return false, err
+			}
+			params[i] = v
 		}
-		ok, err := fn(plain(in), params)
+		v, err := st.plain(in)
+		if err != nil {
+			return false, err
+		}
+		if cost := testCosts[name]; cost != nil {
+			if err := st.charge(cost(v, params)); err != nil {
+				return false, err
+			}
+		}
+		ok, err := fn(v, params)
 		if err != nil {
 			return false, fmt.Errorf("test `%s`: %w", name, err)
 		}
 		return ok, nil
 	}
+}
+
+// testCosts are the cells the tests whose work is not proportional to the size of their
+// operands cost, on top of converting them.
+var testCosts = map[string]func(in any, params []any) int{
+	// A regular expression runs in time proportional to the text times the pattern.
+	"matching": func(in any, params []any) int {
+		s, _ := in.(string)
+		pat := ""
+		if len(params) == 1 {
+			pat, _ = params[0].(string)
+		}
+		return (1 + len(s)/cellBytes) * (1 + len(pat)/cellBytes)
+	},
 }
 
 func isIterable(in any) bool {
@@ -183,8 +211,12 @@ func teraFunctions() map[string]any {
 
 // rangeFunc is Tera's range(end, start=0, step_by=1): the integers from start up to end,
 // exclusive.
-func rangeFunc(va *exec.VarArgs) *exec.Value {
-	a, err := bind(va, []string{"end", "start", "step_by"})
+func rangeFunc(e *exec.Evaluator, va *exec.VarArgs) *exec.Value {
+	st := stateOf(e.Environment.Context)
+	if err := st.alive(); err != nil {
+		return exec.AsValue(err)
+	}
+	a, err := bind(st, va, []string{"end", "start", "step_by"})
 	if err != nil {
 		return exec.AsValue(fmt.Errorf("function `range`: %w", err))
 	}
@@ -196,14 +228,22 @@ func rangeFunc(va *exec.VarArgs) *exec.Value {
 		var start, step int64
 		if start, err = a.integer("start", 0); err == nil {
 			if step, err = a.integer("step_by", 1); err == nil {
-				if step <= 0 {
+				var n uint64 // the number of items, computed without overflow
+				if step > 0 && start < end {
+					n = (uint64(end)-uint64(start)-1)/uint64(step) + 1
+				}
+				switch {
+				case step <= 0:
 					err = errors.New("`step_by` must be positive")
-				} else if start < end && (end-start)/step > maxRange {
+				case n > maxRange:
 					err = fmt.Errorf("more than %d items", maxRange)
-				} else {
-					out := []any{}
-					for i := start; i < end; i += step {
-						out = append(out, i)
+				default:
+					if err := st.charge(1 + int(n)); err != nil {
+						return exec.AsValue(err)
+					}
+					out := make([]any, n)
+					for i := range out {
+						out[i] = start + int64(i)*step
 					}
 					return exec.AsValue(out)
 				}
@@ -214,8 +254,8 @@ func rangeFunc(va *exec.VarArgs) *exec.Value {
 }
 
 // throwFunc is Tera's throw(message): fail the rendering with a message.
-func throwFunc(va *exec.VarArgs) *exec.Value {
-	a, err := bind(va, []string{"message"})
+func throwFunc(e *exec.Evaluator, va *exec.VarArgs) *exec.Value {
+	a, err := bind(stateOf(e.Environment.Context), va, []string{"message"})
 	if err != nil {
 		return exec.AsValue(fmt.Errorf("function `throw`: %w", err))
 	}

@@ -11,14 +11,16 @@
 // `import`, macros), which need other named templates; the `date` filter; and the `now`,
 // `get_random` and `get_env` functions (the last would expose the broker's environment).
 //
-// A rendering is bounded (MaxOutputBytes, MaxLoopIterations, MaxValueBytes, MaxValueItems)
-// so that a hostile template cannot exhaust the broker.
+// A template is bounded before it is parsed (its nesting, see checkNesting), and a rendering
+// while it runs (a deadline, the output size, MaxLoopIterations, MaxValueCells, MaxValueBytes,
+// MaxValueItems; see Options), so that a hostile template cannot exhaust the broker.
 //
 // Parameters are described by a JSON Schema (see CompileSchema).
 package tmpl
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,9 +33,6 @@ import (
 	"github.com/nikolalohinski/gonja/v2/loaders"
 	"github.com/nikolalohinski/gonja/v2/parser"
 )
-
-// MaxOutputBytes bounds the size of a rendered template; rendering stops with an error beyond.
-const MaxOutputBytes = 16 << 20
 
 // rootName is the name the template is parsed under; no other template exists.
 const rootName = "template"
@@ -78,10 +77,19 @@ func newEnvironment() *exec.Environment {
 	filters[outputFilter] = renderOutput
 	filters[numberFilter] = guardNumber
 	filters[sizeFilter] = guardSize
+	filters[madeFilter] = guardMade
+	filters[operandFilter] = guardOperand
 	filters[chargeFilter] = chargeLoop
+	for name, f := range filters {
+		filters[name] = checked(f)
+	}
+	tests := map[string]exec.TestFunction{}
+	for name, t := range teraTests() {
+		tests[name] = checkedTest(t.(engineTest))
+	}
 	return &exec.Environment{
 		Filters:           exec.NewFilterSet(filters),
-		Tests:             exec.NewTestSet(teraTests()),
+		Tests:             exec.NewTestSet(tests),
 		ControlStructures: exec.NewControlStructureSet(structures),
 		Context:           exec.NewContext(teraFunctions()),
 		// Tera has no methods on values.
@@ -96,27 +104,54 @@ func newEnvironment() *exec.Environment {
 	}
 }
 
-// Check parses src and reports its first syntax error, if any.
-func Check(src string) (err error) {
+// Check checks src with the default options.
+func Check(src string) error { return Options{}.Check(src) }
+
+// Check checks src's nesting (see checkNesting) and parses it, and reports the first
+// problem: a *NestingError (ErrTooDeep) or a syntax error.
+func (o Options) Check(src string) (err error) {
+	o = o.WithDefaults()
 	defer recoverError("syntax", &err)
-	_, err = parse(src)
+	_, err = o.parse(src)
 	return err
 }
 
-// recoverError turns a panic of the engine into an error.
+// recoverError turns a panic of the engine into an error, and a limit hit into its error.
 func recoverError(stage string, err *error) {
 	if p := recover(); p != nil {
+		if h, ok := p.(limitHit); ok {
+			*err = h.err
+			return
+		}
 		*err = fmt.Errorf("%s: template engine failure: %v", stage, p)
 	}
 }
 
+// Render renders src with vars under the default options, without a context.
+func Render(src string, vars map[string]any) (string, error) {
+	return Options{}.Render(context.Background(), src, vars)
+}
+
 // Render renders src with vars as the template's variables. Values may be what encoding/json
-// decodes (json.Number included). Undefined variables in output, failing filters and
-// exceeded limits are errors.
-func Render(src string, vars map[string]any) (_ string, err error) {
+// decodes (json.Number included). The template is checked first (see Check). Undefined
+// variables in output, failing filters and exceeded limits are errors; past o.Timeout (or
+// when ctx ends) the rendering stops with a *TimeoutError (ErrTimeout) (or ctx's error).
+func (o Options) Render(ctx context.Context, src string, vars map[string]any) (out string, err error) {
+	o = o.WithDefaults()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	defer func() {
+		if err != nil {
+			out = ""
+		}
+	}()
 	defer recoverError("render", &err)
-	tpl, err := parse(src)
+	st := newRenderState(ctx, o)
+	tpl, err := o.parse(src)
 	if err != nil {
+		return "", err
+	}
+	if err := st.alive(); err != nil {
 		return "", err
 	}
 	root := environment.Context.Inherit()
@@ -124,8 +159,7 @@ func Render(src string, vars map[string]any) (_ string, err error) {
 		root.Set(k, plain(v))
 	}
 	root.Set(globalsKey, root)
-	budget := MaxLoopIterations
-	root.Set(budgetKey, &budget)
+	root.Set(stateKey, st)
 	env := &exec.Environment{
 		Filters:           environment.Filters,
 		Tests:             environment.Tests,
@@ -133,23 +167,32 @@ func Render(src string, vars map[string]any) (_ string, err error) {
 		Context:           root,
 		Methods:           environment.Methods,
 	}
-	out := &limitedBuffer{max: MaxOutputBytes}
-	if err := exec.NewRenderer(env, out, engineConfig, sourceLoader{}, tpl).Execute(); err != nil {
-		if errors.Is(err, errOutputTooLarge) {
-			return "", errOutputTooLarge
-		}
+	buf := &limitedBuffer{max: o.MaxOutputBytes, st: st}
+	if err := exec.NewRenderer(env, buf, engineConfig, sourceLoader{}, tpl).Execute(); err != nil {
 		return "", fmt.Errorf("render: %s", cleanMessage(err.Error()))
 	}
-	return out.String(), nil
+	return buf.String(), nil
 }
 
 // filterNoise is what gonja adds around an error coming out of a filter.
-var filterNoise = regexp.MustCompile(`unable to evaluate filter &\{.*?\}: (invalid call to filter '[^']*': )?`)
+var filterNoise = regexp.MustCompile(`(?s)unable to evaluate filter &\{.*?\}: (invalid call to filter '[^']*': )?`)
+
+// maxMessage bounds the length of a render error's message.
+const maxMessage = 16 << 10
 
 // cleanMessage removes the engine's internal descriptions from a render error: the filter
-// call structures and the expression wrapper this package adds to every output.
+// call structures and the expression wrapper this package adds to every output. The
+// message is cut to maxMessage bytes, and never names an internal filter.
 func cleanMessage(msg string) string {
+	if len(msg) > maxMessage {
+		msg = strings.ToValidUTF8(msg[:maxMessage], "") + "…"
+	}
 	msg = filterNoise.ReplaceAllString(msg, "")
+	return strings.ReplaceAll(unwrapOutputs(msg), "\x00", "")
+}
+
+// unwrapOutputs removes the expression wrappers from msg.
+func unwrapOutputs(msg string) string {
 	const wrapper = "filtered_expression("
 	for {
 		i := strings.Index(msg, wrapper)
@@ -174,8 +217,11 @@ func cleanMessage(msg string) string {
 	}
 }
 
-// parse parses src and prepares it for rendering (Tera output, guards).
-func parse(src string) (*exec.Template, error) {
+// parse checks src's nesting, parses it and prepares it for rendering (Tera output, guards).
+func (o Options) parse(src string) (*exec.Template, error) {
+	if err := checkNesting(src, o.MaxNesting); err != nil {
+		return nil, err
+	}
 	tpl, err := exec.NewTemplate(rootName, engineConfig, sourceLoader{src: src}, environment)
 	if err != nil {
 		// gonja repeats the whole source in its message; keep only the parser's error.
@@ -184,16 +230,22 @@ func parse(src string) (*exec.Template, error) {
 		}
 		return nil, fmt.Errorf("syntax: %s", err.Error())
 	}
-	prepare(tpl.Root().Nodes)
+	if err := prepare(tpl.Root().Nodes); err != nil {
+		return nil, fmt.Errorf("syntax: %w", err)
+	}
 	return tpl, nil
 }
 
 // renderOutput turns the value of an output expression into its Tera text.
-func renderOutput(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+func renderOutput(e *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 	if in.IsError() {
 		return in
 	}
-	text, err := renderText(plain(in))
+	v, err := stateOf(e.Environment.Context).plain(in)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	text, err := renderText(v)
 	if err != nil {
 		return exec.AsValue(err)
 	}
@@ -215,17 +267,37 @@ func (l sourceLoader) Resolve(path string) (string, error) { return path, nil }
 
 func (l sourceLoader) Inherit(string) (loaders.Loader, error) { return l, nil }
 
-var errOutputTooLarge = fmt.Errorf("render: output exceeds %d bytes", MaxOutputBytes)
+// ErrOutputTooLarge is matched (errors.Is) by the error of a rendering whose output would
+// exceed its bound.
+var ErrOutputTooLarge = errors.New("rendered output too large")
 
-// limitedBuffer is a buffer that refuses to grow beyond max bytes.
+// OutputError reports a rendering stopped because its output would exceed Max bytes.
+type OutputError struct{ Max int }
+
+func (e *OutputError) Error() string { return fmt.Sprintf("render: output exceeds %d bytes", e.Max) }
+
+// Is makes errors.Is(err, ErrOutputTooLarge) true.
+func (e *OutputError) Is(target error) bool { return target == ErrOutputTooLarge }
+
+// limitedBuffer is a buffer that refuses to grow beyond max bytes; the refusal ends the
+// rendering of st.
 type limitedBuffer struct {
 	bytes.Buffer
 	max int
+	st  *renderState
+}
+
+func (b *limitedBuffer) refuse() error {
+	var err error = &OutputError{Max: b.max}
+	if b.st != nil {
+		err = b.st.fail(err)
+	}
+	return err
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
 	if b.Len()+len(p) > b.max {
-		return 0, errOutputTooLarge
+		return 0, b.refuse()
 	}
 	return b.Buffer.Write(p)
 }
@@ -233,7 +305,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 // WriteString implements io.StringWriter with the same limit (io.WriteString prefers it).
 func (b *limitedBuffer) WriteString(s string) (int, error) {
 	if b.Len()+len(s) > b.max {
-		return 0, errOutputTooLarge
+		return 0, b.refuse()
 	}
 	return b.Buffer.WriteString(s)
 }

@@ -1,6 +1,7 @@
 package tmpl
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -202,6 +203,8 @@ func TestRenderErrors(t *testing.T) {
 		{"throw", "{{ throw(message='unsupported size') }}", "unsupported size"},
 		{"huge range", "{% for i in range(end=100000000) %}{% endfor %}", "items"},
 		{"no methods", "{{ name.upper() }}", "upper"},
+		{"undefined variable after a line break", "{{\nmissing }}", `missing"`},
+		{"filter on a line of its own", "{{ name\n| frobnicate }}", "frobnicate"},
 	}
 	v := vars(t)
 	for _, c := range cases {
@@ -225,13 +228,32 @@ func TestRenderErrors(t *testing.T) {
 
 func TestRenderOutputLimit(t *testing.T) {
 	big := strings.Repeat("x", 1<<20)
-	_, err := Render("{% for i in range(end=20) %}{{ big }}{% endfor %}", map[string]any{"big": big})
-	if !errors.Is(err, errOutputTooLarge) {
+	vars := map[string]any{"big": big}
+	// The default bound is 2 MiB (the broker passes broker.max_body_bytes).
+	_, err := Render("{% for i in range(end=20) %}{{ big }}{% endfor %}", vars)
+	if !errors.Is(err, ErrOutputTooLarge) {
 		t.Fatalf("err = %v, want the output limit", err)
 	}
-	out, err := Render("{% for i in range(end=4) %}{{ big }}{% endfor %}", map[string]any{"big": big})
+	if _, err := Render("{% for i in range(end=3) %}{{ big }}{% endfor %}", vars); !errors.Is(err, ErrOutputTooLarge) {
+		t.Fatalf("3 MiB output: err = %v, want the output limit", err)
+	}
+	// Through a filter section too.
+	if _, err := Render("{% filter upper %}{% for i in range(end=3) %}{{ big }}{% endfor %}{% endfilter %}", vars); !errors.Is(err, ErrOutputTooLarge) {
+		t.Fatalf("3 MiB filtered output: err = %v, want the output limit", err)
+	}
+	out, err := Render("{% for i in range(end=2) %}{{ big }}{% endfor %}", vars)
+	if err != nil || len(out) != 2<<20 {
+		t.Fatalf("2 MiB output: len %d, err %v", len(out), err)
+	}
+	// The bound is an option.
+	o := Options{MaxOutputBytes: 4 << 20}
+	out, err = o.Render(context.Background(), "{% for i in range(end=4) %}{{ big }}{% endfor %}", vars)
 	if err != nil || len(out) != 4<<20 {
-		t.Fatalf("4 MiB output: len %d, err %v", len(out), err)
+		t.Fatalf("4 MiB output under a 4 MiB bound: len %d, err %v", len(out), err)
+	}
+	o.MaxOutputBytes = 1000
+	if _, err := o.Render(context.Background(), "{{ big }}", vars); !errors.Is(err, ErrOutputTooLarge) || err.Error() != "render: output exceeds 1000 bytes" {
+		t.Fatalf("err = %v, want the 1000-byte output limit", err)
 	}
 }
 

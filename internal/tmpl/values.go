@@ -16,6 +16,23 @@ import (
 // map[string]any. plain converts anything the engine or a caller hands over to that shape.
 
 func plain(x any) any {
+	c := converter{}
+	return c.conv(x)
+}
+
+// converter does plain's work; when limited, each value converted costs one of left, and it
+// panics with errCells when none is left (see renderState.plain).
+type converter struct {
+	left    int
+	limited bool
+}
+
+func (c *converter) conv(x any) any {
+	if c.limited {
+		if c.left--; c.left < 0 {
+			panic(errCells)
+		}
+	}
 	switch t := x.(type) {
 	case nil:
 		return nil
@@ -23,7 +40,7 @@ func plain(x any) any {
 		if t == nil || t.IsNil() {
 			return nil
 		}
-		return plain(t.Interface())
+		return c.conv(t.Interface())
 	case string, bool, int64, float64:
 		return t
 	case int:
@@ -39,40 +56,40 @@ func plain(x any) any {
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = plain(e)
+			out[i] = c.conv(e)
 		}
 		return out
 	case exec.ValuesList:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = plain(e)
+			out[i] = c.conv(e)
 		}
 		return out
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			out[k] = plain(e)
+			out[k] = c.conv(e)
 		}
 		return out
 	case *exec.Dict:
-		return plainDict(t)
+		return c.dict(t)
 	case exec.Dict:
-		return plainDict(&t)
+		return c.dict(&t)
 	case error:
 		return t
 	}
-	return plainReflect(reflect.ValueOf(x))
+	return c.reflect(reflect.ValueOf(x))
 }
 
-func plainDict(d *exec.Dict) map[string]any {
+func (c *converter) dict(d *exec.Dict) map[string]any {
 	out := make(map[string]any, len(d.Pairs))
 	for _, p := range d.Pairs {
-		out[teraString(plain(p.Key))] = plain(p.Value)
+		out[teraString(c.conv(p.Key))] = c.conv(p.Value)
 	}
 	return out
 }
 
-func plainReflect(v reflect.Value) any {
+func (c *converter) reflect(v reflect.Value) any {
 	switch v.Kind() {
 	case reflect.Invalid:
 		return nil
@@ -80,7 +97,7 @@ func plainReflect(v reflect.Value) any {
 		if v.IsNil() {
 			return nil
 		}
-		return plain(v.Elem().Interface())
+		return c.conv(v.Elem().Interface())
 	case reflect.Bool:
 		return v.Bool()
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -98,14 +115,14 @@ func plainReflect(v reflect.Value) any {
 	case reflect.Slice, reflect.Array:
 		out := make([]any, v.Len())
 		for i := range out {
-			out[i] = plain(v.Index(i).Interface())
+			out[i] = c.conv(v.Index(i).Interface())
 		}
 		return out
 	case reflect.Map:
 		out := make(map[string]any, v.Len())
 		it := v.MapRange()
 		for it.Next() {
-			out[teraString(plain(it.Key().Interface()))] = plain(it.Value().Interface())
+			out[teraString(c.conv(it.Key().Interface()))] = c.conv(it.Value().Interface())
 		}
 		return out
 	}
