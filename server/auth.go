@@ -50,12 +50,23 @@ type cacheEntry struct {
 }
 
 // authCache caches successful PAK resolutions by hash for a bounded time.
+//
+// A resolution read from the database before a revocation may reach put after the
+// revocation evicted the hash; cached then, the revoked key would work for a whole TTL. Every
+// eviction and clear therefore advances a generation, and put only stores a resolution whose
+// lookup began in the current generation (see lookupStart): a lookup that raced any eviction
+// is answered but not cached.
 type authCache struct {
 	mu      sync.Mutex
 	ttl     time.Duration
 	max     int
 	entries map[string]cacheEntry
 	now     func() time.Time
+	gen     uint64 // advanced by every evict and clear
+
+	// afterLookup, when set, runs between the database lookup of a hash and its insertion
+	// into the cache (tests use it to interleave a revocation deterministically).
+	afterLookup func(hash string)
 }
 
 func newAuthCache(ttl time.Duration, max int) *authCache {
@@ -79,11 +90,21 @@ func (a *authCache) get(hash string) (Identity, bool) {
 	return e.id, true
 }
 
-func (a *authCache) put(hash string, id Identity) {
+// lookupStart returns the generation a database lookup starts in, to be given to put.
+func (a *authCache) lookupStart() uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.ttl <= 0 {
-		return
+	return a.gen
+}
+
+// put caches a resolution found by a lookup that started in generation gen. It stores
+// nothing when an eviction or clear happened since: the hash may have been revoked after the
+// database answered. It reports whether the resolution was stored.
+func (a *authCache) put(hash string, id Identity, gen uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ttl <= 0 || gen != a.gen {
+		return false
 	}
 	now := a.now()
 	if len(a.entries) >= a.max {
@@ -101,11 +122,15 @@ func (a *authCache) put(hash string, id Identity) {
 		}
 	}
 	a.entries[hash] = cacheEntry{id: id, expires: now.Add(a.ttl)}
+	return true
 }
 
+// evict drops cached resolutions of these hashes and keeps lookups in flight from caching
+// what they found.
 func (a *authCache) evict(hashes ...string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.gen++
 	for _, h := range hashes {
 		delete(a.entries, h)
 	}
@@ -116,14 +141,28 @@ func (a *authCache) setTTL(ttl time.Duration) {
 	defer a.mu.Unlock()
 	a.ttl = ttl
 	if ttl <= 0 {
+		a.gen++
 		a.entries = map[string]cacheEntry{}
 	}
 }
 
+// clear drops every cached resolution (notifications may have been missed) and keeps
+// lookups in flight from caching what they found.
 func (a *authCache) clear() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.gen++
 	a.entries = map[string]cacheEntry{}
+}
+
+// lookedUp runs the afterLookup hook, if any.
+func (a *authCache) lookedUp(hash string) {
+	a.mu.Lock()
+	hook := a.afterLookup
+	a.mu.Unlock()
+	if hook != nil {
+		hook(hash)
+	}
 }
 
 // errUnauthenticated answers 401.
@@ -148,6 +187,9 @@ func (s *Server) resolve(ctx context.Context, header string) (Identity, error) {
 	if id, ok := s.authCache.get(hash); ok {
 		return id, nil
 	}
+	// The generation is taken before the database is asked, so that a revocation committed
+	// after the database answered, and evicted before put, keeps the answer out of the cache.
+	gen := s.authCache.lookupStart()
 	dbID, err := db.ResolvePAKHash(ctx, s.db, hash)
 	if errors.Is(err, db.ErrNotFound) {
 		return Identity{}, errUnknownPAK
@@ -156,15 +198,26 @@ func (s *Server) resolve(ctx context.Context, header string) (Identity, error) {
 		return Identity{}, err
 	}
 	id := Identity{Admin: dbID.Admin, AgentID: dbID.AgentID, GeneratorID: dbID.GeneratorID}
-	s.authCache.put(hash, id)
+	s.authCache.lookedUp(hash)
+	s.authCache.put(hash, id, gen)
 	return id, nil
 }
 
-// readOnlyAllowed lists the writes the read-only admin key may still make.
+// readOnlyRefusedReads lists the reads the read-only admin key may not make, by route: they
+// change state or answer secrets. GET /agents/{agent_id}/webhooks/pending claims the agent's
+// webhook deliveries (another caller would lose them for the claim's lifetime) and answers
+// their decrypted URLs and auth headers. Every other GET only reads: webhook subscriptions
+// show has_url and has_auth_header, never the values, and delivery errors never carry the URL.
+var readOnlyRefusedReads = map[string]bool{
+	apiPrefix + "/agents/:agent_id/webhooks/pending": true,
+}
+
+// readOnlyAllowed reports whether the read-only admin key may make this request: reads
+// except readOnlyRefusedReads, and two writes.
 func readOnlyAllowed(method, route string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead:
-		return true
+		return !readOnlyRefusedReads[route]
 	case http.MethodPost:
 		return route == apiPrefix+"/auth/pak" || route == apiPrefix+"/deployment-objects/:id/diagnostics"
 	}
@@ -187,6 +240,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		if id.ReadOnly && !readOnlyAllowed(c.Request().Method, c.Path()) {
+			if readOnlyRefusedReads[c.Path()] {
+				return forbidden("read_only", "this key is read-only: it may not claim work or read secrets")
+			}
 			return forbidden("read_only", "this key is read-only")
 		}
 		c.Set(identityKey, id)

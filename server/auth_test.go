@@ -1,10 +1,15 @@
 package server_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/pak"
 )
 
 func TestVerifyPAK(t *testing.T) {
@@ -97,6 +102,105 @@ func TestReadOnlyKey(t *testing.T) {
 	e.must(200, req{method: "GET", path: "/api/v1/paks", pak: ro})
 	e.expectError(http.StatusForbidden, "read_only", req{method: "POST", path: "/api/v1/generators", pak: ro, body: map[string]any{"name": "x"}})
 	e.expectError(http.StatusForbidden, "read_only", req{method: "DELETE", path: "/api/v1/agents/00000000-0000-0000-0000-000000000001", pak: ro})
+}
+
+// TestReadOnlyKeyCannotClaimWebhookDeliveries: GET /agents/{id}/webhooks/pending claims the
+// agent's deliveries and answers their decrypted URLs and auth headers, so the read-only key
+// is refused (403 read_only) and the delivery stays for the agent.
+func TestReadOnlyKeyCannotClaimWebhookDeliveries(t *testing.T) {
+	e := newEnv(t)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	t.Cleanup(hook.Close)
+	g := e.createGenerator("ci")
+	a := e.createAgent("a1", "c1", g.gen.ID)
+	st := e.createStack("web", g.gen.ID, g.pak)
+	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/agents/" + a.agent.ID.String() + "/labels", pak: e.admin,
+		body: map[string]any{"agent_id": a.agent.ID, "label": "hooks"}})
+	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/webhooks", pak: e.admin,
+		body: map[string]any{"name": "h", "url": hook.URL + "/secret-token", "auth_header": "Bearer hook-secret",
+			"event_types": []string{"deployment.created"}, "target_labels": []string{"hooks"}}})
+	e.createObject(st.ID, g.pak, cmYAML)
+
+	path := "/api/v1/agents/" + a.agent.ID.String() + "/webhooks/pending"
+	res := e.expectError(http.StatusForbidden, "read_only", req{method: "GET", path: path, pak: e.srv.ReadOnlyPAK()})
+	if strings.Contains(string(res.body), "secret-token") || strings.Contains(string(res.body), "hook-secret") {
+		t.Fatalf("refusal reveals a secret: %s", res.body)
+	}
+	var pending []client.PendingWebhookDelivery
+	e.must(http.StatusOK, req{method: "GET", path: path, pak: a.pak}).decode(t, &pending)
+	if len(pending) != 1 || pending[0].URL != hook.URL+"/secret-token" {
+		t.Fatalf("the agent got %+v, want the one delivery the read-only key must not have claimed", pending)
+	}
+}
+
+// TestRevokedPAKCannotReenterTheAuthCache: a request whose PAK lookup found the key valid,
+// with the key revoked (and evicted from the cache) before the lookup's answer was cached,
+// must not put the revoked key back in the cache: the next request with it is refused. The
+// interleaving is forced with a hook between the lookup and the cache insert.
+func TestRevokedPAKCannotReenterTheAuthCache(t *testing.T) {
+	e := newEnv(t) // the auth cache keeps resolutions for 60 s
+	a := e.createAgent("a1", "c1")
+	g := e.createGenerator("ci")
+	agentPath := "/api/v1/agents/" + a.agent.ID.String()
+	genPath := "/api/v1/generators/" + g.gen.ID.String()
+	for _, tc := range []struct {
+		name, key, probe string
+		revoke           func(e *env)
+	}{
+		{"agent rotation", a.pak, agentPath,
+			func(e *env) {
+				e.must(http.StatusOK, req{method: "POST", path: agentPath + "/rotate-pak", pak: e.admin})
+			}},
+		{"generator deletion", g.pak, genPath,
+			func(e *env) { e.must(http.StatusNoContent, req{method: "DELETE", path: genPath, pak: e.admin}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.authzView(t)
+			parsed, err := pak.FromHeader("Bearer " + tc.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hash, err := pak.Hash(parsed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			e.srv.SetPAKLookupHookForTest(func(h string) {
+				if h == hash {
+					once.Do(func() {
+						close(found)
+						<-release
+					})
+				}
+			})
+			t.Cleanup(func() { e.srv.SetPAKLookupHookForTest(nil) })
+
+			// The request in flight: its lookup finds the key valid and waits in the hook.
+			status := make(chan int, 1)
+			go func() {
+				r, _ := http.NewRequest(http.MethodGet, e.url+tc.probe, nil)
+				r.Header.Set("Authorization", "Bearer "+tc.key)
+				res, err := http.DefaultClient.Do(r)
+				if err != nil {
+					status <- 0
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				status <- res.StatusCode
+			}()
+			<-found
+			tc.revoke(e) // commits the revocation and evicts the hash
+			close(release)
+			// It was authenticated before the revocation; what the handler then finds is
+			// not the point (a deleted generator is not found).
+			if got := <-status; got == 0 || got == http.StatusUnauthorized {
+				t.Fatalf("the request authenticated before the revocation got %d", got)
+			}
+			e.expectError(http.StatusUnauthorized, "unauthorized", req{method: "GET", path: tc.probe, pak: tc.key})
+		})
+	}
 }
 
 func TestRotatedAndDeletedKeysStopWorking(t *testing.T) {

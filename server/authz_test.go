@@ -18,8 +18,9 @@ import (
 // caller gets (api.md §2.4 and the "Auth" rules of §5.1–§5.6). Deliberate deviations from
 // the reference, asserted as such: every refusal carries the JSON error body (also 401
 // `unauthorized` from the middleware and 403 `read_only` for the read-only admin's writes),
-// and an agent may read a deployment object of any stack associated with it, not only of
-// the stacks it targets explicitly.
+// an agent may read a deployment object of any stack associated with it, not only of the
+// stacks it targets explicitly, and the read-only admin is refused (403 `read_only`) the one
+// read that claims work and reveals secrets, GET /agents/{agent_id}/webhooks/pending.
 
 // authzCaller is one kind of caller; the value names its subtest.
 type authzCaller string
@@ -580,8 +581,11 @@ func authzTable() []authzRow {
 		{op: "test_webhook", method: "POST", route: "/webhooks/{id}/test",
 			path: func(f authzFixture) string { return f.webhookPath() + "/test" },
 			want: authzWrite(http.StatusOK, "admin_required", callerAdmin)},
+		// A read that claims deliveries and answers their decrypted URLs and auth headers:
+		// refused to the read-only admin like a write.
 		{op: "get_pending_agent_webhooks", method: "GET", route: "/agents/{agent_id}/webhooks/pending",
-			path: func(f authzFixture) string { return f.agentPath() + "/webhooks/pending" }, want: agentSelfRead},
+			path: func(f authzFixture) string { return f.agentPath() + "/webhooks/pending" },
+			want: agentSelfRead.with(callerReadOnly, authzReadOnly)},
 		// Only an agent reports, and only on a delivery it holds: A2 is refused although it
 		// is an agent.
 		{op: "report_delivery_result", method: "POST", route: "/webhook-deliveries/{id}/result", fresh: true,

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -59,8 +61,27 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-// middleware records request counts and latency by route template. Unmatched routes are
-// counted under "unmatched" so that arbitrary paths cannot grow the label set.
+// unmatchedEndpoint is the endpoint label of every request no route matched (404).
+const unmatchedEndpoint = "unmatched"
+
+// otherMethod is the method label of every request whose method is not a standard one.
+const otherMethod = "OTHER"
+
+// methodLabel returns the method label of a request: the standard methods as they are, any
+// other token (clients may send any) as OTHER, so that methods cannot grow the label set.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return otherMethod
+}
+
+// middleware records request counts and latency by route template. Every label takes
+// values from a fixed set, whatever clients send: the endpoint is a route template (or
+// "unmatched" when no route matched), the method a standard method or OTHER, the status one
+// the broker chose.
 func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -69,14 +90,14 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if endpoint == "/metrics" {
 			return err
 		}
-		if endpoint == "" || endpoint == "/*" {
-			endpoint = "unmatched"
+		if endpoint == "" || strings.HasSuffix(endpoint, "/*") { // no route, or a catch-all
+			endpoint = unmatchedEndpoint
 		}
 		status := c.Response().Status
 		if err != nil {
 			status, _ = errorResponse(err)
 		}
-		method := c.Request().Method
+		method := methodLabel(c.Request().Method)
 		m.requests.WithLabelValues(endpoint, method, strconv.Itoa(status)).Inc()
 		m.duration.WithLabelValues(endpoint, method).Observe(time.Since(start).Seconds())
 		return err

@@ -44,9 +44,14 @@ func redact(ptr any) {
 }
 
 // maskURLPassword masks the password of a URL's user information and the value of any
-// query parameter whose name contains "password". A value that does not parse as a URL is
-// masked entirely, since there is no telling where a secret in it would be.
+// query parameter whose name contains "password". A PostgreSQL keyword/value connection
+// string ("host=db password=secret") keeps everything but the values of keywords containing
+// "password" (see maskKeywordValuePasswords). A value that parses as neither is masked
+// entirely, since there is no telling where a secret in it would be.
 func maskURLPassword(s string) string {
+	if isKeywordValueDSN(s) {
+		return maskKeywordValuePasswords(s)
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return Mask
@@ -149,4 +154,97 @@ func environOf(ptr any) []string {
 // configuration reload change the level of the running logger.
 func Logger(l Log, w io.Writer) (*slog.Logger, *slog.LevelVar, error) {
 	return logging.New(l.Level, l.Format, w)
+}
+
+// isKeywordValueDSN reports whether s has the form of a libpq keyword/value connection string:
+// it starts (after spaces) with a keyword followed by optional spaces and "=". A URL never
+// does: its scheme ends with ":".
+func isKeywordValueDSN(s string) bool {
+	i := skipDSNSpace(s, 0)
+	start := i
+	for i < len(s) && isDSNKeywordByte(s[i]) {
+		i++
+	}
+	if i == start {
+		return false
+	}
+	i = skipDSNSpace(s, i)
+	return i < len(s) && s[i] == '='
+}
+
+// maskKeywordValuePasswords masks, in a libpq keyword/value connection string, the value of
+// every keyword whose name contains "password" (password, sslpassword, in any case), and keeps
+// the rest of the string as it is. Values follow libpq's rules: a value is either a run of
+// non-space characters or single-quoted, and a backslash escapes the next character in both
+// (\' and \\ inside quotes). A string that breaks these rules (an unterminated quote, a
+// keyword without "=") is masked entirely.
+func maskKeywordValuePasswords(s string) string {
+	var b strings.Builder
+	i := 0
+	for {
+		j := skipDSNSpace(s, i)
+		b.WriteString(s[i:j])
+		i = j
+		if i == len(s) {
+			return b.String()
+		}
+		start := i
+		for i < len(s) && isDSNKeywordByte(s[i]) {
+			i++
+		}
+		keyword := s[start:i]
+		i = skipDSNSpace(s, i)
+		if keyword == "" || i == len(s) || s[i] != '=' {
+			return Mask
+		}
+		i = skipDSNSpace(s, i+1)
+		b.WriteString(s[start:i]) // keyword, "=" and the spaces around it
+		end, ok := dsnValueEnd(s, i)
+		if !ok {
+			return Mask
+		}
+		if strings.Contains(strings.ToLower(keyword), "password") {
+			b.WriteString(Mask)
+		} else {
+			b.WriteString(s[i:end])
+		}
+		i = end
+	}
+}
+
+// dsnValueEnd returns the end of the value starting at i (its closing quote included).
+func dsnValueEnd(s string, i int) (int, bool) {
+	if i < len(s) && s[i] == '\'' {
+		for i++; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				i++
+			case '\'':
+				return i + 1, true
+			}
+		}
+		return 0, false // unterminated quote
+	}
+	for i < len(s) && !isDSNSpace(s[i]) {
+		if s[i] == '\\' {
+			i++
+		}
+		i++
+	}
+	return min(i, len(s)), true
+}
+
+func skipDSNSpace(s string, i int) int {
+	for i < len(s) && isDSNSpace(s[i]) {
+		i++
+	}
+	return i
+}
+
+func isDSNSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+func isDSNKeywordByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }

@@ -110,6 +110,49 @@ func TestRedacted(t *testing.T) {
 	}
 }
 
+// TestRedactedKeywordValueDSN: a PostgreSQL keyword/value connection string keeps everything
+// but its passwords, whatever libpq quoting they use.
+func TestRedactedKeywordValueDSN(t *testing.T) {
+	tests := []struct {
+		name, dsn, want string
+	}{
+		{"plain", "host=db password=secret user=x", "host=db password=******** user=x"},
+		{"first", "password=secret host=db", "password=******** host=db"},
+		{"last", "host=db user=x password=secret", "host=db user=x password=********"},
+		{"quoted with spaces", "host=db password='s3cret with spaces' user=x", "host=db password=******** user=x"},
+		{"escaped quote", `host=db password='it\'s \\ secret' user=x`, "host=db password=******** user=x"},
+		{"escaped space unquoted", `password=a\ secret host=db`, "password=******** host=db"},
+		{"spaces around =", "host = db  password =  secret\tuser=x", "host = db  password =  ********\tuser=x"},
+		{"empty quoted", "host=db password='' user=x", "host=db password=******** user=x"},
+		{"sslpassword", "host=db sslkey=/k.pem sslpassword=keypass", "host=db sslkey=/k.pem sslpassword=********"},
+		{"upper case", "host=db PASSWORD=secret", "host=db PASSWORD=********"},
+		{"leading spaces", "  host=db password=secret", "  host=db password=********"},
+		{"no password", "host=db user=x dbname='my db'", "host=db user=x dbname='my db'"},
+		{"quoted value with password inside", "options='-c password=x' host=db", "options='-c password=x' host=db"},
+		{"unterminated quote", "host=db password='secret user=x", Mask},
+		{"keyword without =", "host=db password", Mask},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := testDefaults()
+			b.Database.URL = tt.dsn
+			if got := b.Redacted().Database.URL; got != tt.want {
+				t.Errorf("database.url = %q, want %q", got, tt.want)
+			}
+		})
+	}
+
+	b := testDefaults()
+	b.Database.URL = `host=db password='top secret\'pw' user=brokkr`
+	y, err := b.Redacted().YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(y), "top") || strings.Contains(string(y), "secret") || !strings.Contains(string(y), "user=brokkr") {
+		t.Errorf("redacted YAML of a keyword/value DSN:\n%s", y)
+	}
+}
+
 func TestRedactedYAMLHasNoSecrets(t *testing.T) {
 	b := testDefaults()
 	b.Database.URL = "postgres://brokkr:topsecretpw@db/brokkr"
