@@ -20,9 +20,6 @@ import (
 
 // Internal notices of the live channels, in addition to those of events.go.
 const (
-	// NoticeAgentRevoked closes the agent's WebSocket connections (deletion, PAK rotation).
-	// Data: agent_id.
-	NoticeAgentRevoked = "internal.agent_revoked"
 	// NoticeAgentHeartbeat pushes the agent's fleet record to fleet subscribers. Data: agent_id.
 	NoticeAgentHeartbeat = "internal.agent_heartbeat"
 )
@@ -53,6 +50,11 @@ func (s *Server) installLive(e *echo.Echo, g routes) {
 		name:     "fleet-sweep",
 		interval: seconds(func(b config.BrokerSettings) int { return b.FleetSweepIntervalSeconds }),
 		run:      s.live.sweepFleet,
+	})
+	s.addWorker(worker{
+		name:     "socket-recheck",
+		interval: seconds(func(b config.BrokerSettings) int { return b.SocketRecheckIntervalSeconds }),
+		run:      s.live.recheckAll,
 	})
 	s.addWorker(worker{
 		name:     "telemetry-eviction",
@@ -128,6 +130,7 @@ type liveHub struct {
 	swept   bool // the first sweep has seeded sweep
 
 	fan fanoutState
+	rev revocationState
 }
 
 func newLiveHub(s *Server) *liveHub {
@@ -144,6 +147,7 @@ func newLiveHub(s *Server) *liveHub {
 		dirty:   map[uuid.UUID]struct{}{},
 	}
 	h.fan.parts = map[string]*partialMessage{}
+	h.rev = newRevocationState(s.db.Schema())
 	h.metrics = newLiveMetrics(s.metrics.registry, h)
 	return h
 }
@@ -165,6 +169,7 @@ func (h *liveHub) start(ctx context.Context) {
 	h.mu.Unlock()
 	h.fan.out = make(chan []string, 4096)
 	h.fan.started.Store(true)
+	h.startRevocations(ctx)
 	h.s.bg.Add(2)
 	go func() {
 		defer h.s.bg.Done()
@@ -205,10 +210,6 @@ func (h *liveHub) onEvent(ev Event) {
 		h.downlink(uuidsOf(ev.Data["agent_ids"]), client.WSStackChanged, ev.Data["stack"])
 	case NoticeWorkOrder:
 		h.downlink(uuidsOf(ev.Data["agent_ids"]), client.WSWorkOrder, ev.Data["work_order"])
-	case NoticeAgentRevoked:
-		ids := uuidsOf(ev.Data["agent_id"])
-		h.revokeLocal(ids...)
-		h.publish(fanoutMessage{Kind: fanRevoke, Agents: ids})
 	case NoticeAgentHeartbeat:
 		h.fleetChanged(true, uuidsOf(ev.Data["agent_id"])...)
 	}
@@ -285,7 +286,8 @@ func (h *liveHub) deliverLocal(agentID uuid.UUID, f frame) bool {
 	return true
 }
 
-// revokeLocal closes the agents' connections on this replica.
+// revokeLocal closes the agents' connections on this replica (the revocation message of
+// replicas that predate the revocation channel of ws_revoke.go).
 func (h *liveHub) revokeLocal(agents ...uuid.UUID) {
 	for _, id := range agents {
 		h.mu.Lock()
@@ -320,6 +322,7 @@ func (h *liveHub) deliverStack(stackID uuid.UUID, data []byte) {
 type liveMetrics struct {
 	messages     *prometheus.CounterVec
 	dropped      *prometheus.CounterVec
+	revoked      *prometheus.CounterVec
 	evictionRuns prometheus.Counter
 	evicted      *prometheus.CounterVec
 }
@@ -334,6 +337,10 @@ func newLiveMetrics(reg *prometheus.Registry, h *liveHub) *liveMetrics {
 			Name: "brokkr_ws_dropped_total",
 			Help: "Live messages dropped by reason (lane_full, subscriber_lag, fanout_too_large, fanout_queue_full, fanout_error).",
 		}, []string{"reason"}),
+		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "brokkr_ws_revoked_total",
+			Help: "WebSockets closed because their access ended, by reason (credentials, deactivated, stack_access) and by what found it (notice, recheck).",
+		}, []string{"reason", "found_by"}),
 		evictionRuns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "brokkr_ws_log_eviction_runs_total",
 			Help: "Runs of the telemetry eviction worker.",
@@ -350,7 +357,7 @@ func newLiveMetrics(reg *prometheus.Registry, h *liveHub) *liveMetrics {
 			return float64(f())
 		})
 	}
-	reg.MustRegister(m.messages, m.dropped, m.evictionRuns, m.evicted,
+	reg.MustRegister(m.messages, m.dropped, m.revoked, m.evictionRuns, m.evicted,
 		gauge("brokkr_ws_connected_agents", "Agents connected to this replica's WebSocket channel.",
 			func() int { return len(h.agents) }),
 		gauge("brokkr_ws_live_subscribers", "Stack live-tail subscribers on this replica.",

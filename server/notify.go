@@ -30,14 +30,16 @@ func (s *Server) notifyHandlers() []notifyHandler {
 		reset:   s.authCache.clear,
 	}}
 	if s.live != nil {
-		hs = append(hs, s.live.notifyHandler())
+		hs = append(hs, s.live.notifyHandler(), s.live.revocationHandler())
 	}
 	return hs
 }
 
 // evictPAK drops cached resolutions of these hashes here at once and, through PostgreSQL
-// NOTIFY, on every other replica sharing the database.
+// NOTIFY, on every other replica sharing the database; then it closes the sockets opened
+// with them, on every replica (ws_revoke.go).
 func (s *Server) evictPAK(hashes ...string) {
+	defer s.revokeSockets(recheck{Hashes: hashes})
 	s.authCache.evict(hashes...)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

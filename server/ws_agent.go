@@ -17,6 +17,7 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
+	"github.com/brokkr/brokkr/internal/pak"
 )
 
 // Close codes used by the broker.
@@ -35,9 +36,10 @@ const (
 
 // socketIdentity authenticates a WebSocket upgrade request like the API does: the
 // Authorization header, or, when allowed and the header is absent, a subprotocol
-// "brokkr.pak.<PAK>". On failure it has answered (401, or 500 when the lookup failed) with
-// an empty body and returns false.
-func (s *Server) socketIdentity(c echo.Context, allowSubprotocol bool) (Identity, bool) {
+// "brokkr.pak.<PAK>". It returns the identity and the hash of the PAK presented, which the
+// socket keeps for its re-checks. On failure it has answered (401, or 500 when the lookup
+// failed) with an empty body and returns false.
+func (s *Server) socketIdentity(c echo.Context, allowSubprotocol bool) (Identity, string, bool) {
 	r := c.Request()
 	header := r.Header.Get(echo.HeaderAuthorization)
 	if strings.TrimSpace(header) == "" && allowSubprotocol {
@@ -45,7 +47,7 @@ func (s *Server) socketIdentity(c echo.Context, allowSubprotocol bool) (Identity
 	}
 	if strings.TrimSpace(header) == "" {
 		_ = c.NoContent(http.StatusUnauthorized)
-		return Identity{}, false
+		return Identity{}, "", false
 	}
 	id, err := s.resolve(r.Context(), header)
 	if errors.Is(err, errUnknownPAK) {
@@ -60,9 +62,22 @@ func (s *Server) socketIdentity(c echo.Context, allowSubprotocol bool) (Identity
 			s.log.ErrorContext(r.Context(), "authenticate WebSocket upgrade", slog.String("path", r.URL.Path), slog.Any("err", err))
 			_ = c.NoContent(http.StatusInternalServerError)
 		}
-		return Identity{}, false
+		return Identity{}, "", false
 	}
-	return id, true
+	return id, pakHashOf(header), true
+}
+
+// pakHashOf returns the hash of the PAK in an Authorization value that resolve accepted.
+func pakHashOf(header string) string {
+	key, err := pak.FromHeader(header)
+	if err != nil {
+		return ""
+	}
+	hash, err := pak.Hash(key)
+	if err != nil {
+		return ""
+	}
+	return hash
 }
 
 // pakFromSubprotocols returns the PAK a client offered as a "brokkr.pak.<PAK>" subprotocol.
@@ -85,18 +100,28 @@ func acceptOptions(subprotocols ...string) *websocket.AcceptOptions {
 
 // agentSocket is GET /internal/ws/agent: the agents' two-way channel.
 func (s *Server) agentSocket(c echo.Context) error {
-	id, ok := s.socketIdentity(c, false)
+	epoch := s.live.rev.epoch.Load()
+	id, hash, ok := s.socketIdentity(c, false)
 	if !ok {
 		return nil
 	}
 	if !id.IsAgent() {
 		return c.NoContent(http.StatusForbidden)
 	}
+	// The status decides whether a later deactivation closes the channel.
+	a, err := db.GetAgent(c.Request().Context(), s.db, id.AgentID)
+	if errors.Is(err, db.ErrNotFound) {
+		return c.NoContent(http.StatusUnauthorized) // deleted since its key was resolved
+	}
+	if err != nil {
+		s.log.ErrorContext(c.Request().Context(), "read agent status", slog.Any("err", err))
+		return c.NoContent(http.StatusInternalServerError)
+	}
 	ws, err := websocket.Accept(c.Response(), c.Request(), acceptOptions())
 	if err != nil {
 		return nil // Accept has answered
 	}
-	s.live.serveAgent(id.AgentID, ws)
+	s.live.serveAgent(id.AgentID, socketGrant{hash: hash, id: id}, a.Status == agentActive, epoch, ws)
 	return nil
 }
 
@@ -114,6 +139,11 @@ type agentConn struct {
 	in, out   atomic.Int64
 	closing   sync.Once
 	grants    map[uuid.UUID]stackGrant // reader goroutine only
+	grant     socketGrant              // what the channel was opened with
+	// active is set while the agent is known to be ACTIVE: leaving ACTIVE then closes the
+	// channel. A channel opened by an agent that is not ACTIVE stays open until the agent
+	// has been seen ACTIVE.
+	active atomic.Bool
 }
 
 // stackGrant caches whether the agent may report telemetry for a stack.
@@ -163,8 +193,9 @@ func (c *agentConn) close(code websocket.StatusCode, reason string) {
 	})
 }
 
-// serveAgent runs an accepted agent connection until it ends.
-func (h *liveHub) serveAgent(agentID uuid.UUID, ws *websocket.Conn) {
+// serveAgent runs an accepted agent connection until it ends. epoch is the revocation
+// epoch read before the agent's key was resolved.
+func (h *liveHub) serveAgent(agentID uuid.UUID, grant socketGrant, active bool, epoch uint64, ws *websocket.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &agentConn{
 		hub: h, id: uuid.New(), agentID: agentID, since: time.Now().UTC().Truncate(time.Microsecond),
@@ -172,10 +203,13 @@ func (h *liveHub) serveAgent(agentID uuid.UUID, ws *websocket.Conn) {
 		control:   make(chan frame, controlLaneSize),
 		telemetry: make(chan frame, telemetryLaneSize),
 		grants:    map[uuid.UUID]stackGrant{},
+		grant:     grant,
 	}
+	c.active.Store(active)
 	ws.SetReadLimit(agentReadLimit)
 	h.register(c)
 	defer h.unregister(c)
+	h.recheckIfRevoked(epoch, recheck{Hashes: []string{grant.hash}, Agents: []uuid.UUID{agentID}})
 	go c.writeLoop()
 	for {
 		typ, data, err := ws.Read(ctx)

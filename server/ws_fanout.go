@@ -29,7 +29,7 @@ const (
 	fanAgent  = "agent"  // Msg for the sockets of Agents
 	fanStack  = "stack"  // Msg for the live subscribers of Stack
 	fanFleet  = "fleet"  // the fleet records of Agents changed
-	fanRevoke = "revoke" // close the connections of Agents
+	fanRevoke = "revoke" // close the connections of Agents (sent by earlier versions only: see ws_revoke.go)
 	fanUp     = "up"     // agent Agents[0] connected to the origin (Conn, Since)
 	fanDown   = "down"   // agent Agents[0] disconnected from the origin (Conn)
 	fanSnap   = "snap"   // the origin's full presence list
@@ -70,6 +70,7 @@ type fanoutState struct {
 	started atomic.Bool
 	out     chan []string // payload groups waiting for the publisher
 	seq     atomic.Uint64
+	hold    sync.RWMutex // read-held while publishing; holding it stalls the publisher (tests)
 
 	mu    sync.Mutex
 	parts map[string]*partialMessage
@@ -182,9 +183,11 @@ func (h *liveHub) publishLoop(ctx context.Context) {
 				break fill
 			}
 		}
+		h.fan.hold.RLock()
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := h.notify(sctx, batch)
 		cancel()
+		h.fan.hold.RUnlock()
 		if err != nil && ctx.Err() == nil {
 			h.metrics.dropped.WithLabelValues("fanout_error").Add(float64(len(batch)))
 			h.log.Warn("publish live messages", slog.Int("payloads", len(batch)), slog.Any("err", err))

@@ -20,7 +20,8 @@ import (
 // report for a stack (k8s_event, pod_log_line, log_gap). The admin may watch any stack, a
 // generator its own live stacks.
 func (s *Server) stackLiveSocket(c echo.Context) error {
-	id, ok := s.socketIdentity(c, true)
+	epoch := s.live.rev.epoch.Load()
+	id, hash, ok := s.socketIdentity(c, true)
 	if !ok {
 		return nil
 	}
@@ -46,15 +47,18 @@ func (s *Server) stackLiveSocket(c echo.Context) error {
 		return nil
 	}
 	sub := newStackSub(stackID, s.live.metrics)
+	sub.grant = socketGrant{hash: hash, id: id}
 	s.live.addStackSub(sub)
 	defer s.live.removeStackSub(sub)
-	serveSubscriber(ws, sub.ch, sub.done)
+	s.live.recheckIfRevoked(epoch, recheck{Hashes: []string{hash}, Stacks: []uuid.UUID{stackID}})
+	serveSubscriber(ws, sub.ch, &sub.end)
 	return nil
 }
 
 // fleetLiveSocket is GET /api/v1/fleet/live: fleet_update frames for the admin.
 func (s *Server) fleetLiveSocket(c echo.Context) error {
-	id, ok := s.socketIdentity(c, true)
+	epoch := s.live.rev.epoch.Load()
+	id, hash, ok := s.socketIdentity(c, true)
 	if !ok {
 		return nil
 	}
@@ -65,16 +69,36 @@ func (s *Server) fleetLiveSocket(c echo.Context) error {
 	if err != nil {
 		return nil
 	}
-	sub := &fleetSub{ch: make(chan []byte, subscriberBuffer), done: make(chan struct{})}
+	sub := &fleetSub{ch: make(chan []byte, subscriberBuffer), end: newSubEnd(), grant: socketGrant{hash: hash, id: id}}
 	s.live.addFleetSub(sub)
 	defer s.live.removeFleetSub(sub)
-	serveSubscriber(ws, sub.ch, sub.done)
+	s.live.recheckIfRevoked(epoch, recheck{Hashes: []string{hash}})
+	serveSubscriber(ws, sub.ch, &sub.end)
 	return nil
 }
 
+// subEnd ends a consumer connection once, with a close status: shutdown or revocation.
+type subEnd struct {
+	once   sync.Once
+	done   chan struct{}
+	code   websocket.StatusCode
+	reason string
+}
+
+func newSubEnd() subEnd { return subEnd{done: make(chan struct{})} }
+
+// end asks the connection to close with this status; later calls do nothing.
+func (e *subEnd) end(code websocket.StatusCode, reason string) {
+	e.once.Do(func() {
+		e.code, e.reason = code, reason
+		close(e.done)
+	})
+}
+
 // serveSubscriber writes queued frames to a consumer until the consumer leaves, a write
-// fails, or done closes (shutdown). Frames the consumer sends are read and ignored.
-func serveSubscriber(ws *websocket.Conn, ch <-chan []byte, done <-chan struct{}) {
+// fails, or end is asked (shutdown, revocation). Frames the consumer sends are read and
+// ignored.
+func serveSubscriber(ws *websocket.Conn, ch <-chan []byte, end *subEnd) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -90,8 +114,8 @@ func serveSubscriber(ws *websocket.Conn, ch <-chan []byte, done <-chan struct{})
 		case <-ctx.Done():
 			_ = ws.CloseNow()
 			return
-		case <-done:
-			_ = ws.Close(statusGoingAway, "broker shutting down")
+		case <-end.done:
+			_ = ws.Close(end.code, end.reason)
 			return
 		case b := <-ch:
 			wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
@@ -110,8 +134,8 @@ type stackSub struct {
 	stackID uuid.UUID
 	metrics *liveMetrics
 	ch      chan []byte
-	done    chan struct{}
-	stop    sync.Once
+	end     subEnd
+	grant   socketGrant // what the tail was opened with
 
 	mu      sync.Mutex
 	dropped uint64    // frames lost since the last gap frame
@@ -119,7 +143,7 @@ type stackSub struct {
 }
 
 func newStackSub(stackID uuid.UUID, m *liveMetrics) *stackSub {
-	return &stackSub{stackID: stackID, metrics: m, ch: make(chan []byte, subscriberBuffer), done: make(chan struct{})}
+	return &stackSub{stackID: stackID, metrics: m, ch: make(chan []byte, subscriberBuffer), end: newSubEnd()}
 }
 
 // offer queues a frame without blocking. A subscriber that falls behind loses frames; the
@@ -153,14 +177,14 @@ func (s *stackSub) offer(data []byte) {
 	s.metrics.dropped.WithLabelValues("subscriber_lag").Inc()
 }
 
-func (s *stackSub) close() { s.stop.Do(func() { close(s.done) }) }
+func (s *stackSub) close(code websocket.StatusCode, reason string) { s.end.end(code, reason) }
 
 // fleetSub is one fleet live subscriber; a lagging one silently misses frames (the next
 // record of an agent supersedes the lost one).
 type fleetSub struct {
-	ch   chan []byte
-	done chan struct{}
-	stop sync.Once
+	ch    chan []byte
+	end   subEnd
+	grant socketGrant // what the subscription was opened with
 }
 
 func (f *fleetSub) offer(data []byte) bool {
@@ -172,7 +196,7 @@ func (f *fleetSub) offer(data []byte) bool {
 	}
 }
 
-func (f *fleetSub) close() { f.stop.Do(func() { close(f.done) }) }
+func (f *fleetSub) close(code websocket.StatusCode, reason string) { f.end.end(code, reason) }
 
 func (h *liveHub) addStackSub(sub *stackSub) {
 	h.mu.Lock()
@@ -212,11 +236,11 @@ func (h *liveHub) closeSubscribers() {
 	defer h.mu.Unlock()
 	for _, subs := range h.stacks {
 		for sub := range subs {
-			sub.close()
+			sub.close(statusGoingAway, "broker shutting down")
 		}
 	}
 	for sub := range h.fleet {
-		sub.close()
+		sub.close(statusGoingAway, "broker shutting down")
 	}
 }
 
