@@ -15,9 +15,14 @@ type Agents struct{ c *Client }
 func (c *Client) Agents() *Agents { return &Agents{c: c} }
 
 // List returns the live agents: all of them for the admin, those registered with the
-// calling generator for a generator PAK.
+// calling generator for a generator PAK. It reads every page; ListPage reads one.
 func (a *Agents) List(ctx context.Context) ([]Agent, error) {
-	return call[[]Agent](ctx, a.c, request{method: http.MethodGet, path: "/agents"})
+	return listAll[Agent](ctx, a.c, request{method: http.MethodGet, path: "/agents"}, 0)
+}
+
+// ListPage returns one page of the live agents, oldest first.
+func (a *Agents) ListPage(ctx context.Context, opts *ListOptions) (Page[Agent], error) {
+	return listPage[Agent](ctx, a.c, request{method: http.MethodGet, path: "/agents"}, opts)
 }
 
 // Create registers a new agent (status INACTIVE) and returns it with its initial PAK, which
@@ -52,9 +57,16 @@ func (a *Agents) Delete(ctx context.Context, id uuid.UUID) error {
 	return err
 }
 
-// Events returns the agent's live events, newest first (admin, or the agent itself).
+// Events returns all the agent's live events, newest first, reading every page (admin, or
+// the agent itself). EventsPage reads one page.
 func (a *Agents) Events(ctx context.Context, id uuid.UUID) ([]AgentEvent, error) {
-	return call[[]AgentEvent](ctx, a.c, request{method: http.MethodGet, path: path("agents", id, "events")})
+	return listAll[AgentEvent](ctx, a.c, request{method: http.MethodGet, path: path("agents", id, "events")}, 0)
+}
+
+// EventsPage returns one page of the agent's live events, newest first (the broker's
+// default page is the 100 most recent).
+func (a *Agents) EventsPage(ctx context.Context, id uuid.UUID, opts *ListOptions) (Page[AgentEvent], error) {
+	return listPage[AgentEvent](ctx, a.c, request{method: http.MethodGet, path: path("agents", id, "events")}, opts)
 }
 
 // CreateEvent records the outcome of applying a deployment object; a nil ev.AgentID is
@@ -171,14 +183,23 @@ type AgentEvents struct{ c *Client }
 // AgentEvents returns the agent event handle.
 func (c *Client) AgentEvents() *AgentEvents { return &AgentEvents{c: c} }
 
-// List returns the live events of all agents; a non-nil generatorID keeps the events of
-// agents registered with that generator (admin).
+// List returns the live events of all agents, newest first, reading every page; a non-nil
+// generatorID keeps the events of agents registered with that generator (admin).
 func (a *AgentEvents) List(ctx context.Context, generatorID *uuid.UUID) ([]AgentEvent, error) {
+	return listAll[AgentEvent](ctx, a.c, agentEventsRequest(generatorID), 0)
+}
+
+// ListPage returns one page of the live events of all agents, newest first (admin).
+func (a *AgentEvents) ListPage(ctx context.Context, generatorID *uuid.UUID, opts *ListOptions) (Page[AgentEvent], error) {
+	return listPage[AgentEvent](ctx, a.c, agentEventsRequest(generatorID), opts)
+}
+
+func agentEventsRequest(generatorID *uuid.UUID) request {
 	q := url.Values{}
 	if generatorID != nil {
 		q.Set("pak_id", generatorID.String())
 	}
-	return call[[]AgentEvent](ctx, a.c, request{method: http.MethodGet, path: "/agent-events", query: q})
+	return request{method: http.MethodGet, path: "/agent-events", query: q}
 }
 
 // Get returns one agent event (admin).

@@ -13,9 +13,15 @@ type Generators struct{ c *Client }
 // Generators returns the generator handle.
 func (c *Client) Generators() *Generators { return &Generators{c: c} }
 
-// List returns the live generators, the system generator excepted (admin).
+// List returns the live generators, the system generator excepted, reading every page
+// (admin).
 func (g *Generators) List(ctx context.Context) ([]Generator, error) {
-	return call[[]Generator](ctx, g.c, request{method: http.MethodGet, path: "/generators"})
+	return listAll[Generator](ctx, g.c, request{method: http.MethodGet, path: "/generators"}, 0)
+}
+
+// ListPage returns one page of the live generators, oldest first (admin).
+func (g *Generators) ListPage(ctx context.Context, opts *ListOptions) (Page[Generator], error) {
+	return listPage[Generator](ctx, g.c, request{method: http.MethodGet, path: "/generators"}, opts)
 }
 
 // Create adds a generator and returns it with its PAK, which is shown only this once
@@ -68,5 +74,10 @@ func (g *Generators) Deregister(ctx context.Context, generatorID uuid.UUID, agen
 // RegisteredAgents returns the registrations of agents with the generator (admin, or the
 // generator itself).
 func (g *Generators) RegisteredAgents(ctx context.Context, id uuid.UUID) ([]AgentGeneratorRegistration, error) {
-	return call[[]AgentGeneratorRegistration](ctx, g.c, request{method: http.MethodGet, path: path("generators", id, "registered-agents")})
+	return listAll[AgentGeneratorRegistration](ctx, g.c, request{method: http.MethodGet, path: path("generators", id, "registered-agents")}, 0)
+}
+
+// RegisteredAgentsPage returns one page of the generator's registrations, oldest first.
+func (g *Generators) RegisteredAgentsPage(ctx context.Context, id uuid.UUID, opts *ListOptions) (Page[AgentGeneratorRegistration], error) {
+	return listPage[AgentGeneratorRegistration](ctx, g.c, request{method: http.MethodGet, path: path("generators", id, "registered-agents")}, opts)
 }

@@ -20,13 +20,23 @@ type Stacks struct{ c *Client }
 func (c *Client) Stacks() *Stacks { return &Stacks{c: c} }
 
 // List returns the live stacks: for the admin all of them, or those of generatorID when it
-// is not nil; for a generator PAK its own stacks (generatorID is ignored).
+// is not nil; for a generator PAK its own stacks (generatorID is ignored). It reads every
+// page; ListPage reads one.
 func (s *Stacks) List(ctx context.Context, generatorID *uuid.UUID) ([]Stack, error) {
+	return listAll[Stack](ctx, s.c, stacksRequest(generatorID), 0)
+}
+
+// ListPage returns one page of the live stacks, oldest first.
+func (s *Stacks) ListPage(ctx context.Context, generatorID *uuid.UUID, opts *ListOptions) (Page[Stack], error) {
+	return listPage[Stack](ctx, s.c, stacksRequest(generatorID), opts)
+}
+
+func stacksRequest(generatorID *uuid.UUID) request {
 	q := url.Values{}
 	if generatorID != nil {
 		q.Set("pak_id", generatorID.String())
 	}
-	return call[[]Stack](ctx, s.c, request{method: http.MethodGet, path: "/stacks", query: q})
+	return request{method: http.MethodGet, path: "/stacks", query: q}
 }
 
 // Create adds a stack (admin, or the generator named by req.GeneratorID).
@@ -87,10 +97,43 @@ func (s *Stacks) RemoveAnnotation(ctx context.Context, id uuid.UUID, key string)
 	return err
 }
 
-// DeploymentObjects returns the stack's live deployment objects, highest sequence id first
-// (owner).
+// DeploymentObjects returns all the stack's live deployment objects with their YAML,
+// highest sequence id first, reading every page (owner). To read less, use
+// DeploymentObjectsPage or LatestDeploymentObject.
 func (s *Stacks) DeploymentObjects(ctx context.Context, id uuid.UUID) ([]DeploymentObject, error) {
-	return call[[]DeploymentObject](ctx, s.c, request{method: http.MethodGet, path: path("stacks", id, "deployment-objects")})
+	return listAll[DeploymentObject](ctx, s.c, request{method: http.MethodGet, path: path("stacks", id, "deployment-objects")}, 0)
+}
+
+// DeploymentObjectListOptions select a page of a stack's deployment objects.
+type DeploymentObjectListOptions struct {
+	ListOptions
+	// WithoutYAML leaves yaml_content empty: checksums, sequence ids and markers only.
+	WithoutYAML bool
+}
+
+// DeploymentObjectsPage returns one page of the stack's live deployment objects, highest
+// sequence id first (the broker's default page is the 100 newest) (owner).
+func (s *Stacks) DeploymentObjectsPage(ctx context.Context, id uuid.UUID, opts *DeploymentObjectListOptions) (Page[DeploymentObject], error) {
+	r := request{method: http.MethodGet, path: path("stacks", id, "deployment-objects"), query: url.Values{}}
+	var lo *ListOptions
+	if opts != nil {
+		lo = &opts.ListOptions
+		if opts.WithoutYAML {
+			r.query.Set("include_yaml", "false")
+		}
+	}
+	return listPage[DeploymentObject](ctx, s.c, r, lo)
+}
+
+// LatestDeploymentObject returns the stack's live deployment object with the highest
+// sequence id, or nil when the stack has none, in one request for one row; withYAML false
+// leaves its yaml_content empty (owner).
+func (s *Stacks) LatestDeploymentObject(ctx context.Context, id uuid.UUID, withYAML bool) (*DeploymentObject, error) {
+	p, err := s.DeploymentObjectsPage(ctx, id, &DeploymentObjectListOptions{ListOptions: ListOptions{Limit: 1}, WithoutYAML: !withYAML})
+	if err != nil || len(p.Items) == 0 {
+		return nil, err
+	}
+	return &p.Items[0], nil
 }
 
 // CreateDeploymentObject adds a new version of the stack's manifests. The YAML is sent as

@@ -15,9 +15,15 @@ type Templates struct{ c *Client }
 // Templates returns the template handle.
 func (c *Client) Templates() *Templates { return &Templates{c: c} }
 
-// List returns the live templates the caller may read (admin, generator).
+// List returns the live templates the caller may read, reading every page (admin,
+// generator).
 func (t *Templates) List(ctx context.Context) ([]StackTemplate, error) {
-	return call[[]StackTemplate](ctx, t.c, request{method: http.MethodGet, path: "/templates"})
+	return listAll[StackTemplate](ctx, t.c, request{method: http.MethodGet, path: "/templates"}, 0)
+}
+
+// ListPage returns one page of the templates the caller may read, oldest first.
+func (t *Templates) ListPage(ctx context.Context, opts *ListOptions) (Page[StackTemplate], error) {
+	return listPage[StackTemplate](ctx, t.c, request{method: http.MethodGet, path: "/templates"}, opts)
 }
 
 // Create adds version 1 (or the next version) of a template; the admin creates system

@@ -84,11 +84,14 @@ func (d *Diagnostics) Get(ctx context.Context, id uuid.UUID) (DiagnosticResponse
 	return out, err
 }
 
-// Pending returns the agent's pending, unexpired requests, oldest first.
+// Pending returns the agent's pending, unexpired requests, oldest first, reading every page.
 func (d *Diagnostics) Pending(ctx context.Context, agentID uuid.UUID) ([]DiagnosticRequest, error) {
-	var out []DiagnosticRequest
-	_, err := d.c.do(ctx, request{method: http.MethodGet, path: path("agents", agentID, "diagnostics", "pending")}, &out)
-	return out, err
+	return listAll[DiagnosticRequest](ctx, d.c, request{method: http.MethodGet, path: path("agents", agentID, "diagnostics", "pending")}, 0)
+}
+
+// PendingPage returns one page of the agent's pending, unexpired requests, oldest first.
+func (d *Diagnostics) PendingPage(ctx context.Context, agentID uuid.UUID, opts *ListOptions) (Page[DiagnosticRequest], error) {
+	return listPage[DiagnosticRequest](ctx, d.c, request{method: http.MethodGet, path: path("agents", agentID, "diagnostics", "pending")}, opts)
 }
 
 // Claim takes a pending request; a request in any other state is a 409 with code

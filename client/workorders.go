@@ -105,22 +105,35 @@ func (c *Client) WorkOrders() *WorkOrders { return &WorkOrders{c: c} }
 type WorkOrderListOptions struct {
 	Status   string // PENDING, CLAIMED or RETRY_PENDING
 	WorkType string
+	Limit    int // List: at most this many orders (0 = all)
 }
 
-// List returns the queued work orders, newest first (admin).
-func (w *WorkOrders) List(ctx context.Context, opts *WorkOrderListOptions) ([]WorkOrder, error) {
+func (o *WorkOrderListOptions) request() request {
 	q := url.Values{}
-	if opts != nil {
-		if opts.Status != "" {
-			q.Set("status", opts.Status)
+	if o != nil {
+		if o.Status != "" {
+			q.Set("status", o.Status)
 		}
-		if opts.WorkType != "" {
-			q.Set("work_type", opts.WorkType)
+		if o.WorkType != "" {
+			q.Set("work_type", o.WorkType)
 		}
 	}
-	var out []WorkOrder
-	_, err := w.c.do(ctx, request{method: http.MethodGet, path: "/work-orders", query: q}, &out)
-	return out, err
+	return request{method: http.MethodGet, path: "/work-orders", query: q}
+}
+
+// List returns the queued work orders, newest first, reading as many pages as needed (admin).
+func (w *WorkOrders) List(ctx context.Context, opts *WorkOrderListOptions) ([]WorkOrder, error) {
+	limit := 0
+	if opts != nil {
+		limit = opts.Limit
+	}
+	return listAll[WorkOrder](ctx, w.c, opts.request(), limit)
+}
+
+// ListPage returns one page of the queued work orders, newest first; opts filter them
+// (its Limit is not used), page selects the page (admin).
+func (w *WorkOrders) ListPage(ctx context.Context, opts *WorkOrderListOptions, page *ListOptions) (Page[WorkOrder], error) {
+	return listPage[WorkOrder](ctx, w.c, opts.request(), page)
 }
 
 // Create enqueues a work order (admin).
@@ -144,16 +157,23 @@ func (w *WorkOrders) Delete(ctx context.Context, id uuid.UUID) error {
 	return err
 }
 
-// Pending returns the PENDING orders the agent may claim, oldest first; a non-empty
-// workType filters them (the agent itself, or admin).
+// Pending returns the PENDING orders the agent may claim, oldest first, reading every page;
+// a non-empty workType filters them (the agent itself, or admin).
 func (w *WorkOrders) Pending(ctx context.Context, agentID uuid.UUID, workType string) ([]WorkOrder, error) {
+	return listAll[WorkOrder](ctx, w.c, pendingRequest(agentID, workType), 0)
+}
+
+// PendingPage returns one page of the PENDING orders the agent may claim, oldest first.
+func (w *WorkOrders) PendingPage(ctx context.Context, agentID uuid.UUID, workType string, page *ListOptions) (Page[WorkOrder], error) {
+	return listPage[WorkOrder](ctx, w.c, pendingRequest(agentID, workType), page)
+}
+
+func pendingRequest(agentID uuid.UUID, workType string) request {
 	q := url.Values{}
 	if workType != "" {
 		q.Set("work_type", workType)
 	}
-	var out []WorkOrder
-	_, err := w.c.do(ctx, request{method: http.MethodGet, path: path("agents", agentID, "work-orders", "pending"), query: q}, &out)
-	return out, err
+	return request{method: http.MethodGet, path: path("agents", agentID, "work-orders", "pending"), query: q}
 }
 
 // Claim takes a PENDING order for the agent. Exactly one of several concurrent claimers
@@ -186,29 +206,39 @@ type WorkOrderLogOptions struct {
 	WorkType string
 	Success  *bool
 	AgentID  *uuid.UUID // the agent that claimed the order
-	Limit    int        // 0 = all
+	Limit    int        // Log: at most this many entries (0 = all)
 }
 
-// Log returns finished work orders, most recently completed first (admin).
-func (w *WorkOrders) Log(ctx context.Context, opts *WorkOrderLogOptions) ([]WorkOrderLog, error) {
+func (o *WorkOrderLogOptions) request() request {
 	q := url.Values{}
-	if opts != nil {
-		if opts.WorkType != "" {
-			q.Set("work_type", opts.WorkType)
+	if o != nil {
+		if o.WorkType != "" {
+			q.Set("work_type", o.WorkType)
 		}
-		if opts.Success != nil {
-			q.Set("success", strconv.FormatBool(*opts.Success))
+		if o.Success != nil {
+			q.Set("success", strconv.FormatBool(*o.Success))
 		}
-		if opts.AgentID != nil {
-			q.Set("agent_id", opts.AgentID.String())
-		}
-		if opts.Limit > 0 {
-			q.Set("limit", strconv.Itoa(opts.Limit))
+		if o.AgentID != nil {
+			q.Set("agent_id", o.AgentID.String())
 		}
 	}
-	var out []WorkOrderLog
-	_, err := w.c.do(ctx, request{method: http.MethodGet, path: "/work-order-log", query: q}, &out)
-	return out, err
+	return request{method: http.MethodGet, path: "/work-order-log", query: q}
+}
+
+// Log returns finished work orders, most recently completed first, reading as many pages as
+// needed (admin).
+func (w *WorkOrders) Log(ctx context.Context, opts *WorkOrderLogOptions) ([]WorkOrderLog, error) {
+	limit := 0
+	if opts != nil {
+		limit = opts.Limit
+	}
+	return listAll[WorkOrderLog](ctx, w.c, opts.request(), limit)
+}
+
+// LogPage returns one page of finished work orders, most recently completed first; opts
+// filter them (its Limit is not used), page selects the page (admin).
+func (w *WorkOrders) LogPage(ctx context.Context, opts *WorkOrderLogOptions, page *ListOptions) (Page[WorkOrderLog], error) {
+	return listPage[WorkOrderLog](ctx, w.c, opts.request(), page)
 }
 
 // LogEntry returns one finished work order (admin).

@@ -8,21 +8,29 @@ import (
 	"github.com/google/uuid"
 )
 
-// ListAgents returns every live agent, ordered by creation.
-func ListAgents(ctx context.Context, q Queryer) ([]Agent, error) {
+// ListAgents returns one page of the live agents, oldest first, and whether more follow.
+func ListAgents(ctx context.Context, q Queryer, p Page) ([]Agent, bool, error) {
+	var args []any
 	var out []Agent
-	err := q.SelectContext(ctx, &out, `SELECT `+agentColumns+` FROM agents WHERE deleted_at IS NULL ORDER BY created_at, id`)
-	return out, Wrap(err)
+	err := q.SelectContext(ctx, &out, `SELECT `+agentColumns+` FROM agents
+		WHERE deleted_at IS NULL AND `+byCreatedAsc.after("", p, &args)+`
+		ORDER BY `+byCreatedAsc.by("")+` LIMIT `+limitArg(p, &args), args...)
+	out, more := trim(out, p)
+	return out, more, Wrap(err)
 }
 
-// ListAgentsRegisteredWith returns the live agents registered with a generator.
-func ListAgentsRegisteredWith(ctx context.Context, q Queryer, generatorID uuid.UUID) ([]Agent, error) {
+// ListAgentsRegisteredWith returns one page of the live agents registered with a generator,
+// oldest first, and whether more follow.
+func ListAgentsRegisteredWith(ctx context.Context, q Queryer, generatorID uuid.UUID, p Page) ([]Agent, bool, error) {
+	args := []any{generatorID}
 	var out []Agent
 	err := q.SelectContext(ctx, &out, `SELECT `+agentColumns+` FROM agents a
 		WHERE a.deleted_at IS NULL AND EXISTS (
 			SELECT 1 FROM agent_generator_registrations r WHERE r.agent_id = a.id AND r.generator_id = $1)
-		ORDER BY a.created_at, a.id`, generatorID)
-	return out, Wrap(err)
+			AND `+byCreatedAsc.after("a", p, &args)+`
+		ORDER BY `+byCreatedAsc.by("a")+` LIMIT `+limitArg(p, &args), args...)
+	out, more := trim(out, p)
+	return out, more, Wrap(err)
 }
 
 // GetAgent returns a live agent.
@@ -132,23 +140,30 @@ func HasAgentTarget(ctx context.Context, q Queryer, agentID, stackID uuid.UUID) 
 	return ok, Wrap(err)
 }
 
-// ListAgentEvents returns an agent's live events, newest first.
-func ListAgentEvents(ctx context.Context, q Queryer, agentID uuid.UUID) ([]AgentEvent, error) {
+// ListAgentEvents returns one page of an agent's live events, newest first, and whether
+// more follow.
+func ListAgentEvents(ctx context.Context, q Queryer, agentID uuid.UUID, p Page) ([]AgentEvent, bool, error) {
+	args := []any{agentID}
 	var out []AgentEvent
 	err := q.SelectContext(ctx, &out, `SELECT `+agentEventColumns+` FROM agent_events
-		WHERE agent_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id`, agentID)
-	return out, Wrap(err)
+		WHERE agent_id = $1 AND deleted_at IS NULL AND `+byCreatedDesc.after("", p, &args)+`
+		ORDER BY `+byCreatedDesc.by("")+` LIMIT `+limitArg(p, &args), args...)
+	out, more := trim(out, p)
+	return out, more, Wrap(err)
 }
 
-// ListAllAgentEvents returns live events; with generatorID set, only those of agents
-// registered with that generator.
-func ListAllAgentEvents(ctx context.Context, q Queryer, generatorID *uuid.UUID) ([]AgentEvent, error) {
+// ListAllAgentEvents returns one page of the live events, newest first, and whether more
+// follow; with generatorID set, only those of agents registered with that generator.
+func ListAllAgentEvents(ctx context.Context, q Queryer, generatorID *uuid.UUID, p Page) ([]AgentEvent, bool, error) {
+	args := []any{generatorID}
 	var out []AgentEvent
 	err := q.SelectContext(ctx, &out, `SELECT `+agentEventColumns+` FROM agent_events e
 		WHERE e.deleted_at IS NULL AND ($1::uuid IS NULL OR EXISTS (
 			SELECT 1 FROM agent_generator_registrations r WHERE r.agent_id = e.agent_id AND r.generator_id = $1))
-		ORDER BY e.created_at DESC, e.id`, generatorID)
-	return out, Wrap(err)
+			AND `+byCreatedDesc.after("e", p, &args)+`
+		ORDER BY `+byCreatedDesc.by("e")+` LIMIT `+limitArg(p, &args), args...)
+	out, more := trim(out, p)
+	return out, more, Wrap(err)
 }
 
 // GetAgentEvent returns a live event.
@@ -181,12 +196,16 @@ func ListRegistrations(ctx context.Context, q Queryer, agentID uuid.UUID) ([]Reg
 	return out, Wrap(err)
 }
 
-// ListGeneratorRegistrations returns the registrations of a generator.
-func ListGeneratorRegistrations(ctx context.Context, q Queryer, generatorID uuid.UUID) ([]Registration, error) {
+// ListGeneratorRegistrations returns one page of the registrations of a generator, oldest
+// first, and whether more follow.
+func ListGeneratorRegistrations(ctx context.Context, q Queryer, generatorID uuid.UUID, p Page) ([]Registration, bool, error) {
+	args := []any{generatorID}
 	var out []Registration
 	err := q.SelectContext(ctx, &out, `SELECT id, agent_id, generator_id, registered_at FROM agent_generator_registrations
-		WHERE generator_id = $1 ORDER BY registered_at, id`, generatorID)
-	return out, Wrap(err)
+		WHERE generator_id = $1 AND `+byRegistered.after("", p, &args)+`
+		ORDER BY `+byRegistered.by("")+` LIMIT `+limitArg(p, &args), args...)
+	out, more := trim(out, p)
+	return out, more, Wrap(err)
 }
 
 // Register registers an agent with a generator.

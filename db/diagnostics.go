@@ -69,12 +69,16 @@ func GetDiagnosticResult(ctx context.Context, q Queryer, requestID uuid.UUID) (D
 	return r, Wrap(err)
 }
 
-// ListPendingDiagnostics returns an agent's pending, unexpired requests, oldest first.
-func ListPendingDiagnostics(ctx context.Context, q Queryer, agentID uuid.UUID) ([]DiagnosticRequest, error) {
+// ListPendingDiagnostics returns one page of an agent's pending, unexpired requests, oldest
+// first, and whether more follow.
+func ListPendingDiagnostics(ctx context.Context, q Queryer, agentID uuid.UUID, p Page) ([]DiagnosticRequest, bool, error) {
+	args := []any{agentID}
 	var out []DiagnosticRequest
 	err := q.SelectContext(ctx, &out, `SELECT `+diagnosticRequestColumns+` FROM diagnostic_requests
-		WHERE agent_id = $1 AND status = 'pending' AND expires_at > now() ORDER BY created_at, id`, agentID)
-	return out, Wrap(err)
+		WHERE agent_id = $1 AND status = 'pending' AND expires_at > now() AND `+byCreatedAsc.after("", p, &args)+`
+		ORDER BY `+byCreatedAsc.by("")+` LIMIT `+limitArg(p, &args), args...)
+	out, more := trim(out, p)
+	return out, more, Wrap(err)
 }
 
 // ClaimDiagnostic moves a pending request to claimed. It is one conditional UPDATE, so of

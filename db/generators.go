@@ -7,12 +7,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// ListGenerators returns live, non-system generators.
-func ListGenerators(ctx context.Context, q Queryer) ([]Generator, error) {
+// ListGenerators returns one page of the live, non-system generators, oldest first, and
+// whether more follow.
+func ListGenerators(ctx context.Context, q Queryer, p Page) ([]Generator, bool, error) {
+	var args []any
 	var out []Generator
 	err := q.SelectContext(ctx, &out, `SELECT `+generatorColumns+` FROM generators
-		WHERE deleted_at IS NULL AND NOT is_system ORDER BY created_at, id`)
-	return out, Wrap(err)
+		WHERE deleted_at IS NULL AND NOT is_system AND `+byCreatedAsc.after("", p, &args)+`
+		ORDER BY `+byCreatedAsc.by("")+` LIMIT `+limitArg(p, &args), args...)
+	out, more := trim(out, p)
+	return out, more, Wrap(err)
 }
 
 // GetGenerator returns a live generator.

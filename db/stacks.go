@@ -6,12 +6,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// ListStacks returns live stacks; with generatorID set, only that generator's.
-func ListStacks(ctx context.Context, q Queryer, generatorID *uuid.UUID) ([]Stack, error) {
+// ListStacks returns one page of the live stacks, oldest first, and whether more follow;
+// with generatorID set, only that generator's.
+func ListStacks(ctx context.Context, q Queryer, generatorID *uuid.UUID, p Page) ([]Stack, bool, error) {
+	args := []any{generatorID}
 	var out []Stack
 	err := q.SelectContext(ctx, &out, `SELECT `+stackColumns+` FROM stacks
-		WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR generator_id = $1) ORDER BY created_at, id`, generatorID)
-	return out, Wrap(err)
+		WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR generator_id = $1) AND `+byCreatedAsc.after("", p, &args)+`
+		ORDER BY `+byCreatedAsc.by("")+` LIMIT `+limitArg(p, &args), args...)
+	out, more := trim(out, p)
+	return out, more, Wrap(err)
 }
 
 // GetStack returns a live stack.
@@ -45,12 +49,30 @@ func SoftDeleteStack(ctx context.Context, q Queryer, id uuid.UUID) (Stack, error
 	return s, Wrap(err)
 }
 
-// ListDeploymentObjects returns a stack's live objects, newest sequence first.
-func ListDeploymentObjects(ctx context.Context, q Queryer, stackID uuid.UUID) ([]DeploymentObject, error) {
-	var out []DeploymentObject
-	err := q.SelectContext(ctx, &out, `SELECT `+deploymentObjectColumns+` FROM deployment_objects
-		WHERE stack_id = $1 AND deleted_at IS NULL ORDER BY sequence_id DESC`, stackID)
-	return out, Wrap(err)
+// ListDeploymentObjects returns one page of a stack's live objects, newest sequence first,
+// and whether more follow. Without withYAML, yaml_content is returned empty (and costs
+// nothing to read); with it, p.MaxBytes bounds the YAML of the page.
+func ListDeploymentObjects(ctx context.Context, q Queryer, stackID uuid.UUID, withYAML bool, p Page) ([]DeploymentObject, bool, error) {
+	args := []any{stackID, withYAML}
+	inner := `SELECT id, created_at, updated_at, deleted_at, sequence_id, stack_id,
+			CASE WHEN $2 THEN yaml_content ELSE '' END AS yaml_content, yaml_checksum, submitted_at, is_deletion_marker,
+			CASE WHEN $2 THEN octet_length(yaml_content) ELSE 0 END AS row_bytes
+		FROM deployment_objects
+		WHERE stack_id = $1 AND deleted_at IS NULL AND ` + bySequenceDesc.after("", p, &args) + `
+		ORDER BY ` + bySequenceDesc.by("") + ` LIMIT ` + limitArg(p, &args)
+	var rows []pagedObject
+	if err := q.SelectContext(ctx, &rows, budgeted(deploymentObjectColumns, inner, bySequenceDesc, p, &args), args...); err != nil {
+		return nil, false, Wrap(err)
+	}
+	out, fetched := unwrap(rows, func(r pagedObject) (DeploymentObject, int) { return r.DeploymentObject, r.Fetched })
+	out, more := budgetTrim(out, fetched, p)
+	return out, more, nil
+}
+
+// pagedObject is a row of a budgeted deployment object page.
+type pagedObject struct {
+	DeploymentObject
+	Fetched int `db:"fetched"`
 }
 
 // GetDeploymentObject returns a live deployment object.

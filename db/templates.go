@@ -53,14 +53,28 @@ type NewTemplateVersion struct {
 	Checksum         string
 }
 
-// ListTemplates returns live templates, oldest first: all of them when visibleTo is nil,
-// otherwise the system templates and those of generator *visibleTo.
-func ListTemplates(ctx context.Context, q Queryer, visibleTo *uuid.UUID) ([]StackTemplate, error) {
-	var out []StackTemplate
-	err := q.SelectContext(ctx, &out, `SELECT `+templateColumns+` FROM stack_templates
+// ListTemplates returns one page of the live templates, oldest first, and whether more
+// follow: all of them when visibleTo is nil, otherwise the system templates and those of
+// generator *visibleTo. p.MaxBytes bounds the template content of the page.
+func ListTemplates(ctx context.Context, q Queryer, visibleTo *uuid.UUID, p Page) ([]StackTemplate, bool, error) {
+	args := []any{visibleTo}
+	inner := `SELECT ` + templateColumns + `, octet_length(template_content) AS row_bytes FROM stack_templates
 		WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR generator_id IS NULL OR generator_id = $1)
-		ORDER BY created_at, id`, visibleTo)
-	return out, Wrap(err)
+			AND ` + byCreatedAsc.after("", p, &args) + `
+		ORDER BY ` + byCreatedAsc.by("") + ` LIMIT ` + limitArg(p, &args)
+	var rows []pagedTemplate
+	if err := q.SelectContext(ctx, &rows, budgeted(templateColumns, inner, byCreatedAsc, p, &args), args...); err != nil {
+		return nil, false, Wrap(err)
+	}
+	out, fetched := unwrap(rows, func(r pagedTemplate) (StackTemplate, int) { return r.StackTemplate, r.Fetched })
+	out, more := budgetTrim(out, fetched, p)
+	return out, more, nil
+}
+
+// pagedTemplate is a row of a budgeted template page.
+type pagedTemplate struct {
+	StackTemplate
+	Fetched int `db:"fetched"`
 }
 
 // GetTemplate returns a live template.

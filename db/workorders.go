@@ -134,13 +134,31 @@ func CreateWorkOrder(ctx context.Context, q Queryer, n NewWorkOrder) (WorkOrder,
 	return w, nil
 }
 
-// ListWorkOrders returns queued orders, newest first; non-nil filters match exactly.
-func ListWorkOrders(ctx context.Context, q Queryer, status, workType *string) ([]WorkOrder, error) {
-	var out []WorkOrder
-	err := q.SelectContext(ctx, &out, `SELECT `+workOrderColumns+` FROM work_orders
+// ListWorkOrders returns one page of the queued orders, newest first, and whether more
+// follow; non-nil filters match exactly. p.MaxBytes bounds the YAML of the page.
+func ListWorkOrders(ctx context.Context, q Queryer, status, workType *string, p Page) ([]WorkOrder, bool, error) {
+	args := []any{status, workType}
+	inner := `SELECT ` + workOrderColumns + `, octet_length(yaml_content) AS row_bytes FROM work_orders
 		WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR work_type = $2)
-		ORDER BY created_at DESC, id`, status, workType)
-	return out, Wrap(err)
+			AND ` + byCreatedDesc.after("", p, &args) + `
+		ORDER BY ` + byCreatedDesc.by("") + ` LIMIT ` + limitArg(p, &args)
+	return selectWorkOrders(ctx, q, inner, byCreatedDesc, p, args)
+}
+
+// pagedWorkOrder is a row of a budgeted work order page.
+type pagedWorkOrder struct {
+	WorkOrder
+	Fetched int `db:"fetched"`
+}
+
+func selectWorkOrders(ctx context.Context, q Queryer, inner string, o order, p Page, args []any) ([]WorkOrder, bool, error) {
+	var rows []pagedWorkOrder
+	if err := q.SelectContext(ctx, &rows, budgeted(workOrderColumns, inner, o, p, &args), args...); err != nil {
+		return nil, false, Wrap(err)
+	}
+	out, fetched := unwrap(rows, func(r pagedWorkOrder) (WorkOrder, int) { return r.WorkOrder, r.Fetched })
+	out, more := budgetTrim(out, fetched, p)
+	return out, more, nil
 }
 
 // GetWorkOrder returns a queued order.
@@ -163,14 +181,16 @@ func DeleteWorkOrder(ctx context.Context, q Queryer, id uuid.UUID) error {
 	return execOne(ctx, q, `DELETE FROM work_orders WHERE id = $1`, id)
 }
 
-// ListPendingWorkOrders returns the PENDING orders the agent may claim, oldest first;
-// a non-nil workType filters exactly.
-func ListPendingWorkOrders(ctx context.Context, q Queryer, agentID uuid.UUID, workType *string) ([]WorkOrder, error) {
-	var out []WorkOrder
-	err := q.SelectContext(ctx, &out, `SELECT `+workOrderColumns+` FROM work_orders w
-		WHERE w.status = 'PENDING' AND ($2::text IS NULL OR w.work_type = $2) AND `+eligibleFor("w.id", "$1")+`
-		ORDER BY w.created_at, w.id`, agentID, workType)
-	return out, Wrap(err)
+// ListPendingWorkOrders returns one page of the PENDING orders the agent may claim, oldest
+// first, and whether more follow; a non-nil workType filters exactly. p.MaxBytes bounds the
+// YAML of the page.
+func ListPendingWorkOrders(ctx context.Context, q Queryer, agentID uuid.UUID, workType *string, p Page) ([]WorkOrder, bool, error) {
+	args := []any{agentID, workType}
+	inner := `SELECT ` + prefixed("w", workOrderColumns) + `, octet_length(w.yaml_content) AS row_bytes FROM work_orders w
+		WHERE w.status = 'PENDING' AND ($2::text IS NULL OR w.work_type = $2) AND ` + eligibleFor("w.id", "$1") + `
+			AND ` + byCreatedAsc.after("w", p, &args) + `
+		ORDER BY ` + byCreatedAsc.by("w") + ` LIMIT ` + limitArg(p, &args)
+	return selectWorkOrders(ctx, q, inner, byCreatedAsc, p, args)
 }
 
 // ClaimWorkOrder hands a PENDING order to an eligible agent. The claim is one conditional
@@ -212,17 +232,29 @@ type WorkOrderLogFilter struct {
 	WorkType *string
 	Success  *bool
 	AgentID  *uuid.UUID // claimed_by
-	Limit    *int64
 }
 
-// ListWorkOrderLog returns log rows, most recently completed first.
-func ListWorkOrderLog(ctx context.Context, q Queryer, f WorkOrderLogFilter) ([]WorkOrderLog, error) {
-	var out []WorkOrderLog
-	err := q.SelectContext(ctx, &out, `SELECT `+workOrderLogColumns+` FROM work_order_log
+// pagedWorkOrderLog is a row of a budgeted work order log page.
+type pagedWorkOrderLog struct {
+	WorkOrderLog
+	Fetched int `db:"fetched"`
+}
+
+// ListWorkOrderLog returns one page of log rows, most recently completed first, and whether
+// more follow. p.MaxBytes bounds the YAML of the page.
+func ListWorkOrderLog(ctx context.Context, q Queryer, f WorkOrderLogFilter, p Page) ([]WorkOrderLog, bool, error) {
+	args := []any{f.WorkType, f.Success, f.AgentID}
+	inner := `SELECT ` + workOrderLogColumns + `, octet_length(yaml_content) AS row_bytes FROM work_order_log
 		WHERE ($1::text IS NULL OR work_type = $1) AND ($2::boolean IS NULL OR success = $2)
-			AND ($3::uuid IS NULL OR claimed_by = $3)
-		ORDER BY completed_at DESC, id LIMIT $4`, f.WorkType, f.Success, f.AgentID, f.Limit)
-	return out, Wrap(err)
+			AND ($3::uuid IS NULL OR claimed_by = $3) AND ` + byCompleted.after("", p, &args) + `
+		ORDER BY ` + byCompleted.by("") + ` LIMIT ` + limitArg(p, &args)
+	var rows []pagedWorkOrderLog
+	if err := q.SelectContext(ctx, &rows, budgeted(workOrderLogColumns, inner, byCompleted, p, &args), args...); err != nil {
+		return nil, false, Wrap(err)
+	}
+	out, fetched := unwrap(rows, func(r pagedWorkOrderLog) (WorkOrderLog, int) { return r.WorkOrderLog, r.Fetched })
+	out, more := budgetTrim(out, fetched, p)
+	return out, more, nil
 }
 
 // GetWorkOrderLog returns one log row.
@@ -243,13 +275,60 @@ func ReleaseDueRetries(ctx context.Context, q Queryer) (int64, error) {
 	return res.RowsAffected()
 }
 
-// ReleaseStaleClaims returns CLAIMED orders whose claim timed out to PENDING, clearing the
-// claim, and returns how many. Idempotent like ReleaseDueRetries.
-func ReleaseStaleClaims(ctx context.Context, q Queryer) (int64, error) {
-	res, err := q.ExecContext(ctx, `UPDATE work_orders SET status = 'PENDING', claimed_by = NULL, claimed_at = NULL
-		WHERE status = 'CLAIMED' AND claimed_at + make_interval(secs => claim_timeout_seconds) < now()`)
-	if err != nil {
-		return 0, Wrap(err)
+// ClaimExpired is the last_error of an order whose claim timed out, and the result message
+// of one that failed for good that way.
+const ClaimExpired = "claim expired"
+
+// ExpiredClaims is what ExpireClaims did.
+type ExpiredClaims struct {
+	Requeued []WorkOrder    // back to PENDING, one more attempt counted
+	Failed   []WorkOrderLog // past max_retries: moved to the log as failed
+}
+
+// ExpireClaims handles up to limit CLAIMED orders whose claim timed out (claimed_at +
+// claim_timeout_seconds < now), oldest claim first. Each expiry counts an attempt, as a
+// reported failure does: an order with retries left goes back to PENDING with its claim
+// cleared, retry_count + 1 and last_error "claim expired"; one whose retry_count already
+// equals max_retries moves to work_order_log as failed with result message "claim expired"
+// (retries_attempted = retry_count, claimed_by = the agent that let the claim expire).
+//
+// Run it in a transaction: the orders are locked with FOR UPDATE SKIP LOCKED, so replicas
+// running it at the same time handle disjoint orders and a claim expires exactly once.
+func ExpireClaims(ctx context.Context, q Queryer, limit int) (ExpiredClaims, error) {
+	var due []struct {
+		ID    uuid.UUID `db:"id"`
+		Final bool      `db:"final"`
 	}
-	return res.RowsAffected()
+	if err := q.SelectContext(ctx, &due, `SELECT id, retry_count >= max_retries AS final FROM work_orders
+		WHERE status = 'CLAIMED' AND claimed_at + make_interval(secs => claim_timeout_seconds) < now()
+		ORDER BY claimed_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit); err != nil {
+		return ExpiredClaims{}, fmt.Errorf("select expired claims: %w", Wrap(err))
+	}
+	var requeue, fail []uuid.UUID
+	for _, d := range due {
+		if d.Final {
+			fail = append(fail, d.ID)
+		} else {
+			requeue = append(requeue, d.ID)
+		}
+	}
+	var out ExpiredClaims
+	if len(requeue) > 0 {
+		if err := q.SelectContext(ctx, &out.Requeued, `UPDATE work_orders SET status = 'PENDING',
+				claimed_by = NULL, claimed_at = NULL, retry_count = retry_count + 1,
+				last_error = $2, last_error_at = now()
+			WHERE id = ANY($1) RETURNING `+workOrderColumns, requeue, ClaimExpired); err != nil {
+			return ExpiredClaims{}, fmt.Errorf("requeue expired claims: %w", Wrap(err))
+		}
+	}
+	if len(fail) > 0 {
+		if err := q.SelectContext(ctx, &out.Failed, `WITH gone AS (DELETE FROM work_orders WHERE id = ANY($1) RETURNING *)
+			INSERT INTO work_order_log (id, work_type, created_at, claimed_at, completed_at, claimed_by, success,
+				retries_attempted, result_message, yaml_content)
+			SELECT id, work_type, created_at, claimed_at, now(), claimed_by, false, retry_count, $2, yaml_content FROM gone
+			RETURNING `+workOrderLogColumns, fail, ClaimExpired); err != nil {
+			return ExpiredClaims{}, fmt.Errorf("fail expired claims: %w", Wrap(err))
+		}
+	}
+	return out, nil
 }

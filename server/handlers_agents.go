@@ -59,11 +59,15 @@ func selfAgent(c echo.Context, name string) (uuid.UUID, error) {
 func (s *Server) listAgents(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := identity(c)
+	p, err := pageParams(c, "agents", collectionLimits)
+	if err != nil {
+		return err
+	}
 	var rows []db.Agent
-	var err error
+	var more bool
 	switch {
 	case id.Admin:
-		rows, err = db.ListAgents(ctx, s.db)
+		rows, more, err = db.ListAgents(ctx, s.db, p)
 	case id.IsGenerator():
 		g, gerr := db.GetGeneratorAny(ctx, s.db, id.GeneratorID)
 		switch {
@@ -74,14 +78,14 @@ func (s *Server) listAgents(c echo.Context) error {
 		case g.IsSystem:
 			return forbidden("system_generator_not_a_tenant", "the system generator is not a tenant")
 		}
-		rows, err = db.ListAgentsRegisteredWith(ctx, s.db, id.GeneratorID)
+		rows, more, err = db.ListAgentsRegisteredWith(ctx, s.db, id.GeneratorID, p)
 	default:
 		return forbidden("generator_required", "an admin or generator PAK is required")
 	}
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, mapSlice(rows, toAgent))
+	return replyPage(c, "agents", rows, more, agentKey, toAgent)
 }
 
 func (s *Server) createAgent(c echo.Context) error {
@@ -228,6 +232,9 @@ func (s *Server) updateAgent(c echo.Context) error {
 	if err != nil {
 		return agentNotFound(err)
 	}
+	if u.Status != nil {
+		s.revokeSockets(recheck{Agents: []uuid.UUID{a.ID}}) // leaving ACTIVE closes its channel
+	}
 	s.audit(c, AuditEntry{Action: AuditAgentUpdated, ResourceType: ResourceAgent, ResourceID: ptr(a.ID),
 		Details: map[string]any{"name": a.Name, "cluster_name": a.ClusterName, "status": a.Status}})
 	return reply(c, http.StatusOK, toAgent(a))
@@ -259,7 +266,6 @@ func (s *Server) deleteAgent(c echo.Context) error {
 	}
 	if hash != "" {
 		s.evictPAK(hash)
-		s.notice(NoticeAgentRevoked, map[string]any{"agent_id": id})
 		s.audit(c, AuditEntry{Action: AuditAgentDeleted, ResourceType: ResourceAgent, ResourceID: ptr(id)})
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -270,11 +276,15 @@ func (s *Server) listAgentEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := db.ListAgentEvents(c.Request().Context(), s.db, id)
+	p, err := pageParams(c, "agent-events", historyLimits)
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, mapSlice(rows, toAgentEvent))
+	rows, more, err := db.ListAgentEvents(c.Request().Context(), s.db, id, p)
+	if err != nil {
+		return err
+	}
+	return replyPage(c, "agent-events", rows, more, eventKey, toAgentEvent)
 }
 
 func (s *Server) createAgentEvent(c echo.Context) error {
@@ -670,7 +680,6 @@ func (s *Server) rotateAgentPAK(c echo.Context) error {
 		return agentNotFound(err)
 	}
 	s.evictPAK(old)
-	s.notice(NoticeAgentRevoked, map[string]any{"agent_id": a.ID})
 	s.audit(c, AuditEntry{Action: AuditPAKRotated, ResourceType: ResourceAgent, ResourceID: ptr(a.ID),
 		Details: map[string]any{"agent_name": a.Name}})
 	return reply(c, http.StatusOK, client.RotateAgentPAKResponse{Agent: toAgent(a), PAK: key})
@@ -696,11 +705,15 @@ func (s *Server) listAllAgentEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := db.ListAllAgentEvents(c.Request().Context(), s.db, gen)
+	p, err := pageParams(c, "agent-events", historyLimits)
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, mapSlice(rows, toAgentEvent))
+	rows, more, err := db.ListAllAgentEvents(c.Request().Context(), s.db, gen, p)
+	if err != nil {
+		return err
+	}
+	return replyPage(c, "agent-events", rows, more, eventKey, toAgentEvent)
 }
 
 func (s *Server) getAgentEvent(c echo.Context) error {

@@ -141,11 +141,15 @@ func (s *Server) listPendingDiagnostics(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := db.ListPendingDiagnostics(c.Request().Context(), s.db, agentID)
+	p, err := pageParams(c, "pending-diagnostics", collectionLimits)
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, mapSlice(rows, toDiagnosticRequest))
+	rows, more, err := db.ListPendingDiagnostics(c.Request().Context(), s.db, agentID, p)
+	if err != nil {
+		return err
+	}
+	return replyPage(c, "pending-diagnostics", rows, more, diagnosticKey, toDiagnosticRequest)
 }
 
 func (s *Server) claimDiagnostic(c echo.Context) error {

@@ -47,11 +47,15 @@ func (s *Server) listGenerators(c echo.Context) error {
 	if err := requireAdmin(identity(c)); err != nil {
 		return err
 	}
-	rows, err := db.ListGenerators(c.Request().Context(), s.db)
+	p, err := pageParams(c, "generators", collectionLimits)
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, mapSlice(rows, toGenerator))
+	rows, more, err := db.ListGenerators(c.Request().Context(), s.db, p)
+	if err != nil {
+		return err
+	}
+	return replyPage(c, "generators", rows, more, generatorKey, toGenerator)
 }
 
 func (s *Server) createGenerator(c echo.Context) error {
@@ -286,9 +290,13 @@ func (s *Server) listRegisteredAgents(c echo.Context) error {
 	if g.IsSystem && !who.Admin {
 		return forbidden("system_generator_not_a_tenant", "the system generator is not a tenant")
 	}
-	rows, err := db.ListGeneratorRegistrations(ctx, s.db, id)
+	p, err := pageParams(c, "registered-agents", collectionLimits)
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, mapSlice(rows, toRegistration))
+	rows, more, err := db.ListGeneratorRegistrations(ctx, s.db, id, p)
+	if err != nil {
+		return err
+	}
+	return replyPage(c, "registered-agents", rows, more, registrationKey, toRegistration)
 }

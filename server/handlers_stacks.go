@@ -73,11 +73,15 @@ func (s *Server) listStacks(c echo.Context) error {
 	default:
 		return forbidden("stacks_list_denied", "agents cannot list stacks")
 	}
-	rows, err := db.ListStacks(c.Request().Context(), s.db, filter)
+	p, err := pageParams(c, "stacks", collectionLimits)
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, mapSlice(rows, toStack))
+	rows, more, err := db.ListStacks(c.Request().Context(), s.db, filter, p)
+	if err != nil {
+		return err
+	}
+	return replyPage(c, "stacks", rows, more, stackKey, toStack)
 }
 
 func (s *Server) createStack(c echo.Context) error {
@@ -186,6 +190,9 @@ func (s *Server) updateStack(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if out.GeneratorID != st.GeneratorID {
+		s.revokeSockets(recheck{Stacks: []uuid.UUID{st.ID}}) // the former generator's live tails
+	}
 	s.audit(c, AuditEntry{Action: AuditStackUpdated, ResourceType: ResourceStack, ResourceID: ptr(out.ID),
 		Details: map[string]any{"name": out.Name}})
 	return reply(c, http.StatusOK, toStack(out))
@@ -207,6 +214,7 @@ func (s *Server) deleteStack(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.revokeSockets(recheck{Stacks: []uuid.UUID{st.ID}}) // its generator's live tails
 	s.audit(c, AuditEntry{Action: AuditStackDeleted, ResourceType: ResourceStack, ResourceID: ptr(st.ID),
 		Details: map[string]any{"name": st.Name}})
 	return c.NoContent(http.StatusNoContent)
@@ -217,11 +225,24 @@ func (s *Server) listDeploymentObjects(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := db.ListDeploymentObjects(c.Request().Context(), s.db, st.ID)
+	p, err := pageParams(c, "deployment-objects", historyLimits)
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, mapSlice(rows, toDeploymentObject))
+	withYAML := true
+	switch v := c.QueryParam("include_yaml"); v {
+	case "", "true":
+	case "false":
+		withYAML = false
+	default:
+		return badRequest("invalid_parameter", "query parameter include_yaml must be true or false").
+			with("parameter", "include_yaml")
+	}
+	rows, more, err := db.ListDeploymentObjects(c.Request().Context(), s.db, st.ID, withYAML, p)
+	if err != nil {
+		return err
+	}
+	return replyPage(c, "deployment-objects", rows, more, objectKey, toDeploymentObject)
 }
 
 // yamlMediaTypes are the content types under which a deployment object is raw YAML.

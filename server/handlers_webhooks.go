@@ -566,6 +566,7 @@ func (w *webhooks) deliveries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	limit = min(limit, maxDeliveriesLimit)
 	offset, err := int64Query(c, "offset", 0)
 	if err != nil {
 		return err

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -103,11 +102,15 @@ func (s *Server) listWorkOrders(c echo.Context) error {
 	if err := requireAdmin(identity(c)); err != nil {
 		return err
 	}
-	rows, err := db.ListWorkOrders(c.Request().Context(), s.db, optionalQuery(c, "status"), optionalQuery(c, "work_type"))
+	p, err := pageParams(c, "work-orders", collectionLimits)
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, mapSlice(rows, toWorkOrder))
+	rows, more, err := db.ListWorkOrders(c.Request().Context(), s.db, optionalQuery(c, "status"), optionalQuery(c, "work_type"), p)
+	if err != nil {
+		return err
+	}
+	return replyPage(c, "work-orders", rows, more, workOrderKey, toWorkOrder)
 }
 
 // workOrderBody is the body of POST /work-orders.
@@ -306,11 +309,15 @@ func (s *Server) listPendingWorkOrders(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := db.ListPendingWorkOrders(c.Request().Context(), s.db, agentID, optionalQuery(c, "work_type"))
+	p, err := pageParams(c, "pending-work-orders", collectionLimits)
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, mapSlice(rows, toWorkOrder))
+	rows, more, err := db.ListPendingWorkOrders(c.Request().Context(), s.db, agentID, optionalQuery(c, "work_type"), p)
+	if err != nil {
+		return err
+	}
+	return replyPage(c, "pending-work-orders", rows, more, workOrderKey, toWorkOrder)
 }
 
 func (s *Server) claimWorkOrder(c echo.Context) error {
@@ -464,18 +471,15 @@ func (s *Server) listWorkOrderLog(c echo.Context) error {
 	if f.AgentID, err = uuidQuery(c, "agent_id"); err != nil {
 		return err
 	}
-	if v := optionalQuery(c, "limit"); v != nil {
-		n, err := strconv.ParseInt(*v, 10, 64)
-		if err != nil || n < 0 {
-			return badRequest("invalid_parameter", "query parameter limit must be a non-negative integer").with("parameter", "limit")
-		}
-		f.Limit = &n
-	}
-	rows, err := db.ListWorkOrderLog(c.Request().Context(), s.db, f)
+	p, err := pageParams(c, "work-order-log", historyLimits)
 	if err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, mapSlice(rows, toWorkOrderLog))
+	rows, more, err := db.ListWorkOrderLog(c.Request().Context(), s.db, f, p)
+	if err != nil {
+		return err
+	}
+	return replyPage(c, "work-order-log", rows, more, workOrderLogKey, toWorkOrderLog)
 }
 
 func (s *Server) getWorkOrderLog(c echo.Context) error {
@@ -493,19 +497,65 @@ func (s *Server) getWorkOrderLog(c echo.Context) error {
 	return reply(c, http.StatusOK, toWorkOrderLog(l))
 }
 
-// maintainWorkOrders offers overdue retries and timed-out claims again. Both statements are
-// idempotent, so every replica may run the worker at the same time.
+// claimExpiryBatch is how many expired claims one transaction of the maintenance handles.
+const claimExpiryBatch = 500
+
+// maintainWorkOrders offers overdue retries again and expires timed-out claims. The retry
+// release is idempotent and the claim expiry locks the orders it handles, so every replica
+// may run the worker at the same time.
 func (s *Server) maintainWorkOrders(ctx context.Context) error {
 	retried, err := db.ReleaseDueRetries(ctx, s.db)
 	if err != nil {
 		return fmt.Errorf("release due retries: %w", err)
 	}
-	released, err := db.ReleaseStaleClaims(ctx, s.db)
-	if err != nil {
-		return fmt.Errorf("release stale claims: %w", err)
+	requeued, failed, err := s.expireClaims(ctx)
+	if retried > 0 || requeued > 0 || failed > 0 {
+		s.log.Info("work order maintenance", slog.Int64("retries_due", retried),
+			slog.Int("claims_expired_requeued", requeued), slog.Int("claims_expired_failed", failed))
 	}
-	if retried > 0 || released > 0 {
-		s.log.Info("work orders offered again", slog.Int64("retries_due", retried), slog.Int64("stale_claims", released))
+	if err != nil {
+		return fmt.Errorf("expire claims: %w", err)
 	}
 	return nil
+}
+
+// expireClaims handles every timed-out claim: an expired claim counts an attempt, like a
+// reported failure, so an order whose execution kills its agent before it can report ends
+// failed with "claim expired" after max_retries instead of cycling forever. Orders with
+// retries left become PENDING again at once (the claim timeout already was their delay).
+func (s *Server) expireClaims(ctx context.Context) (requeued, failed int, err error) {
+	for {
+		var res db.ExpiredClaims
+		err := s.inTx(ctx, func(q db.Queryer, em *Emitter) error {
+			var err error
+			if res, err = db.ExpireClaims(ctx, q, claimExpiryBatch); err != nil {
+				return err
+			}
+			for _, l := range res.Failed {
+				if err := em.Emit(ctx, q, EventWorkOrderFailed, map[string]any{
+					"work_order_log_id": l.ID, "work_type": l.WorkType, "success": l.Success,
+					"result_message": l.ResultMessage, "agent_id": l.ClaimedBy, "completed_at": utc(l.CompletedAt),
+				}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return requeued, failed, err
+		}
+		for _, w := range res.Requeued {
+			s.audit(nil, AuditEntry{ActorType: "system", Action: AuditWorkOrderRetry, ResourceType: ResourceWorkOrder,
+				ResourceID: ptr(w.ID), Details: map[string]any{"reason": db.ClaimExpired, "retry_count": w.RetryCount}})
+		}
+		for _, l := range res.Failed {
+			s.audit(nil, AuditEntry{ActorType: "system", Action: AuditWorkOrderFailed, ResourceType: ResourceWorkOrder,
+				ResourceID: ptr(l.ID), Details: map[string]any{"reason": db.ClaimExpired, "retryable": false,
+					"retries_attempted": l.RetriesAttempted}})
+		}
+		requeued, failed = requeued+len(res.Requeued), failed+len(res.Failed)
+		if len(res.Requeued)+len(res.Failed) < claimExpiryBatch {
+			return requeued, failed, nil
+		}
+	}
 }

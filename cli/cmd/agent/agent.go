@@ -198,11 +198,34 @@ func NewCmdRegistrations(f *cmdutil.Factory) *cobra.Command {
 
 // NewCmdEvents returns agent events.
 func NewCmdEvents(f *cmdutil.Factory) *cobra.Command {
-	return agentListVerb(f, "events", "List the events an agent reported, newest first",
-		"  brokkrctl agent events edge-1/prod -o wide", EventSpec,
+	limit := 0
+	cmd := agentListVerb(f, "events", "List the events an agent reported, newest first",
+		"  brokkrctl agent events edge-1/prod -o wide\n  brokkrctl agent events edge-1/prod --limit 20", EventSpec,
 		func(ctx context.Context, c *client.Client, id uuid.UUID) ([]client.AgentEvent, error) {
-			return c.Agents().Events(ctx, id)
+			if limit < 0 {
+				return nil, cmdutil.FlagErrorf("--limit must not be negative")
+			}
+			if limit == 0 {
+				return c.Agents().Events(ctx, id)
+			}
+			var out []client.AgentEvent
+			opts := &client.ListOptions{}
+			for len(out) < limit {
+				opts.Limit = limit - len(out)
+				page, err := c.Agents().EventsPage(ctx, id, opts)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, page.Items...)
+				if page.NextCursor == "" || page.NextCursor == opts.Cursor {
+					break
+				}
+				opts.Cursor = page.NextCursor
+			}
+			return out, nil
 		})
+	cmd.Flags().IntVar(&limit, "limit", 0, "Show the newest N events only (0 = all)")
+	return cmd
 }
 
 // NewCmdStacks returns agent stacks.

@@ -98,6 +98,9 @@ func CompleteEventTypes(f *cmdutil.Factory) cobra.CompletionFunc {
 // maxCompletedStacks bounds the stacks whose objects are listed while completing an object id.
 const maxCompletedStacks = 25
 
+// maxCompletedObjects bounds the objects per stack offered while completing an object id.
+const maxCompletedObjects = 50
+
 // CompleteObjectIDs completes deployment object ids, described by stack and sequence.
 func CompleteObjectIDs(f *cmdutil.Factory) cobra.CompletionFunc {
 	return cmdutil.CompleteFrom(f, func(ctx context.Context, c *client.Client) ([]cmdutil.Candidate, error) {
@@ -110,7 +113,7 @@ func CompleteObjectIDs(f *cmdutil.Factory) cobra.CompletionFunc {
 		}
 		var out []cmdutil.Candidate
 		for _, s := range stacks {
-			objs, err := c.Stacks().DeploymentObjects(ctx, s.ID)
+			objs, err := ObjectsOf(ctx, c, s.ID, maxCompletedObjects, false)
 			if err != nil {
 				continue
 			}

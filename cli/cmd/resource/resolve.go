@@ -183,13 +183,30 @@ func TemplateVersions(ctx context.Context, c *client.Client, name string) ([]cli
 	return out, nil
 }
 
-// ObjectsOf returns a stack's live deployment objects, highest sequence first.
-func ObjectsOf(ctx context.Context, c *client.Client, stackID uuid.UUID) ([]client.DeploymentObject, error) {
-	objs, err := c.Stacks().DeploymentObjects(ctx, stackID)
-	if err != nil {
-		return nil, fmt.Errorf("list deployment objects: %w", err)
+// ObjectsOf returns a stack's live deployment objects, highest sequence first. limit > 0
+// stops after the limit newest; without withYAML their yaml_content is left empty, which
+// spares downloading every version of the manifests.
+func ObjectsOf(ctx context.Context, c *client.Client, stackID uuid.UUID, limit int, withYAML bool) ([]client.DeploymentObject, error) {
+	var objs []client.DeploymentObject
+	opts := &client.DeploymentObjectListOptions{WithoutYAML: !withYAML}
+	for {
+		if limit > 0 {
+			opts.Limit = limit - len(objs)
+		}
+		page, err := c.Stacks().DeploymentObjectsPage(ctx, stackID, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list deployment objects: %w", err)
+		}
+		objs = append(objs, page.Items...)
+		if page.NextCursor == "" || page.NextCursor == opts.Cursor || (limit > 0 && len(objs) >= limit) {
+			break
+		}
+		opts.Cursor = page.NextCursor
 	}
 	sort.SliceStable(objs, func(i, j int) bool { return objs[i].SequenceID > objs[j].SequenceID })
+	if limit > 0 && len(objs) > limit {
+		objs = objs[:limit]
+	}
 	return objs, nil
 }
 

@@ -188,17 +188,19 @@ func Apply(ctx context.Context, c *client.Client, req ApplyRequest) (ApplyResult
 			return res, fmt.Errorf("add label %s to stack %s: %w", l, st.Name, err)
 		}
 	}
-	objs, err := resource.ObjectsOf(ctx, c, st.ID)
+	// Only the checksum of the newest object matters: one request for one row, without YAML.
+	latest, err := c.Stacks().LatestDeploymentObject(ctx, st.ID, false)
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("read the latest deployment object of stack %s: %w", st.Name, err)
 	}
 	sum := Checksum(req.Bundle)
 	res.Result = ResultCreated
-	if len(objs) > 0 {
-		latest := objs[0]
+	if latest != nil {
 		if latest.YAMLChecksum == sum && !latest.IsDeletionMarker {
+			// Equal SHA-256: the stored YAML is the bundle.
+			latest.YAMLContent = req.Bundle
 			res.Result = ResultUnchanged
-			res.DeploymentObject = &latest
+			res.DeploymentObject = latest
 			return res, nil
 		}
 		res.Result = ResultUpdated

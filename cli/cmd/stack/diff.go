@@ -105,7 +105,7 @@ func runDiff(ctx context.Context, opts *DiffOptions) error {
 		if err != nil {
 			return err
 		}
-		objs, err := resource.ObjectsOf(ctx, c, id)
+		objs, err := resource.ObjectsOf(ctx, c, id, 1, true)
 		if err != nil {
 			return err
 		}
@@ -118,7 +118,7 @@ func runDiff(ctx context.Context, opts *DiffOptions) error {
 		if err != nil {
 			return err
 		}
-		objs, err := resource.ObjectsOf(ctx, c, id)
+		objs, err := resource.ObjectsOf(ctx, c, id, 2, true)
 		if err != nil {
 			return err
 		}
@@ -245,7 +245,7 @@ func runRollback(ctx context.Context, opts *RollbackOptions) error {
 	if err != nil {
 		return err
 	}
-	objs, err := resource.ObjectsOf(ctx, c, st.ID)
+	objs, err := resource.ObjectsOf(ctx, c, st.ID, 0, false)
 	if err != nil {
 		return err
 	}
@@ -256,8 +256,15 @@ func runRollback(ctx context.Context, opts *RollbackOptions) error {
 	if target.IsDeletionMarker {
 		return errors.New("cannot roll back to a deletion marker")
 	}
+	// The history was read without YAML; only the target's is needed.
+	full, err := c.DeploymentObjects().Get(ctx, target.ID)
+	if err != nil {
+		return fmt.Errorf("read deployment object %s: %w", target.ID, err)
+	}
+	target = full
 	p := output.NewPrinter(f, opts.Format)
 	if objs[0].YAMLChecksum == target.YAMLChecksum && !objs[0].IsDeletionMarker {
+		objs[0].YAMLContent = target.YAMLContent // equal checksums: equal content
 		output.Successf(f.IOStreams, "Stack %s already has the content of object #%d (latest is #%d)", st.Name, target.SequenceID, objs[0].SequenceID)
 		return output.PrintOne(p, ObjectSpec, objs[0])
 	}

@@ -400,6 +400,7 @@ type ObjectsOptions struct {
 	Factory *cmdutil.Factory
 	Ref     string
 	Format  output.Format
+	Limit   int
 }
 
 // NewCmdObjects returns stack objects; runF replaces the run function in tests.
@@ -410,13 +411,17 @@ func NewCmdObjects(f *cmdutil.Factory, runF func(*ObjectsOptions) error) *cobra.
 		Aliases: []string{"history"},
 		Short:   "Show the history of a stack's deployment objects",
 		Long: `List a stack's deployment objects, newest first: sequence, id, checksum, age and whether
-the object is a deletion marker.`,
-		Example:           "  brokkrctl stack objects web\n  brokkrctl stack history web -o json",
+the object is a deletion marker. The manifests themselves are fetched only for -o json and
+-o yaml; --limit keeps the newest objects only.`,
+		Example:           "  brokkrctl stack objects web\n  brokkrctl stack history web --limit 5 -o json",
 		Args:              cmdutil.ExactArgs(1, "stack NAME or ID"),
 		ValidArgsFunction: cmdutil.OnlyFirstArg(cmdutil.CompleteStacks(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.Format.Validate(); err != nil {
 				return err
+			}
+			if opts.Limit < 0 {
+				return cmdutil.FlagErrorf("--limit must not be negative")
 			}
 			opts.Ref = args[0]
 			if runF != nil {
@@ -430,7 +435,8 @@ the object is a deletion marker.`,
 			if err != nil {
 				return err
 			}
-			objs, err := resource.ObjectsOf(cmd.Context(), c, id)
+			withYAML := opts.Format == output.FormatJSON || opts.Format == output.FormatYAML
+			objs, err := resource.ObjectsOf(cmd.Context(), c, id, opts.Limit, withYAML)
 			if err != nil {
 				return err
 			}
@@ -438,5 +444,6 @@ the object is a deletion marker.`,
 		},
 	}
 	output.AddFormatFlag(cmd, &opts.Format)
+	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "Show the newest N objects only (0 = all)")
 	return cmd
 }

@@ -85,6 +85,8 @@ func TestNewCmdWait(t *testing.T) {
 func TestNewCmdObjects(t *testing.T) {
 	cmdtest.RunTable(t, NewCmdObjects, func(o *ObjectsOptions) { o.Factory = nil }, []cmdtest.FlagCase[ObjectsOptions]{
 		{Name: "wide", Args: []string{"web", "-o", "wide"}, Want: ObjectsOptions{Ref: "web", Format: output.FormatWide}},
+		{Name: "limit", Args: []string{"web", "--limit", "5"}, Want: ObjectsOptions{Ref: "web", Format: output.FormatTable, Limit: 5}},
+		{Name: "negative limit", Args: []string{"web", "--limit", "-5"}, WantErr: true},
 		{Name: "missing stack", WantErr: true},
 		{Name: "bad format", Args: []string{"web", "-o", "x"}, WantErr: true},
 	})

@@ -175,7 +175,7 @@ func pollWait(ctx context.Context, c *client.Client, st client.Stack, only *uuid
 	} else if err != nil {
 		return state, err
 	}
-	objs, err := resource.ObjectsOf(ctx, c, st.ID)
+	objs, err := resource.ObjectsOf(ctx, c, st.ID, 1, false)
 	if err != nil {
 		return state, err
 	}
@@ -203,7 +203,7 @@ func pollWait(ctx context.Context, c *client.Client, st client.Stack, only *uuid
 		}
 	}
 	for _, a := range state.agents {
-		events, err := c.Agents().Events(ctx, a)
+		events, err := eventsSince(ctx, c, a, state.object.CreatedAt)
 		if err != nil {
 			return state, fmt.Errorf("events of agent %s: %w", a, err)
 		}
@@ -236,6 +236,25 @@ func pollWait(ctx context.Context, c *client.Client, st client.Stack, only *uuid
 }
 
 // latestFirst orders events newest first, so the latest outcome decides.
+// eventsSince returns the agent's events, newest first, reading pages only until they reach
+// events older than since: an event about an object is never older than the object.
+func eventsSince(ctx context.Context, c *client.Client, agent uuid.UUID, since time.Time) ([]client.AgentEvent, error) {
+	var out []client.AgentEvent
+	opts := &client.ListOptions{}
+	for {
+		page, err := c.Agents().EventsPage(ctx, agent, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		n := len(page.Items)
+		if page.NextCursor == "" || page.NextCursor == opts.Cursor || n == 0 || page.Items[n-1].CreatedAt.Before(since) {
+			return out, nil
+		}
+		opts.Cursor = page.NextCursor
+	}
+}
+
 func latestFirst(events []client.AgentEvent) []client.AgentEvent {
 	out := slices.Clone(events)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })

@@ -21,6 +21,7 @@ type ListOptions struct {
 	Watch    bool
 	Interval time.Duration
 	Format   output.Format
+	Limit    int
 }
 
 var queuedStatuses = []string{client.WorkOrderPending, client.WorkOrderClaimed, client.WorkOrderRetryPending}
@@ -37,7 +38,8 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 whenever it changed. Stop watching with Ctrl-C.`,
 		Example: `  brokkrctl workorder list
   brokkrctl workorder list --status RETRY_PENDING --type build -o wide
-  brokkrctl workorder list --watch --interval 5s`,
+  brokkrctl workorder list --watch --interval 5s
+  brokkrctl workorder list --limit 50`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.Format.Validate(); err != nil {
@@ -48,6 +50,9 @@ whenever it changed. Stop watching with Ctrl-C.`,
 				if !contains(queuedStatuses, opts.Status) {
 					return cmdutil.FlagErrorf("invalid --status %q: want one of %s", opts.Status, strings.Join(queuedStatuses, ", "))
 				}
+			}
+			if opts.Limit < 0 {
+				return cmdutil.FlagErrorf("--limit must not be negative")
 			}
 			if opts.Watch && opts.Interval < 100*time.Millisecond {
 				return cmdutil.FlagErrorf("--interval must be at least 100ms")
@@ -62,6 +67,7 @@ whenever it changed. Stop watching with Ctrl-C.`,
 	cmd.Flags().StringVar(&opts.WorkType, "type", "", "Only orders of this work type")
 	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "Keep polling and re-render the list")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "Polling interval of --watch")
+	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "Show the newest N orders only (0 = all)")
 	output.AddFormatFlag(cmd, &opts.Format)
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(queuedStatuses, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -81,7 +87,7 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	filter := &client.WorkOrderListOptions{Status: opts.Status, WorkType: opts.WorkType}
+	filter := &client.WorkOrderListOptions{Status: opts.Status, WorkType: opts.WorkType, Limit: opts.Limit}
 	p := output.NewPrinter(opts.Factory, opts.Format)
 	if !opts.Watch {
 		orders, err := c.WorkOrders().List(ctx, filter)

@@ -58,6 +58,8 @@ func TestNewCmdList(t *testing.T) {
 		{name: "bad format", args: []string{"-o", "csv"}, wantErr: true},
 		{name: "tiny interval", args: []string{"--watch", "--interval", "1ms"}, wantErr: true},
 		{name: "extra argument", args: []string{"x"}, wantErr: true},
+		{name: "limit", args: []string{"--limit", "50"}, want: ListOptions{Limit: 50, Interval: 2 * time.Second, Format: output.FormatTable}},
+		{name: "negative limit", args: []string{"--limit", "-1"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
