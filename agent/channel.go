@@ -43,7 +43,7 @@ func (a *Agent) wsClient() (*client.Client, error) {
 // broker's pushes — a changed target or stack starts a reconcile at once, a new work order a
 // work-order pass — so changes arrive in well under a polling interval. Everything the agent
 // sends goes over REST, which works with or without the channel. Reconnects back off from
-// 1 s to 60 s with ±20 % jitter.
+// 1 s to 60 s with ±20 % jitter, or wait as long as a refusal's Retry-After asks (60 s at most).
 func (a *Agent) websocket(ctx context.Context) {
 	c, err := a.wsClient()
 	if err != nil {
@@ -66,11 +66,15 @@ func (a *Agent) websocket(ctx context.Context) {
 			} else {
 				rejected = 0
 			}
-			a.log.Debug("websocket dial failed", "err", err, "retry_in", backoff)
+			wait := time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64()))
+			if ce, ok := client.AsError(err); ok && ce.RetryAfter > wait {
+				wait = min(ce.RetryAfter, time.Minute) // an overloaded broker says when to come back
+			}
+			a.log.Debug("websocket dial failed", "err", err, "retry_in", wait)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64()))):
+			case <-time.After(wait):
 			}
 			backoff = min(backoff*2, time.Minute)
 			continue

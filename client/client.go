@@ -43,13 +43,19 @@ type Client struct {
 }
 
 // RetryPolicy controls retries of idempotent requests (GET, PUT, DELETE) after transport
-// errors and 429/502/503/504 answers. Non-idempotent requests are retried only when the
-// connection could not be made at all.
+// errors and 429/502/503/504 answers. Non-idempotent requests are retried only after a 429
+// (the broker refused them unprocessed) or when the connection could not be made at all.
+// A Retry-After header longer than the backoff is honoured, up to MaxRetryAfter.
 type RetryPolicy struct {
 	MaxAttempts int           // total attempts, ≥ 1
 	MinBackoff  time.Duration // first wait; doubles per attempt, with jitter
 	MaxBackoff  time.Duration
+	// MaxRetryAfter caps the wait a Retry-After header asks for (0 = 30 s).
+	MaxRetryAfter time.Duration
 }
+
+// maxRetryAfter is the cap on an honoured Retry-After when the policy sets none.
+const maxRetryAfter = 30 * time.Second
 
 // DefaultRetryPolicy makes up to 4 attempts over roughly 3 seconds.
 func DefaultRetryPolicy() RetryPolicy {
@@ -260,7 +266,11 @@ func (c *Client) send(ctx context.Context, r request) (answer, error) {
 		}
 		wait := c.backoff(attempt)
 		if retryAfter > wait {
-			wait = min(retryAfter, 30*time.Second)
+			limit := c.retry.MaxRetryAfter
+			if limit <= 0 {
+				limit = maxRetryAfter
+			}
+			wait = max(wait, min(retryAfter, limit))
 		}
 		select {
 		case <-ctx.Done():
@@ -324,7 +334,10 @@ func connectFailed(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date (0 when absent,
+// malformed or past).
 func parseRetryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
@@ -332,7 +345,7 @@ func parseRetryAfter(v string) time.Duration {
 		return time.Duration(n) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
+		return max(time.Until(t), 0)
 	}
 	return 0
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Error is a non-2xx answer from the broker.
@@ -17,6 +18,9 @@ type Error struct {
 	RequestID  string         // X-Request-Id of the failed request
 	Method     string
 	Path       string
+	// RetryAfter is the delay the broker asked for with Retry-After (429, 503), uncapped; 0
+	// when it named none. Callers that retry on their own schedule should wait at least this.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -33,7 +37,8 @@ func (e *Error) Error() string {
 // errorFrom builds an *Error from a response. Bodies that are not the JSON error body (a
 // proxy's HTML page, an empty 401 of an older broker) keep their text as the message.
 func errorFrom(method, path string, status int, header http.Header, body []byte) *Error {
-	e := &Error{StatusCode: status, RequestID: header.Get("X-Request-Id"), Method: method, Path: path}
+	e := &Error{StatusCode: status, RequestID: header.Get("X-Request-Id"), Method: method, Path: path,
+		RetryAfter: parseRetryAfter(header.Get("Retry-After"))}
 	var b ErrorBody
 	if err := json.Unmarshal(body, &b); err == nil && (b.Code != "" || b.Message != "") {
 		e.Code, e.Message, e.Details = b.Code, b.Message, b.Details

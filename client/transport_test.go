@@ -193,6 +193,49 @@ func TestRetries(t *testing.T) {
 		}
 	})
 
+	t.Run("503 honours Retry-After", func(t *testing.T) {
+		base, n := counter(t, 1, http.StatusServiceUnavailable, map[string]string{"Retry-After": "1"})
+		start := time.Now()
+		got, err := newClient(t, base, fast).PAKs().List(c)
+		if err != nil || len(got) != 1 || n.Load() != 2 || time.Since(start) < time.Second {
+			t.Fatalf("%v after %d attempts in %v", err, n.Load(), time.Since(start))
+		}
+	})
+
+	t.Run("Retry-After as an HTTP date", func(t *testing.T) {
+		// Dates have whole seconds: two seconds ahead is at least one second away.
+		at := time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat)
+		base, n := counter(t, 1, http.StatusTooManyRequests, map[string]string{"Retry-After": at})
+		start := time.Now()
+		if _, err := newClient(t, base, fast).PAKs().List(c); err != nil || n.Load() != 2 || time.Since(start) < time.Second {
+			t.Fatalf("%v after %d attempts in %v", err, n.Load(), time.Since(start))
+		}
+	})
+
+	t.Run("the wait for Retry-After is capped", func(t *testing.T) {
+		base, n := counter(t, 1, http.StatusTooManyRequests, map[string]string{"Retry-After": "3600"})
+		capped := client.WithRetry(client.RetryPolicy{MaxAttempts: 2, MinBackoff: time.Millisecond,
+			MaxBackoff: 2 * time.Millisecond, MaxRetryAfter: 300 * time.Millisecond})
+		start := time.Now()
+		_, err := newClient(t, base, capped).PAKs().List(c)
+		if took := time.Since(start); err != nil || n.Load() != 2 || took < 300*time.Millisecond || took > 10*time.Second {
+			t.Fatalf("%v after %d attempts in %v", err, n.Load(), took)
+		}
+	})
+
+	t.Run("the error carries Retry-After", func(t *testing.T) {
+		base, _ := counter(t, 10, http.StatusTooManyRequests, map[string]string{"Retry-After": "7"})
+		_, err := newClient(t, base, client.WithRetry(client.RetryPolicy{MaxAttempts: 1})).PAKs().List(c)
+		if e, ok := client.AsError(err); !ok || e.StatusCode != 429 || e.RetryAfter != 7*time.Second {
+			t.Fatalf("%v (%+v)", err, e)
+		}
+		base, _ = counter(t, 10, http.StatusTooManyRequests, map[string]string{"Retry-After": "soon"})
+		_, err = newClient(t, base, client.WithRetry(client.RetryPolicy{MaxAttempts: 1})).PAKs().List(c)
+		if e, ok := client.AsError(err); !ok || e.RetryAfter != 0 {
+			t.Fatalf("malformed Retry-After: %v (%+v)", err, e)
+		}
+	})
+
 	t.Run("cancellation stops the wait", func(t *testing.T) {
 		base, n := counter(t, 10, http.StatusTooManyRequests, map[string]string{"Retry-After": "30"})
 		cc, cancel := context.WithTimeout(c, 200*time.Millisecond)

@@ -32,8 +32,15 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		level := slog.LevelInfo
 		path := c.Request().URL.Path
-		if path == "/healthz" || path == "/readyz" || path == "/metrics" {
+		var ae *APIError
+		if path == "/healthz" || path == "/readyz" || path == "/metrics" ||
+			// Refusals of an overloaded broker are counted (brokkr_http_rejected_requests_total);
+			// a line for each would add to the load.
+			(errors.As(err, &ae) && ae.Code == codeOverloaded) {
 			level = slog.LevelDebug
+		}
+		if !s.log.Enabled(c.Request().Context(), level) {
+			return err
 		}
 		s.log.LogAttrs(c.Request().Context(), level, "request",
 			slog.String("request_id", requestID(c)),

@@ -78,6 +78,7 @@ type BrokerSettings struct {
 	MaxInflightRequests                 int    `koanf:"max_inflight_requests"`
 	MaxQueueWaitMillis                  int    `koanf:"max_queue_wait_ms"`
 	ReadTimeoutSeconds                  int    `koanf:"read_timeout_seconds"`
+	MaxKeepAliveConnections             int    `koanf:"max_keepalive_connections"`
 	SocketRecheckIntervalSeconds        int    `koanf:"socket_recheck_interval_seconds"`
 	ConfigWatch                         bool   `koanf:"config_watch"`
 }
@@ -183,6 +184,7 @@ func defaultBroker(getenv func(string) string, euid int) Broker {
 			MaxInflightRequests:                 256,
 			MaxQueueWaitMillis:                  500,
 			ReadTimeoutSeconds:                  30,
+			MaxKeepAliveConnections:             8192,
 			SocketRecheckIntervalSeconds:        30,
 		},
 		CORS: CORS{

@@ -209,6 +209,7 @@ func (b Broker) Validate() error {
 	p.positive("broker.max_inflight_requests", s.MaxInflightRequests)
 	p.positive("broker.max_queue_wait_ms", s.MaxQueueWaitMillis)
 	p.positive("broker.read_timeout_seconds", s.ReadTimeoutSeconds)
+	p.positive("broker.max_keepalive_connections", s.MaxKeepAliveConnections)
 	p.positive("broker.socket_recheck_interval_seconds", s.SocketRecheckIntervalSeconds)
 
 	// cors

@@ -33,6 +33,7 @@ func build(ref []byte) ([]byte, error) {
 	f.fixDocument()
 	f.fixSchemas()
 	f.addSchemas()
+	f.addPaging()
 	f.fixOperations()
 	f.addErrorResponses()
 	if f.err != nil {
@@ -580,6 +581,7 @@ var errorResponses = []errorResponse{
 	{"413", "PayloadTooLarge", "The request body exceeds the size limit (2 MiB)."},
 	{"415", "UnsupportedMediaType", "The request body was not sent with a supported Content-Type."},
 	{"422", "Unprocessable", "The body is well-formed but has the wrong shape, fails a range check, or refers to rows that do not exist."},
+	{"429", "TooManyRequests", "The broker is overloaded (code `overloaded`) and did not process the request: it was already serving and queueing as many requests as it may (broker.max_inflight_requests), and no slot freed within broker.max_queue_wait_ms. Retry after the number of seconds in the Retry-After header."},
 	{"500", "InternalError", "An unexpected server-side failure."},
 	{"503", "ServiceUnavailable", "The feature is not available on this broker."},
 }
@@ -602,6 +604,12 @@ func (f *fixer) addErrorResponses() {
 			"content": obj{
 				"application/json": obj{"schema": ref("ErrorResponse")},
 			},
+		}
+		if e.code == "429" {
+			responses[e.name].(obj)["headers"] = obj{"Retry-After": obj{
+				"description": "Seconds to wait before retrying.",
+				"schema":      obj{"type": "integer", "minimum": 1},
+			}}
 		}
 	}
 	comps["responses"] = responses
@@ -715,7 +723,8 @@ func (f *fixer) fixOperations() {
 // its error responses with references to the shared ones.
 func (f *fixer) setErrorResponses(id string, o operation) {
 	responses := f.child(o.op, "responses", id)
-	codes := map[string]bool{"401": true, "500": true}
+	// Any operation may be refused by admission control (429 overloaded).
+	codes := map[string]bool{"401": true, "429": true, "500": true}
 	for code := range responses {
 		if strings.HasPrefix(code, "2") {
 			continue

@@ -72,7 +72,13 @@ var operationDocs = map[string]opDoc{
 		summary:     "Submit a deployment object to a stack (admin or the owning generator)",
 		description: "The body is either JSON (CreateDeploymentObjectRequest) or the raw YAML. Every YAML document must parse and at least one must be non-null, unless the object is a deletion marker.",
 	},
-	"instantiate_template":     {summary: "Render a template into a new deployment object of a stack (admin or the owning generator)"},
+	"instantiate_template": {
+		summary: "Render a template into a new deployment object of a stack (admin or the owning generator)",
+		description: "Rendering is bounded: a template nested deeper than broker.template_max_nesting answers 422 `template_too_deep`, " +
+			"one still rendering after broker.template_render_timeout_ms 422 `template_render_timeout`, and output beyond broker.max_body_bytes " +
+			"400 `template_render_failed`. When broker.template_max_concurrent_renders renderings are already running on the replica, " +
+			"429 `too_many_renders` with Retry-After.",
+	},
 	"stacks_list_labels":       {summary: "List a stack's labels (admin, owning generator, or a targeted agent)"},
 	"stacks_add_label":         {summary: "Add a label to a stack (admin or the owning generator)"},
 	"stacks_remove_label":      {summary: "Remove a label from a stack (admin or the owning generator)"},
@@ -94,10 +100,18 @@ var operationDocs = map[string]opDoc{
 	"update_health_status":      {summary: "Report the health of deployment objects (admin or the agent itself)"},
 
 	// Templates.
-	"list_templates":              {summary: "List live templates (admin: all; generator: system and its own)"},
-	"create_template":             {summary: "Create a template (admin: system template; generator: its own)"},
-	"get_template":                {summary: "Get a template (admin; generator: system or its own)"},
-	"update_template":             {summary: "Create the next version of a template (admin or the owning generator)"},
+	"list_templates": {summary: "List live templates (admin: all; generator: system and its own)"},
+	"create_template": {
+		summary: "Create a template (admin: system template; generator: its own)",
+		description: "A template nested deeper than broker.template_max_nesting (brackets, blocks, chains of operators) answers 422 " +
+			"`template_too_deep` before it is parsed. When broker.template_max_concurrent_renders checks and renderings are already " +
+			"running on the replica, 429 `too_many_renders` with Retry-After.",
+	},
+	"get_template": {summary: "Get a template (admin; generator: system or its own)"},
+	"update_template": {
+		summary:     "Create the next version of a template (admin or the owning generator)",
+		description: "Checked as on create: 422 `template_too_deep`, 429 `too_many_renders`.",
+	},
 	"delete_template":             {summary: "Soft-delete one template version (admin or the owning generator)"},
 	"templates_list_labels":       {summary: "List a template's labels (admin; generator: system or its own)"},
 	"templates_add_label":         {summary: "Add a label to a template (admin or the owning generator)"},
@@ -138,6 +152,6 @@ var operationDocs = map[string]opDoc{
 		summary:     "Send a test event to a subscription's URL (admin)",
 		description: "A non-2xx answer or a transport error is reported as 400 `webhook_test_failed`.",
 	},
-	"get_pending_agent_webhooks": {summary: "Claim up to 10 pending deliveries for an agent to send (admin or the agent itself)"},
+	"get_pending_agent_webhooks": {summary: "Claim up to 10 pending deliveries for an agent to send (admin, not read-only, or the agent itself)"},
 	"report_delivery_result":     {summary: "Report the outcome of a delivery an agent sent (agent only)"},
 }
