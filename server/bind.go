@@ -95,6 +95,9 @@ func decodeJSON(body []byte, v any) error {
 	if dec.More() {
 		return badRequest("invalid_json", "malformed JSON: unexpected data after the top-level value")
 	}
+	if _, bad := unstorableString(body); bad {
+		return apiError(http.StatusUnprocessableEntity, "invalid_request_body", "text must not contain NUL characters")
+	}
 	return nil
 }
 

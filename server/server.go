@@ -54,6 +54,12 @@ type Server struct {
 	bg        sync.WaitGroup
 	listening atomic.Bool // the notification listener is connected
 	live      *liveHub    // WebSocket channels and their cross-replica fan-out
+
+	templates *templateGuard // bounds on template checks and renderings
+
+	admission       *admission   // bound on API requests served at once
+	conns           *connections // open HTTP connections of Serve, for keep-alive shedding
+	listenerStarted atomic.Bool  // Start launched the notification listener; /readyz watches it
 }
 
 // Options are the dependencies of New.
@@ -107,6 +113,9 @@ func New(o Options) (*Server, error) {
 	s.metrics = newMetrics(s)
 	s.workerMetrics = newWorkerMetrics(s.metrics.registry)
 	s.auditor = newAuditWriter(s)
+	s.templates = newTemplateGuard(cfg.Broker)
+	s.admission = newAdmission(s.metrics.registry, cfg.Broker.MaxInflightRequests, cfg.Broker.MaxQueueWaitMillis)
+	s.conns = newConnections(s.metrics.registry, cfg.Broker.MaxKeepAliveConnections)
 	s.echo = s.routes()
 	return s, nil
 }
@@ -132,6 +141,7 @@ func (s *Server) Handler() http.Handler { return s.echo }
 func (s *Server) Start(ctx context.Context) {
 	s.startOnce.Do(func() {
 		s.bg.Add(1)
+		s.listenerStarted.Store(true)
 		go func() {
 			defer s.bg.Done()
 			s.listenNotifications(ctx)
@@ -154,10 +164,15 @@ func (s *Server) Wait() { s.bg.Wait() }
 // Serve answers on ln until ctx ends, then shuts down gracefully: stops accepting, lets
 // in-flight requests finish within the configured timeout, and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// A whole request, body included, must arrive within broker.read_timeout_seconds. net/http
+	// lifts that deadline once the body is read (a long handler keeps its context) and when a
+	// WebSocket takes the connection over; writes get a deadline per write (see admit).
 	srv := &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.ioTimeout(),
 		IdleTimeout:       120 * time.Second,
+		ConnState:         s.conns.track,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -199,7 +214,10 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(s.accessLog)
 	e.Use(s.recoverPanic)
 	e.Use(s.metrics.middleware)
+	e.Use(s.admit)
 	e.Use(s.bodyLimit)
+	e.Use(s.rejectUnstorableText)
+	e.Pre(s.deadlines)
 	e.Pre(s.cors)
 
 	// Operations routes: no authentication, any origin.
@@ -286,6 +304,10 @@ func (s *Server) readyz(c echo.Context) error {
 	s.ready.mu.Unlock()
 	if err != nil {
 		return c.String(http.StatusServiceUnavailable, "database unavailable")
+	}
+	// Without its listener a replica misses other replicas' revocations and pushes.
+	if s.listenerStarted.Load() && !s.listening.Load() {
+		return c.String(http.StatusServiceUnavailable, "notification listener disconnected")
 	}
 	return c.String(http.StatusOK, "Ready")
 }

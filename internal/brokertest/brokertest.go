@@ -5,8 +5,10 @@ package brokertest
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
@@ -55,6 +57,19 @@ func Start(t testing.TB) *Broker {
 	t.Cleanup(func() { cancel(); srv.Wait() })
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
+	// Ready means the notification listener is connected too.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		res, err := http.Get(ts.URL + "/readyz") //nolint:noctx // test harness
+		if err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the test broker is not ready: %v", err)
+		}
+	}
 	admin, err := client.New(ts.URL, client.WithPAK(adminKey))
 	if err != nil {
 		t.Fatal(err)
