@@ -89,7 +89,7 @@ $(HELM_DIR)/helm:
 bench: ## Run the benchmarks (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/pak/ ./server/
 
-bench-agent: test-assets ## Agent vs kubectl apply of 1,000 objects on the test apiserver (needs kubectl)
+bench-agent: test-assets ## Agent (validation on and off) vs kubectl apply of 1,000 objects on the living test cluster (needs kubectl)
 	$(GO) test -run '^$$' -bench Apply1000 -benchtime 3x ./agent/
 
 lint: ## Run gofmt, go vet and golangci-lint
