@@ -43,7 +43,7 @@ func buildAgent(t *testing.T) string {
 		agentBinary.path = filepath.Join(dir, "brokkr-agent")
 		out, err := exec.Command("go", "build", "-o", agentBinary.path, "github.com/brokkr/brokkr/cmd/brokkr-agent").CombinedOutput()
 		if err != nil {
-			agentBinary.err = fmt.Errorf("build brokkr-agent: %v\n%s", err, out)
+			agentBinary.err = fmt.Errorf("build brokkr-agent: %w\n%s", err, out)
 		}
 	})
 	if agentBinary.err != nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -283,7 +284,7 @@ func TestReadTimeout(t *testing.T) {
 		_ = conn.SetReadDeadline(time.Now().Add(15 * time.Second))
 		_, err = io.Copy(io.Discard, conn)
 		took := time.Since(start)
-		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 			t.Fatalf("connection still open after %v", took)
 		}
 		if took < timeout-100*time.Millisecond || took > timeout+3*time.Second {
@@ -299,7 +300,7 @@ func TestReadTimeout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer ws.CloseNow()
+		defer func() { _ = ws.CloseNow() }()
 		go func() { // reads answer the pings
 			for {
 				if _, _, err := ws.Read(ctx); err != nil {

@@ -2,10 +2,8 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -145,26 +143,12 @@ func (c *Cluster) applyStages(ctx context.Context, groups [][]*unstructured.Unst
 // applyGroup applies (or dry-runs) objs, Concurrency at a time; it returns the joined
 // per-object errors in the order of objs.
 func (c *Cluster) applyGroup(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions, dryRun bool) error {
-	errs := make([]error, len(objs))
-	sem := make(chan struct{}, opts.Concurrency)
-	var wg sync.WaitGroup
-	for i, o := range objs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[i] = ctx.Err()
-			continue
+	return parallel(ctx, len(objs), opts.Concurrency, func(i int) error {
+		if err := c.applyOne(ctx, objs[i], opts, dryRun); err != nil {
+			return &ObjectError{Ref: RefOf(objs[i]), Err: err}
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := c.applyOne(ctx, o, opts, dryRun); err != nil {
-				errs[i] = &ObjectError{Ref: RefOf(o), Err: err}
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+		return nil
+	})
 }
 
 // Resolve returns the references objs are applied under: namespaced objects without a

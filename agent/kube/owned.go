@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -46,67 +45,32 @@ func (c *Cluster) ListOwned(ctx context.Context, ownerID, namespace string) ([]O
 	if err != nil {
 		return nil, err
 	}
-	var (
-		mu   sync.Mutex
-		out  []Owned
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 8)
-	)
-	for _, t := range targets {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			ri := c.Metadata.Resource(t.gvr)
-			var list interface {
-				List(context.Context, metav1.ListOptions) (*metav1.PartialObjectMetadataList, error)
-			} = ri
-			if t.namespaced && namespace != "" {
-				list = ri.Namespace(namespace)
+	found := make([][]Owned, len(targets))
+	err = parallel(ctx, len(targets), 8, func(i int) error {
+		t := targets[i]
+		err := c.eachMeta(ctx, t, namespace, func(m *metav1.PartialObjectMetadata) bool {
+			ann := m.GetAnnotations()
+			if ann[AnnotationOwner] == ownerID {
+				found[i] = append(found[i], Owned{
+					Ref:                Ref{GVK: t.gvr.GroupVersion().WithKind(t.kind), Namespace: m.GetNamespace(), Name: m.GetName()},
+					UID:                string(m.GetUID()),
+					StackID:            ann[AnnotationStack],
+					Checksum:           ann[AnnotationChecksum],
+					DeploymentObjectID: ann[AnnotationDeploymentObject],
+					HasOwnerReferences: len(m.GetOwnerReferences()) > 0,
+				})
 			}
-			var found []Owned
-			opts := metav1.ListOptions{Limit: 500}
-			for {
-				page, err := list.List(ctx, opts)
-				if err != nil {
-					if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
-						return
-					}
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("list %s: %w", t.gvr, err))
-					mu.Unlock()
-					return
-				}
-				for i := range page.Items {
-					m := &page.Items[i]
-					ann := m.GetAnnotations()
-					if ann[AnnotationOwner] != ownerID {
-						continue
-					}
-					found = append(found, Owned{
-						Ref:                Ref{GVK: t.gvr.GroupVersion().WithKind(t.kind), Namespace: m.GetNamespace(), Name: m.GetName()},
-						UID:                string(m.GetUID()),
-						StackID:            ann[AnnotationStack],
-						Checksum:           ann[AnnotationChecksum],
-						DeploymentObjectID: ann[AnnotationDeploymentObject],
-						HasOwnerReferences: len(m.GetOwnerReferences()) > 0,
-					})
-				}
-				if page.Continue == "" {
-					break
-				}
-				opts.Continue = page.Continue
-			}
-			mu.Lock()
-			out = append(out, found...)
-			mu.Unlock()
-		}()
+			return true
+		})
+		if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
+			return nil // a kind the agent may not list holds nothing it applied
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	out := slices.Concat(found...)
 	slices.SortFunc(out, func(a, b Owned) int { return strings.Compare(a.Ref.String(), b.Ref.String()) })
 	return out, nil
 }

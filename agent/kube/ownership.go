@@ -2,11 +2,9 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -92,24 +90,7 @@ func (c *Cluster) checkOwnership(ctx context.Context, objs []*unstructured.Unstr
 			newKinds[schema.GroupKind{Group: group, Kind: kind}] = true
 		}
 	}
-	errs := make([]error, len(objs))
-	sem := make(chan struct{}, opts.Concurrency)
-	var wg sync.WaitGroup
-	for i, o := range objs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[i] = ctx.Err()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = c.checkOne(ctx, o, opts, newKinds)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel(ctx, len(objs), opts.Concurrency, func(i int) error { return c.checkOne(ctx, objs[i], opts, newKinds) })
 }
 
 func (c *Cluster) checkOne(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions, newKinds map[schema.GroupKind]bool) error {
@@ -228,31 +209,16 @@ func (c *Cluster) Foreign(ctx context.Context, namespace string, o Ownership, li
 	if err != nil {
 		return nil, err
 	}
-	var (
-		mu   sync.Mutex
-		out  []Ref
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 8)
-	)
-	for _, k := range kinds {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			refs, err := c.foreignOf(ctx, k, namespace, o, limit)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			}
-			out = append(out, refs...)
-		}()
+	found := make([][]Ref, len(kinds))
+	err = parallel(ctx, len(kinds), 8, func(i int) error {
+		var err error
+		found[i], err = c.foreignOf(ctx, kinds[i], namespace, o, limit)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	out := slices.Concat(found...)
 	slices.SortFunc(out, func(a, b Ref) int { return strings.Compare(a.String(), b.String()) })
 	if len(out) > limit {
 		out = out[:limit]
@@ -260,40 +226,22 @@ func (c *Cluster) Foreign(ctx context.Context, namespace string, o Ownership, li
 	return out, nil
 }
 
+// foreignOf lists, up to limit, the objects of kind k (in namespace when set) that are not
+// the owner's objects of the stack, nor created by Kubernetes, nor owned by another object.
+// A kind that cannot be read may hold anything: the error says so.
 func (c *Cluster) foreignOf(ctx context.Context, k resourceKind, namespace string, o Ownership, limit int) ([]Ref, error) {
-	ri := c.Metadata.Resource(k.gvr)
-	var list interface {
-		List(context.Context, metav1.ListOptions) (*metav1.PartialObjectMetadataList, error)
-	} = ri
-	if namespace != "" {
-		list = ri.Namespace(namespace)
-	}
 	var out []Ref
-	opts := metav1.ListOptions{Limit: 500}
-	for {
-		page, err := list.List(ctx, opts)
-		if err != nil {
-			if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
-				return out, nil
-			}
-			// A kind the agent may not read may hold anything: it counts as foreign.
-			return nil, fmt.Errorf("list %s: %w", k.gvr, err)
+	err := c.eachMeta(ctx, k, namespace, func(m *metav1.PartialObjectMetadata) bool {
+		if ownedBy(m.GetAnnotations(), o) || len(m.GetOwnerReferences()) > 0 || autoCreated(k.gvr.GroupResource(), m.GetName()) {
+			return true
 		}
-		for i := range page.Items {
-			m := &page.Items[i]
-			if ownedBy(m.GetAnnotations(), o) || len(m.GetOwnerReferences()) > 0 || autoCreated(k.gvr.GroupResource(), m.GetName()) {
-				continue
-			}
-			out = append(out, Ref{GVK: k.gvr.GroupVersion().WithKind(k.kind), Namespace: m.GetNamespace(), Name: m.GetName()})
-			if len(out) >= limit {
-				return out, nil
-			}
-		}
-		if page.Continue == "" {
-			return out, nil
-		}
-		opts.Continue = page.Continue
+		out = append(out, Ref{GVK: k.gvr.GroupVersion().WithKind(k.kind), Namespace: m.GetNamespace(), Name: m.GetName()})
+		return len(out) < limit
+	})
+	if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
+		return out, nil
 	}
+	return out, err
 }
 
 // foreignCustomResources lists, up to limit, the custom resources of a CustomResourceDefinition

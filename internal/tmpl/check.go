@@ -205,22 +205,22 @@ func (s *nestScanner) tag(i int, block bool) (int, int) {
 				return s.endTag(i+2, true)
 			}
 		}
-		switch {
-		case c == ' ' || c == '\t':
+		switch c {
+		case ' ', '\t':
 			i++
-		case c == '"' || c == '\'':
+		case '"', '\'':
 			end := scanString(src, i)
 			if end < 0 {
 				return i, tagStop // unclosed string: the lexer stops
 			}
 			i, s.operand = end, true
-		case c == ',' || c == ':':
+		case ',', ':':
 			s.separate()
 			i++
-		case c == '|':
+		case '|':
 			s.operand = false
 			i++
-		case c == '+':
+		case '+':
 			if strings.HasPrefix(src[i+1:], "%}") {
 				return s.endTag(i+3, true)
 			}
@@ -228,7 +228,7 @@ func (s *nestScanner) tag(i int, block bool) (int, int) {
 				return i, tagStop
 			}
 			i++
-		case c == '-':
+		case '-':
 			if strings.HasPrefix(src[i+1:], "%}") {
 				return s.endTag(i+3, true)
 			}
@@ -239,12 +239,12 @@ func (s *nestScanner) tag(i int, block bool) (int, int) {
 				return i, tagStop
 			}
 			i++
-		case c == '~' || c == '.' || c == '%':
+		case '~', '.', '%':
 			if s.link(i) {
 				return i, tagStop
 			}
 			i++
-		case c == '/' || c == '*' || c == '<' || c == '>':
+		case '/', '*', '<', '>':
 			if s.link(i) {
 				return i, tagStop
 			}
@@ -252,7 +252,7 @@ func (s *nestScanner) tag(i int, block bool) (int, int) {
 			if i < len(src) && (src[i] == c && (c == '/' || c == '*') || src[i] == '=' && (c == '<' || c == '>')) {
 				i++
 			}
-		case c == '!':
+		case '!':
 			if i+1 >= len(src) || src[i+1] != '=' {
 				return i, tagStop // a lone "!": the lexer stops
 			}
@@ -260,7 +260,7 @@ func (s *nestScanner) tag(i int, block bool) (int, int) {
 				return i, tagStop
 			}
 			i += 2
-		case c == '=':
+		case '=':
 			if i+1 < len(src) && src[i+1] == '=' {
 				if s.link(i) {
 					return i, tagStop
@@ -270,12 +270,12 @@ func (s *nestScanner) tag(i int, block bool) (int, int) {
 				s.separate() // an assignment or a keyword argument
 				i++
 			}
-		case c == '(' || c == '[' || c == '{':
+		case '(', '[', '{':
 			if s.open(c, i) {
 				return i, tagStop
 			}
 			i++
-		case c == ')' || c == ']' || c == '}':
+		case ')', ']', '}':
 			if len(s.levels) == 1 || c != top.close {
 				return i, tagStop // an unexpected or unbalanced delimiter: the lexer stops
 			}

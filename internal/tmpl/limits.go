@@ -152,7 +152,7 @@ func (st *renderState) plain(x any) (_ any, err error) {
 	c := converter{left: st.cells, limited: true}
 	defer func() {
 		if p := recover(); p != nil {
-			if p != errCells {
+			if err, ok := p.(error); !ok || !errors.Is(err, errCells) {
 				panic(p)
 			}
 			st.cells = -1

@@ -234,7 +234,8 @@ func (c *cluster) run(name, path string, args ...string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path, args...)
+	// The process lives as long as the cluster, not as long as any request context.
+	cmd := exec.CommandContext(context.Background(), path, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -356,7 +357,7 @@ func nodesReady(ctx context.Context, kc kubernetes.Interface) bool {
 func waitFor(ctx context.Context, p *process, ok func() bool) error {
 	for !ok() {
 		if !p.alive() {
-			return fmt.Errorf("%s exited (%v); its log ends:\n%s", p.name, p.err, p.tail())
+			return fmt.Errorf("%s exited (%w); its log ends:\n%s", p.name, p.err, p.tail())
 		}
 		select {
 		case <-ctx.Done():
@@ -374,7 +375,7 @@ var insecureClient = &http.Client{
 }
 
 func httpOK(url, token string) bool {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 	if err != nil {
 		return false
 	}
@@ -398,7 +399,7 @@ func freePorts(n int) ([]int, error) {
 	}()
 	ports := make([]int, 0, n)
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
