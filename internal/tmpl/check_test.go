@@ -271,9 +271,6 @@ func TestDeepTemplatesDoNotKillTheProcess(t *testing.T) {
 	if os.Getenv(deepChildEnv) != "" {
 		t.Skip("run by the parent test")
 	}
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDeepTemplatesChild$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), deepChildEnv+"=1")
 	out, err := cmd.CombinedOutput()
