@@ -3,20 +3,12 @@ package cli_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/brokkr/brokkr/cli/config"
 	"github.com/brokkr/brokkr/client"
-	"github.com/brokkr/brokkr/db"
-	"github.com/brokkr/brokkr/db/dbtest"
-	internalconfig "github.com/brokkr/brokkr/internal/config"
-	"github.com/brokkr/brokkr/internal/pak"
-	"github.com/brokkr/brokkr/server"
 )
 
 // requestLog records the requests a broker receives.
@@ -53,35 +45,9 @@ func (l *requestLog) take(method, suffix string) []*http.Request {
 // every past version.
 func TestStackApplyReadsOnlyTheLatestChecksum(t *testing.T) {
 	ctx := context.Background()
-	store, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxConnections: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	adminKey, adminHash, err := pak.Generate(pak.DefaultSettings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bc := internalconfig.DefaultBroker()
-	bc.Broker.PAKHash = adminHash
-	bc.Broker.AdminKeyFile = ""
-	srv, err := server.New(server.Options{Config: bc, DB: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	if _, err := srv.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
 	log := &requestLog{}
-	ts := httptest.NewServer(log.wrap(srv.Handler()))
-	t.Cleanup(ts.Close)
-	api, err := client.New(ts.URL, client.WithPAK(adminKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, url: ts.URL, admin: adminKey, api: api,
-		cfg: filepath.Join(t.TempDir(), "brokkr", "config.yaml"), names: map[string]string{}, offset: 2 * time.Hour}
+	e, store := newEnvWith(t, log.wrap)
+	api := e.api
 
 	gen, err := api.Generators().Create(ctx, client.CreateGeneratorRequest{Name: "ci"})
 	if err != nil {
@@ -97,7 +63,7 @@ func TestStackApplyReadsOnlyTheLatestChecksum(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env := map[string]string{config.EnvBrokerURL: ts.URL, config.EnvPAK: gen.PAK}
+	env := map[string]string{config.EnvBrokerURL: e.url, config.EnvPAK: gen.PAK}
 	manifest := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  color: green\n"
 	for _, want := range []string{"updated", "unchanged"} {
 		log.take("", "") // forget earlier requests

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -44,6 +45,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	e, _ := newEnvWith(t, nil)
+	return e
+}
+
+// newEnvWith is newEnv with the broker's handler wrapped by wrap (when set); it also returns
+// the broker's database.
+func newEnvWith(t *testing.T, wrap func(http.Handler) http.Handler) (*env, *db.DB) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxConnections: 5})
 	if err != nil {
@@ -65,14 +74,18 @@ func newEnv(t *testing.T) *env {
 	if _, err := srv.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	h := srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	api, err := client.New(ts.URL, client.WithPAK(adminKey))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &env{t: t, url: ts.URL, admin: adminKey, api: api,
-		cfg: filepath.Join(t.TempDir(), "brokkr", "config.yaml"), names: map[string]string{}, offset: 2 * time.Hour}
+		cfg: filepath.Join(t.TempDir(), "brokkr", "config.yaml"), names: map[string]string{}, offset: 2 * time.Hour}, store
 }
 
 // name makes golden files show label instead of id.
