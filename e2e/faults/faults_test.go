@@ -67,10 +67,7 @@ func (a *simAgent) pass(ctx context.Context) {
 // orders through two replicas and kills one of them with SIGKILL half-way: every order ends
 // in the log exactly once, and none is executed twice.
 func TestReplicaKilledDuringWorkOrderClaims(t *testing.T) {
-	db := startDatabase(t)
-	c := newCluster(t, db)
-	a := c.start("a", "")
-	b := c.start("b", "")
+	_, c, a, b := twoReplicas(t)
 	ctx := context.Background()
 	admin := a.client(c.adminPAK)
 
@@ -169,10 +166,7 @@ func TestReplicaKilledDuringWorkOrderClaims(t *testing.T) {
 // webhooks: every event reaches the receiver, and only a delivery that was in flight on the
 // killed replica may arrive twice (at-least-once; receivers deduplicate by the event id).
 func TestReplicaKilledDuringWebhookDeliveries(t *testing.T) {
-	db := startDatabase(t)
-	c := newCluster(t, db)
-	a := c.start("a", "")
-	b := c.start("b", "")
+	db, c, a, b := twoReplicas(t)
 	ctx := context.Background()
 
 	var (
@@ -285,10 +279,7 @@ func TestReplicaKilledDuringWebhookDeliveries(t *testing.T) {
 // their notification listeners resubscribe (a key rotated through one replica stops working on
 // the other at once).
 func TestPostgresRestartUnderLoad(t *testing.T) {
-	db := startDatabase(t)
-	c := newCluster(t, db)
-	a := c.start("a", "")
-	b := c.start("b", "")
+	db, c, a, b := twoReplicas(t)
 	ctx := context.Background()
 	admin := a.client(c.adminPAK)
 	res, err := admin.Agents().Create(ctx, client.CreateAgentRequest{Name: "probe", ClusterName: "faults"})
@@ -378,4 +369,12 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	if !a.ready() || !b.ready() {
 		t.Fatal("a replica is not ready after the restart")
 	}
+}
+
+// twoReplicas starts a database of the test's own and two replicas on it, a and b.
+func twoReplicas(t *testing.T) (*database, *cluster, *replica, *replica) {
+	t.Helper()
+	db := startDatabase(t)
+	c := newCluster(t, db)
+	return db, c, c.start("a", ""), c.start("b", "")
 }
