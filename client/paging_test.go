@@ -32,7 +32,7 @@ func TestPaging(t *testing.T) {
 	// 105 objects: more than the broker's default page of 100.
 	var created []client.DeploymentObject
 	for i := range 105 {
-		o, err := g.Stacks().CreateDeploymentObject(ctx, st.ID, fmt.Sprintf("k: v%d\n", i), false)
+		o, err := g.Stacks().CreateDeploymentObject(ctx, st.ID, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: v%d}\n", i), false)
 		if err != nil {
 			t.Fatal(err)
 		}
