@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/internal/config"
-	"github.com/brokkr/brokkr/server"
+	"github.com/brokkr/brokkr/server/audit"
 )
 
 // BenchmarkAuditWrites measures audit entries stored per second through the batching writer
@@ -20,7 +20,7 @@ func BenchmarkAuditWrites(b *testing.B) {
 	e := newEnv(b, func(c *config.Broker) { c.Broker.AuditBufferSize = 100000 })
 	ctx := context.Background()
 	id := uuid.New()
-	entry := server.AuditEntry{ActorType: "system", Action: "bench.write", ResourceType: "system", ResourceID: &id,
+	entry := audit.Entry{ActorType: "system", Action: "bench.write", ResourceType: "system", ResourceID: &id,
 		Details: map[string]any{"n": 1, "name": "bench"}}
 	b.ReportAllocs()
 	start := time.Now()

@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/internal/config"
-	"github.com/brokkr/brokkr/server"
+	"github.com/brokkr/brokkr/server/audit"
 )
 
 // unknownPAK is well formed but belongs to nobody: presenting it is audited as auth.failed.
@@ -110,9 +110,9 @@ func derefString(p *string) string {
 func TestAuditBatchWithARefusedRowKeepsTheOthers(t *testing.T) {
 	e := newEnv(t, withOneAuditBatch)
 	id1, id2 := uuid.New(), uuid.New()
-	e.srv.AuditForTest(server.AuditEntry{ActorType: "system", Action: "test.before", ResourceType: "system", ResourceID: &id1})
-	e.srv.AuditForTest(server.AuditEntry{ActorType: "intruder", Action: "test.refused", ResourceType: "system"})
-	e.srv.AuditForTest(server.AuditEntry{ActorType: "system", Action: "test.after", ResourceType: "system", ResourceID: &id2})
+	e.srv.AuditForTest(audit.Entry{ActorType: "system", Action: "test.before", ResourceType: "system", ResourceID: &id1})
+	e.srv.AuditForTest(audit.Entry{ActorType: "intruder", Action: "test.refused", ResourceType: "system"})
+	e.srv.AuditForTest(audit.Entry{ActorType: "system", Action: "test.after", ResourceType: "system", ResourceID: &id2})
 
 	var actions []string
 	for _, r := range e.storedAudits("") {

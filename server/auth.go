@@ -13,6 +13,7 @@ import (
 
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/pak"
+	"github.com/brokkr/brokkr/server/audit"
 )
 
 // Identity is the caller behind a PAK.
@@ -233,7 +234,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		id, err := s.resolve(c.Request().Context(), header)
 		if errors.Is(err, errUnknownPAK) {
-			s.audit(c, AuditEntry{ActorType: "system", Action: AuditAuthFailed, ResourceType: ResourceSystem,
+			s.audit(c, audit.Entry{ActorType: audit.ActorSystem, Action: audit.AuthFailed, ResourceType: audit.ResourceSystem,
 				Details: map[string]any{"reason": "invalid_pak", "path": c.Request().URL.Path}})
 		}
 		if err != nil {

@@ -108,7 +108,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status >= 500 {
 		s.log.ErrorContext(c.Request().Context(), "request failed",
 			slog.String("request_id", requestID(c)), slog.String("method", c.Request().Method),
-			slog.String("path", c.Request().URL.Path), slog.Any("err", err))
+			slog.String("path", c.Request().URL.Path), slog.Any("error", err))
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)

@@ -122,7 +122,7 @@ func TestConfiguredBodyLimit(t *testing.T) {
 	st := e.createStack("s", g.gen.ID, g.pak)
 	path := v1path("stacks", st.ID, "deployment-objects")
 
-	exact := "a: " + strings.Repeat("x", limit-4) + "\n"
+	exact := manifestOfSize(limit)
 	e.must(201, req{method: "POST", path: path, pak: g.pak, body: []byte(exact), contentType: "application/yaml"})
 	got := e.expectError(413, "payload_too_large", req{method: "POST", path: path, pak: g.pak, body: []byte(exact + "#"), contentType: "application/yaml"})
 	requireErrorBody(t, got)

@@ -8,24 +8,24 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
-	"github.com/brokkr/brokkr/server"
+	"github.com/brokkr/brokkr/server/events"
 )
 
 type recorder struct {
 	mu     sync.Mutex
-	events []server.Event
+	events []events.Event
 }
 
-func (r *recorder) record(ev server.Event) {
+func (r *recorder) record(ev events.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, ev)
 }
 
-func (r *recorder) ofType(typ string) []server.Event {
+func (r *recorder) ofType(typ string) []events.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []server.Event
+	var out []events.Event
 	for _, ev := range r.events {
 		if ev.Type == typ {
 			out = append(out, ev)
@@ -59,15 +59,15 @@ func TestWritesEmitEvents(t *testing.T) {
 		count int
 		data  map[string]any
 	}{
-		{server.EventAgentRegistered, 1, map[string]any{"agent_id": a.agent.ID, "name": "a1", "cluster_name": "c1", "status": "INACTIVE"}},
-		{server.EventStackCreated, 1, map[string]any{"stack_id": s.ID, "name": "web"}},
-		{server.EventDeploymentCreated, 1, map[string]any{"deployment_object_id": obj.ID, "stack_id": s.ID, "sequence_id": obj.SequenceID}},
-		{server.EventDeploymentApplied, 1, map[string]any{"agent_id": a.agent.ID, "deployment_object_id": obj.ID, "status": "SUCCESS"}},
-		{server.EventDeploymentFailed, 1, map[string]any{"agent_id": a.agent.ID, "status": "FAILURE"}},
-		{server.EventStackDeleted, 1, map[string]any{"stack_id": s.ID}},
-		{server.EventAgentDeregistered, 1, map[string]any{"agent_id": a.agent.ID}},
-		{server.NoticeTargetChanged, 1, nil},
-		{server.NoticeStackChanged, 1, nil},
+		{events.AgentRegistered, 1, map[string]any{"agent_id": a.agent.ID, "name": "a1", "cluster_name": "c1", "status": "INACTIVE"}},
+		{events.StackCreated, 1, map[string]any{"stack_id": s.ID, "name": "web"}},
+		{events.DeploymentCreated, 1, map[string]any{"deployment_object_id": obj.ID, "stack_id": s.ID, "sequence_id": obj.SequenceID}},
+		{events.DeploymentApplied, 1, map[string]any{"agent_id": a.agent.ID, "deployment_object_id": obj.ID, "status": "SUCCESS"}},
+		{events.DeploymentFailed, 1, map[string]any{"agent_id": a.agent.ID, "status": "FAILURE"}},
+		{events.StackDeleted, 1, map[string]any{"stack_id": s.ID}},
+		{events.AgentDeregistered, 1, map[string]any{"agent_id": a.agent.ID}},
+		{events.NoticeTargetChanged, 1, nil},
+		{events.NoticeStackChanged, 1, nil},
 	}
 	for _, c := range checks {
 		got := rec.ofType(c.typ)
@@ -96,8 +96,8 @@ func equalPtr(v, want any) bool {
 func TestFailingEventHookLeavesNothingBehind(t *testing.T) {
 	e := newEnv(t)
 	g := e.createGenerator("ci")
-	e.srv.Bus().AddTxHook(func(ctx context.Context, q db.Queryer, ev server.Event) error {
-		if ev.Type == server.EventStackCreated {
+	e.srv.Bus().AddTxHook(func(ctx context.Context, q db.Queryer, ev events.Event) error {
+		if ev.Type == events.StackCreated {
 			return errors.New("delivery store unavailable")
 		}
 		return nil

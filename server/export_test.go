@@ -1,14 +1,22 @@
 package server
 
-import "context"
+import (
+	"context"
+	"time"
+
+	"github.com/brokkr/brokkr/server/audit"
+)
 
 // ResolveForTest exposes PAK resolution to the benchmarks of package server_test.
 func (s *Server) ResolveForTest(ctx context.Context, header string) (Identity, error) {
 	return s.resolve(ctx, header)
 }
 
-// ListeningForTest reports whether the cross-replica auth eviction listener is connected.
-func (s *Server) ListeningForTest() bool { return s.listening.Load() }
+// ListeningForTest reports whether the cross-replica notification listener is connected.
+func (s *Server) ListeningForTest() bool { return s.listener.Listening() }
 
 // AuditForTest records a system audit entry, as a background worker would.
-func (s *Server) AuditForTest(e AuditEntry) { s.audit(nil, e) }
+func (s *Server) AuditForTest(e audit.Entry) { s.audit(nil, e) }
+
+// SetAuditClockForTest replaces the clock of the auth.failed rate limiter.
+func (s *Server) SetAuditClockForTest(now func() time.Time) { s.auditor.SetClock(now) }

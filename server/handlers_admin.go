@@ -15,16 +15,18 @@ import (
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/config"
 	"github.com/brokkr/brokkr/internal/logging"
+	"github.com/brokkr/brokkr/server/audit"
+	"github.com/brokkr/brokkr/server/workers"
 )
 
 // installAdmin registers the audit log query, configuration reload and the retention workers.
 func (s *Server) installAdmin(g routes) {
 	g.GET("/admin/audit-logs", s.listAuditLogs)
 	g.POST("/admin/config/reload", s.reloadConfigHandler)
-	s.addWorker(worker{
-		name:     "audit-cleanup",
-		interval: seconds(func(b config.BrokerSettings) int { return b.AuditCleanupIntervalSeconds }),
-		run: func(ctx context.Context) error {
+	s.workers.Add(workers.Worker{
+		Name:     "audit-cleanup",
+		Interval: workers.Seconds(func(b config.BrokerSettings) int { return b.AuditCleanupIntervalSeconds }),
+		Run: func(ctx context.Context) error {
 			days := s.Config().Broker.AuditLogRetentionDays
 			if days <= 0 {
 				return nil
@@ -36,10 +38,10 @@ func (s *Server) installAdmin(g routes) {
 			return err
 		},
 	})
-	s.addWorker(worker{
-		name:     "agent-event-cleanup",
-		interval: seconds(func(b config.BrokerSettings) int { return b.AgentEventCleanupIntervalSeconds }),
-		run: func(ctx context.Context) error {
+	s.workers.Add(workers.Worker{
+		Name:     "agent-event-cleanup",
+		Interval: workers.Seconds(func(b config.BrokerSettings) int { return b.AgentEventCleanupIntervalSeconds }),
+		Run: func(ctx context.Context) error {
 			days := s.Config().Broker.AgentEventRetentionDays
 			if days <= 0 {
 				return nil // 0 keeps events forever
@@ -143,7 +145,7 @@ func (s *Server) reloadConfigHandler(c echo.Context) error {
 func (s *Server) ReloadConfig(c echo.Context) (client.ConfigReloadResponse, error) {
 	loaded, err := s.reload()
 	if err != nil {
-		s.log.Error("configuration reload failed; nothing changed", slog.Any("err", err))
+		s.log.Error("configuration reload failed; nothing changed", slog.Any("error", err))
 		return client.ConfigReloadResponse{}, apiError(http.StatusInternalServerError, "internal_error",
 			"configuration reload failed, nothing changed: "+err.Error())
 	}
@@ -157,7 +159,7 @@ func (s *Server) ReloadConfig(c echo.Context) (client.ConfigReloadResponse, erro
 
 	if before.Log.Level != after.Log.Level && s.logLevel != nil {
 		if err := logging.SetLevel(s.logLevel, after.Log.Level); err != nil {
-			s.log.Error("apply log level", slog.Any("err", err))
+			s.log.Error("apply log level", slog.Any("error", err))
 		}
 	}
 	if before.Broker.AuthCacheTTLSeconds != after.Broker.AuthCacheTTLSeconds {
@@ -176,10 +178,10 @@ func (s *Server) ReloadConfig(c echo.Context) (client.ConfigReloadResponse, erro
 	} else {
 		out.Message = fmt.Sprintf("%d setting(s) updated", len(changes))
 	}
-	entry := AuditEntry{Action: AuditConfigReloaded, ResourceType: ResourceConfig,
+	entry := audit.Entry{Action: audit.ConfigReloaded, ResourceType: audit.ResourceConfig,
 		Details: map[string]any{"changes": out.Changes}}
 	if c == nil {
-		entry.ActorType = "system"
+		entry.ActorType = audit.ActorSystem
 	}
 	s.audit(c, entry)
 	return out, nil
@@ -208,7 +210,7 @@ func (s *Server) watchConfig(ctx context.Context, path string) {
 						return
 					}
 					if _, err := s.ReloadConfig(nil); err != nil {
-						s.log.Error("reload after file change", slog.Any("err", err))
+						s.log.Error("reload after file change", slog.Any("error", err))
 					}
 				})
 			}
@@ -221,6 +223,6 @@ func (s *Server) watchConfig(ctx context.Context, path string) {
 		}
 	})
 	if err != nil && ctx.Err() == nil {
-		s.log.Error("configuration watcher stopped", slog.String("file", path), slog.Any("err", err))
+		s.log.Error("configuration watcher stopped", slog.String("file", path), slog.Any("error", err))
 	}
 }

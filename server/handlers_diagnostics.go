@@ -14,6 +14,7 @@ import (
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/config"
+	"github.com/brokkr/brokkr/server/workers"
 )
 
 // Diagnostic request retention bounds, in minutes.
@@ -30,10 +31,10 @@ func (s *Server) installDiagnostics(g routes) {
 	g.POST("/diagnostics/:id/claim", s.claimDiagnostic)
 	g.POST("/diagnostics/:id/result", s.submitDiagnosticResult)
 	g.GET("/agents/:id/diagnostics/pending", s.listPendingDiagnostics)
-	s.addWorker(worker{
-		name:     "diagnostic-cleanup",
-		interval: seconds(func(b config.BrokerSettings) int { return b.DiagnosticCleanupIntervalSeconds }),
-		run:      s.cleanupDiagnostics,
+	s.workers.Add(workers.Worker{
+		Name:     "diagnostic-cleanup",
+		Interval: workers.Seconds(func(b config.BrokerSettings) int { return b.DiagnosticCleanupIntervalSeconds }),
+		Run:      s.cleanupDiagnostics,
 	})
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/pak"
+	"github.com/brokkr/brokkr/server/audit"
+	"github.com/brokkr/brokkr/server/events"
 )
 
 func (s *Server) generatorRoutes(g routes) {
@@ -83,9 +85,9 @@ func (s *Server) createGenerator(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.audit(c, AuditEntry{Action: AuditGeneratorCreated, ResourceType: ResourceGenerator, ResourceID: ptr(g.ID),
+	s.audit(c, audit.Entry{Action: audit.GeneratorCreated, ResourceType: audit.ResourceGenerator, ResourceID: ptr(g.ID),
 		Details: map[string]any{"name": g.Name}})
-	s.audit(c, AuditEntry{Action: AuditPAKCreated, ResourceType: ResourcePAK, ResourceID: ptr(g.ID),
+	s.audit(c, audit.Entry{Action: audit.PAKCreated, ResourceType: audit.ResourcePAK, ResourceID: ptr(g.ID),
 		Details: map[string]any{"entity": "generator", "name": g.Name}})
 	return reply(c, http.StatusCreated, client.GeneratorPAKResponse{Generator: toGenerator(g), PAK: key})
 }
@@ -137,7 +139,7 @@ func (s *Server) updateGenerator(c echo.Context) error {
 	if err != nil {
 		return err // unknown id: 404 not_found
 	}
-	s.audit(c, AuditEntry{Action: AuditGeneratorUpdated, ResourceType: ResourceGenerator, ResourceID: ptr(g.ID),
+	s.audit(c, audit.Entry{Action: audit.GeneratorUpdated, ResourceType: audit.ResourceGenerator, ResourceID: ptr(g.ID),
 		Details: map[string]any{"name": g.Name}})
 	return reply(c, http.StatusOK, toGenerator(g))
 }
@@ -162,7 +164,7 @@ func (s *Server) deleteGenerator(c echo.Context) error {
 	if hash != "" {
 		s.evictPAK(hash)
 	}
-	s.audit(c, AuditEntry{Action: AuditGeneratorDeleted, ResourceType: ResourceGenerator, ResourceID: ptr(id),
+	s.audit(c, audit.Entry{Action: audit.GeneratorDeleted, ResourceType: audit.ResourceGenerator, ResourceID: ptr(id),
 		Details: map[string]any{"name": g.Name}})
 	return c.NoContent(http.StatusNoContent)
 }
@@ -190,7 +192,7 @@ func (s *Server) rotateGeneratorPAK(c echo.Context) error {
 	if old != "" {
 		s.evictPAK(old)
 	}
-	s.audit(c, AuditEntry{Action: AuditPAKRotated, ResourceType: ResourceGenerator, ResourceID: ptr(g.ID),
+	s.audit(c, audit.Entry{Action: audit.PAKRotated, ResourceType: audit.ResourceGenerator, ResourceID: ptr(g.ID),
 		Details: map[string]any{"generator_name": g.Name}})
 	return reply(c, http.StatusCreated, client.GeneratorPAKResponse{Generator: toGenerator(g), PAK: key})
 }
@@ -246,7 +248,7 @@ func (s *Server) registerAgent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.audit(c, AuditEntry{Action: AuditAgentRegistered, ResourceType: ResourceAgent, ResourceID: ptr(agent),
+	s.audit(c, audit.Entry{Action: audit.AgentRegistered, ResourceType: audit.ResourceAgent, ResourceID: ptr(agent),
 		Details: map[string]any{"generator_id": gen}})
 	return reply(c, http.StatusCreated, toRegistration(r))
 }
@@ -257,18 +259,18 @@ func (s *Server) deregisterAgent(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	err = s.inTx(ctx, func(q db.Queryer, em *Emitter) error {
+	err = s.inTx(ctx, func(q db.Queryer, em *events.Emitter) error {
 		if err := db.Deregister(ctx, q, agent, gen); err != nil {
 			return err
 		}
-		em.Notice(NoticeTargetChanged, map[string]any{"agent_id": agent,
+		em.Notice(events.NoticeTargetChanged, map[string]any{"agent_id": agent,
 			"target": client.AgentTarget{ID: uuid.Nil, AgentID: agent, StackID: uuid.Nil}})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.audit(c, AuditEntry{Action: AuditAgentDeregistered, ResourceType: ResourceAgent, ResourceID: ptr(agent),
+	s.audit(c, audit.Entry{Action: audit.AgentDeregistered, ResourceType: audit.ResourceAgent, ResourceID: ptr(agent),
 		Details: map[string]any{"generator_id": gen}})
 	return c.NoContent(http.StatusNoContent)
 }

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -14,6 +12,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/brokkr/brokkr/db"
+	"github.com/brokkr/brokkr/internal/manifest"
+	"github.com/brokkr/brokkr/server/audit"
+	"github.com/brokkr/brokkr/server/events"
+	"github.com/brokkr/brokkr/server/live"
 )
 
 func (s *Server) stackRoutes(g routes) {
@@ -111,20 +113,20 @@ func (s *Server) createStack(c echo.Context) error {
 		return err
 	}
 	var st db.Stack
-	err := s.inTx(ctx, func(q db.Queryer, em *Emitter) error {
+	err := s.inTx(ctx, func(q db.Queryer, em *events.Emitter) error {
 		var err error
 		st, err = db.CreateStack(ctx, q, *body.Name, body.Description, *body.GeneratorID)
 		if err != nil {
 			return err
 		}
-		return em.Emit(ctx, q, EventStackCreated, map[string]any{
+		return em.Emit(ctx, q, events.StackCreated, map[string]any{
 			"stack_id": st.ID, "name": st.Name, "description": st.Description, "created_at": utc(st.CreatedAt),
 		})
 	})
 	if err != nil {
 		return err
 	}
-	s.audit(c, AuditEntry{Action: AuditStackCreated, ResourceType: ResourceStack, ResourceID: ptr(st.ID),
+	s.audit(c, audit.Entry{Action: audit.StackCreated, ResourceType: audit.ResourceStack, ResourceID: ptr(st.ID),
 		Details: map[string]any{"name": st.Name, "generator_id": st.GeneratorID}})
 	return reply(c, http.StatusCreated, toStack(st))
 }
@@ -191,9 +193,9 @@ func (s *Server) updateStack(c echo.Context) error {
 		return err
 	}
 	if out.GeneratorID != st.GeneratorID {
-		s.revokeSockets(recheck{Stacks: []uuid.UUID{st.ID}}) // the former generator's live tails
+		s.live.Revoke(live.Sockets{Stacks: []uuid.UUID{st.ID}}) // the former generator's live tails
 	}
-	s.audit(c, AuditEntry{Action: AuditStackUpdated, ResourceType: ResourceStack, ResourceID: ptr(out.ID),
+	s.audit(c, audit.Entry{Action: audit.StackUpdated, ResourceType: audit.ResourceStack, ResourceID: ptr(out.ID),
 		Details: map[string]any{"name": out.Name}})
 	return reply(c, http.StatusOK, toStack(out))
 }
@@ -204,18 +206,18 @@ func (s *Server) deleteStack(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	err = s.inTx(ctx, func(q db.Queryer, em *Emitter) error {
+	err = s.inTx(ctx, func(q db.Queryer, em *events.Emitter) error {
 		del, err := db.SoftDeleteStack(ctx, q, st.ID)
 		if err != nil {
 			return stackNotFound(err)
 		}
-		return em.Emit(ctx, q, EventStackDeleted, map[string]any{"stack_id": del.ID, "deleted_at": utcp(del.DeletedAt)})
+		return em.Emit(ctx, q, events.StackDeleted, map[string]any{"stack_id": del.ID, "deleted_at": utcp(del.DeletedAt)})
 	})
 	if err != nil {
 		return err
 	}
-	s.revokeSockets(recheck{Stacks: []uuid.UUID{st.ID}}) // its generator's live tails
-	s.audit(c, AuditEntry{Action: AuditStackDeleted, ResourceType: ResourceStack, ResourceID: ptr(st.ID),
+	s.live.Revoke(live.Sockets{Stacks: []uuid.UUID{st.ID}}) // its generator's live tails
+	s.audit(c, audit.Entry{Action: audit.StackDeleted, ResourceType: audit.ResourceStack, ResourceID: ptr(st.ID),
 		Details: map[string]any{"name": st.Name}})
 	return c.NoContent(http.StatusNoContent)
 }
@@ -289,16 +291,13 @@ func (s *Server) createDeploymentObject(c echo.Context) error {
 		content = *body.YAMLContent
 		marker = body.IsDeletionMarker != nil && *body.IsDeletionMarker
 	}
-	if !marker || strings.TrimSpace(content) != "" {
-		if _, err := checkManifests(content); err != nil {
-			return badRequest("invalid_deployment_object", err.Error())
-		}
+	if err := checkManifests(content, marker); err != nil {
+		return err
 	}
-	sum := sha256.Sum256([]byte(content))
-	checksum := hex.EncodeToString(sum[:])
+	checksum := manifest.Checksum(content)
 	ctx := c.Request().Context()
 	var obj db.DeploymentObject
-	err = s.inTx(ctx, func(q db.Queryer, em *Emitter) error {
+	err = s.inTx(ctx, func(q db.Queryer, em *events.Emitter) error {
 		obj, err = db.CreateDeploymentObject(ctx, q, st.ID, content, checksum, marker)
 		if err != nil {
 			return err
@@ -313,8 +312,8 @@ func (s *Server) createDeploymentObject(c echo.Context) error {
 
 // emitDeploymentCreated emits deployment.created and, when push is set, tells the agents
 // holding an explicit target on the stack that it changed.
-func (s *Server) emitDeploymentCreated(ctx context.Context, q db.Queryer, em *Emitter, st db.Stack, obj db.DeploymentObject, push bool) error {
-	if err := em.Emit(ctx, q, EventDeploymentCreated, map[string]any{
+func (s *Server) emitDeploymentCreated(ctx context.Context, q db.Queryer, em *events.Emitter, st db.Stack, obj db.DeploymentObject, push bool) error {
+	if err := em.Emit(ctx, q, events.DeploymentCreated, map[string]any{
 		"deployment_object_id": obj.ID, "stack_id": obj.StackID, "sequence_id": obj.SequenceID,
 		"created_at": utc(obj.CreatedAt),
 	}); err != nil {
@@ -325,7 +324,7 @@ func (s *Server) emitDeploymentCreated(ctx context.Context, q db.Queryer, em *Em
 		if err != nil {
 			return err
 		}
-		em.Notice(NoticeStackChanged, map[string]any{"agent_ids": agents, "stack": toStack(st)})
+		em.Notice(events.NoticeStackChanged, map[string]any{"agent_ids": agents, "stack": toStack(st)})
 	}
 	return nil
 }

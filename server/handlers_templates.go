@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +19,10 @@ import (
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/config"
+	"github.com/brokkr/brokkr/internal/manifest"
 	"github.com/brokkr/brokkr/internal/tmpl"
+	"github.com/brokkr/brokkr/server/audit"
+	"github.com/brokkr/brokkr/server/events"
 )
 
 // installTemplates registers its routes, workers and event hooks.
@@ -128,12 +129,6 @@ func (b templateContent) check(c echo.Context, g *templateGuard) error {
 	return nil
 }
 
-// contentChecksum is the lowercase hex SHA-256 of s.
-func contentChecksum(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
 func (s *Server) createTemplate(c echo.Context) error {
 	who := identity(c)
 	if !who.Admin && !who.IsGenerator() {
@@ -170,7 +165,7 @@ func (s *Server) createTemplate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.audit(c, AuditEntry{Action: AuditTemplateCreated, ResourceType: ResourceTemplate, ResourceID: ptr(t.ID),
+	s.audit(c, audit.Entry{Action: audit.TemplateCreated, ResourceType: audit.ResourceTemplate, ResourceID: ptr(t.ID),
 		Details: map[string]any{"name": t.Name, "version": t.Version}})
 	return reply(c, http.StatusCreated, toStackTemplate(t))
 }
@@ -179,7 +174,7 @@ func (s *Server) createTemplate(c echo.Context) error {
 // a transaction (see db.CreateTemplateVersion).
 func (s *Server) createTemplateVersion(c echo.Context, n db.NewTemplateVersion) (db.StackTemplate, error) {
 	ctx := c.Request().Context()
-	n.Checksum = contentChecksum(n.TemplateContent)
+	n.Checksum = manifest.Checksum(n.TemplateContent)
 	var t db.StackTemplate
 	err := s.db.InTx(ctx, func(q db.Queryer) error {
 		var err error
@@ -224,7 +219,7 @@ func (s *Server) updateTemplate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.audit(c, AuditEntry{Action: AuditTemplateUpdated, ResourceType: ResourceTemplate, ResourceID: ptr(t.ID),
+	s.audit(c, audit.Entry{Action: audit.TemplateUpdated, ResourceType: audit.ResourceTemplate, ResourceID: ptr(t.ID),
 		Details: map[string]any{"name": t.Name, "version": t.Version, "previous_id": prev.ID}})
 	return reply(c, http.StatusOK, toStackTemplate(t))
 }
@@ -237,7 +232,7 @@ func (s *Server) deleteTemplate(c echo.Context) error {
 	if _, err := db.SoftDeleteTemplate(c.Request().Context(), s.db, t.ID); err != nil {
 		return orNotFound(err, errTemplateNotFound)
 	}
-	s.audit(c, AuditEntry{Action: AuditTemplateDeleted, ResourceType: ResourceTemplate, ResourceID: ptr(t.ID),
+	s.audit(c, audit.Entry{Action: audit.TemplateDeleted, ResourceType: audit.ResourceTemplate, ResourceID: ptr(t.ID),
 		Details: map[string]any{"name": t.Name, "version": t.Version}})
 	return c.NoContent(http.StatusNoContent)
 }
@@ -399,14 +394,17 @@ func (s *Server) instantiateTemplate(c echo.Context) error {
 	if strings.TrimSpace(rendered) == "" {
 		return badRequest("invalid_deployment_object", "the template rendered to blank content")
 	}
+	if err := manifest.Validate(rendered); err != nil {
+		return badRequest("invalid_deployment_object", "the template rendered a manifest no agent can apply: "+err.Error())
+	}
 	paramsText, err := canonicalJSON(params)
 	if err != nil {
 		return err
 	}
 	var obj db.DeploymentObject
-	err = s.inTx(ctx, func(q db.Queryer, em *Emitter) error {
+	err = s.inTx(ctx, func(q db.Queryer, em *events.Emitter) error {
 		var err error
-		if obj, err = db.CreateDeploymentObject(ctx, q, st.ID, rendered, contentChecksum(rendered), false); err != nil {
+		if obj, err = db.CreateDeploymentObject(ctx, q, st.ID, rendered, manifest.Checksum(rendered), false); err != nil {
 			return err
 		}
 		if err := db.RecordRenderedObject(ctx, q, db.RenderedObject{

@@ -18,6 +18,9 @@ import (
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/config"
+	"github.com/brokkr/brokkr/server/audit"
+	"github.com/brokkr/brokkr/server/events"
+	"github.com/brokkr/brokkr/server/workers"
 )
 
 // Work order defaults and limits.
@@ -43,10 +46,10 @@ func (s *Server) installWorkOrders(g routes) {
 	g.GET("/work-order-log", s.listWorkOrderLog)
 	g.GET("/work-order-log/:id", s.getWorkOrderLog)
 	g.GET("/agents/:agent_id/work-orders/pending", s.listPendingWorkOrders)
-	s.addWorker(worker{
-		name:     "work-order-maintenance",
-		interval: seconds(func(b config.BrokerSettings) int { return b.WorkOrderMaintenanceIntervalSeconds }),
-		run:      s.maintainWorkOrders,
+	s.workers.Add(workers.Worker{
+		Name:     "work-order-maintenance",
+		Interval: workers.Seconds(func(b config.BrokerSettings) int { return b.WorkOrderMaintenanceIntervalSeconds }),
+		Run:      s.maintainWorkOrders,
 	})
 }
 
@@ -231,7 +234,7 @@ func (s *Server) createWorkOrder(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	var w db.WorkOrder
-	err = s.inTx(ctx, func(q db.Queryer, em *Emitter) error {
+	err = s.inTx(ctx, func(q db.Queryer, em *events.Emitter) error {
 		if len(n.AgentIDs) > 0 {
 			live, err := db.LiveAgentsAmong(ctx, q, n.AgentIDs)
 			if err != nil {
@@ -249,20 +252,20 @@ func (s *Server) createWorkOrder(c echo.Context) error {
 		if w, err = db.CreateWorkOrder(ctx, q, n); err != nil {
 			return err
 		}
-		if err := em.Emit(ctx, q, EventWorkOrderCreated, map[string]any{
+		if err := em.Emit(ctx, q, events.WorkOrderCreated, map[string]any{
 			"work_order_id": w.ID, "work_type": w.WorkType, "status": w.Status, "created_at": utc(w.CreatedAt),
 		}); err != nil {
 			return err
 		}
 		if len(n.AgentIDs) > 0 {
-			em.Notice(NoticeWorkOrder, map[string]any{"agent_ids": n.AgentIDs, "work_order": toWorkOrder(w)})
+			em.Notice(events.NoticeWorkOrder, map[string]any{"agent_ids": n.AgentIDs, "work_order": toWorkOrder(w)})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.audit(c, AuditEntry{Action: AuditWorkOrderCreated, ResourceType: ResourceWorkOrder, ResourceID: ptr(w.ID),
+	s.audit(c, audit.Entry{Action: audit.WorkOrderCreated, ResourceType: audit.ResourceWorkOrder, ResourceID: ptr(w.ID),
 		Details: map[string]any{"work_type": w.WorkType}})
 	return reply(c, http.StatusCreated, toWorkOrder(w))
 }
@@ -340,21 +343,21 @@ func (s *Server) claimWorkOrder(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	var w db.WorkOrder
-	err = s.inTx(ctx, func(q db.Queryer, em *Emitter) error {
+	err = s.inTx(ctx, func(q db.Queryer, em *events.Emitter) error {
 		var err error
 		if w, err = db.ClaimWorkOrder(ctx, q, id, agentID); err != nil {
 			return orNotFound(err, notFound("work_order_not_claimable",
 				"work order not found, not pending, or not claimable by this agent"))
 		}
-		return em.Emit(ctx, q, EventWorkOrderClaimed, map[string]any{
+		return em.Emit(ctx, q, events.WorkOrderClaimed, map[string]any{
 			"work_order_id": w.ID, "work_type": w.WorkType, "agent_id": agentID, "claimed_at": utcp(w.ClaimedAt),
 		})
 	})
 	if err != nil {
 		return err
 	}
-	s.audit(c, AuditEntry{ActorType: "agent", ActorID: ptr(agentID), Action: AuditWorkOrderClaimed,
-		ResourceType: ResourceWorkOrder, ResourceID: ptr(w.ID), Details: map[string]any{"work_type": w.WorkType}})
+	s.audit(c, audit.Entry{ActorType: "agent", ActorID: ptr(agentID), Action: audit.WorkOrderClaimed,
+		ResourceType: audit.ResourceWorkOrder, ResourceID: ptr(w.ID), Details: map[string]any{"work_type": w.WorkType}})
 	return reply(c, http.StatusOK, toWorkOrder(w))
 }
 
@@ -402,7 +405,7 @@ func (s *Server) completeWorkOrder(c echo.Context) error {
 		logged *db.WorkOrderLog // the order left the queue
 		retry  db.WorkOrder     // otherwise: the order scheduled for retry
 	)
-	err = s.inTx(ctx, func(q db.Queryer, em *Emitter) error {
+	err = s.inTx(ctx, func(q db.Queryer, em *events.Emitter) error {
 		w, err := db.LockWorkOrder(ctx, q, id)
 		if err != nil {
 			return orNotFound(err, errWorkOrderNotFound)
@@ -410,9 +413,9 @@ func (s *Server) completeWorkOrder(c echo.Context) error {
 		if !mayComplete(who, w.ClaimedBy) {
 			return forbidden("work_order_not_claimed_by_agent", "the work order is not claimed by this agent")
 		}
-		event, message := EventWorkOrderCompleted, body.Message
+		event, message := events.WorkOrderCompleted, body.Message
 		if !*body.Success {
-			event = EventWorkOrderFailed
+			event = events.WorkOrderFailed
 			if message == nil {
 				message = ptr(unknownWorkOrderError)
 			}
@@ -434,18 +437,18 @@ func (s *Server) completeWorkOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	entry := AuditEntry{ResourceType: ResourceWorkOrder, ResourceID: ptr(id)}
+	entry := audit.Entry{ResourceType: audit.ResourceWorkOrder, ResourceID: ptr(id)}
 	switch {
 	case logged == nil:
-		entry.Action = AuditWorkOrderRetry
+		entry.Action = audit.WorkOrderRetry
 		entry.Details = map[string]any{"retry_count": retry.RetryCount, "next_retry_after": utcp(retry.NextRetryAfter)}
 		s.audit(c, entry)
 		return reply(c, http.StatusAccepted, client.WorkOrderRetryScheduled{Status: "retry_scheduled"})
 	case logged.Success:
-		entry.Action = AuditWorkOrderCompleted
+		entry.Action = audit.WorkOrderCompleted
 		entry.Details = map[string]any{"work_type": logged.WorkType}
 	default:
-		entry.Action = AuditWorkOrderFailed
+		entry.Action = audit.WorkOrderFailed
 		entry.Details = map[string]any{"retryable": retryable}
 	}
 	s.audit(c, entry)
@@ -526,13 +529,13 @@ func (s *Server) maintainWorkOrders(ctx context.Context) error {
 func (s *Server) expireClaims(ctx context.Context) (requeued, failed int, err error) {
 	for {
 		var res db.ExpiredClaims
-		err := s.inTx(ctx, func(q db.Queryer, em *Emitter) error {
+		err := s.inTx(ctx, func(q db.Queryer, em *events.Emitter) error {
 			var err error
 			if res, err = db.ExpireClaims(ctx, q, claimExpiryBatch); err != nil {
 				return err
 			}
 			for _, l := range res.Failed {
-				if err := em.Emit(ctx, q, EventWorkOrderFailed, map[string]any{
+				if err := em.Emit(ctx, q, events.WorkOrderFailed, map[string]any{
 					"work_order_log_id": l.ID, "work_type": l.WorkType, "success": l.Success,
 					"result_message": l.ResultMessage, "agent_id": l.ClaimedBy, "completed_at": utc(l.CompletedAt),
 				}); err != nil {
@@ -545,11 +548,11 @@ func (s *Server) expireClaims(ctx context.Context) (requeued, failed int, err er
 			return requeued, failed, err
 		}
 		for _, w := range res.Requeued {
-			s.audit(nil, AuditEntry{ActorType: "system", Action: AuditWorkOrderRetry, ResourceType: ResourceWorkOrder,
+			s.audit(nil, audit.Entry{ActorType: audit.ActorSystem, Action: audit.WorkOrderRetry, ResourceType: audit.ResourceWorkOrder,
 				ResourceID: ptr(w.ID), Details: map[string]any{"reason": db.ClaimExpired, "retry_count": w.RetryCount}})
 		}
 		for _, l := range res.Failed {
-			s.audit(nil, AuditEntry{ActorType: "system", Action: AuditWorkOrderFailed, ResourceType: ResourceWorkOrder,
+			s.audit(nil, audit.Entry{ActorType: audit.ActorSystem, Action: audit.WorkOrderFailed, ResourceType: audit.ResourceWorkOrder,
 				ResourceID: ptr(l.ID), Details: map[string]any{"reason": db.ClaimExpired, "retryable": false,
 					"retries_attempted": l.RetriesAttempted}})
 		}

@@ -246,7 +246,7 @@ func TestPagingParameters(t *testing.T) {
 	g := e.createGenerator("owner")
 	st := e.createStack("web", g.gen.ID, g.pak)
 	for i := range 3 {
-		e.createObject(st.ID, g.pak, fmt.Sprintf("k: v%d\n", i))
+		e.createObject(st.ID, g.pak, configMapManifest(fmt.Sprintf("v%d", i)))
 	}
 	objects := v1path("stacks", st.ID, "deployment-objects")
 	for _, q := range []string{"limit=-1", "limit=x", "limit=1.5", "cursor=%25%25", "cursor=bm90LWpzb24",
@@ -293,7 +293,7 @@ func TestDeploymentObjectsLatestWithoutYAML(t *testing.T) {
 	st := e.createStack("web", g.gen.ID, g.pak)
 	var objs []client.DeploymentObject
 	for i := range 5 {
-		objs = append(objs, e.createObject(st.ID, g.pak, fmt.Sprintf("k: v%d\n", i)))
+		objs = append(objs, e.createObject(st.ID, g.pak, configMapManifest(fmt.Sprintf("v%d", i))))
 	}
 	path := v1path("stacks", st.ID, "deployment-objects")
 	var latest []client.DeploymentObject

@@ -1,5 +1,8 @@
-// Package server is the broker: the /api/v1 REST API on echo, authentication, error mapping,
-// operations endpoints and (later) background workers.
+// Package server is the broker's HTTP layer: the /api/v1 REST API on echo, authentication
+// and authorization, error mapping, request admission and the operations endpoints. It wires
+// the broker's parts together: the event bus and the notification listener (events), the
+// WebSocket channels (live), webhook delivery (webhooks), the audit log (audit) and the
+// periodic background workers (workers). Its sub-packages never import it.
 package server
 
 import (
@@ -22,6 +25,11 @@ import (
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/config"
 	"github.com/brokkr/brokkr/internal/pak"
+	"github.com/brokkr/brokkr/server/audit"
+	"github.com/brokkr/brokkr/server/events"
+	"github.com/brokkr/brokkr/server/live"
+	"github.com/brokkr/brokkr/server/webhooks"
+	"github.com/brokkr/brokkr/server/workers"
 )
 
 const apiPrefix = "/api/v1"
@@ -32,7 +40,7 @@ type Server struct {
 	log       *slog.Logger
 	logLevel  *slog.LevelVar
 	echo      *echo.Echo
-	bus       *Bus
+	bus       *events.Bus
 	metrics   *metrics
 	authCache *authCache
 	pak       pak.Settings
@@ -45,21 +53,22 @@ type Server struct {
 	readOnlyHash string // hash of the in-memory read-only admin key
 	readOnlyKey  string
 
-	ready         readiness
-	auditor       *auditWriter
-	workers       []worker
-	workerMetrics *workerMetrics
+	ready    readiness
+	auditor  *audit.Writer
+	workers  *workers.Runner
+	listener *events.Listener  // PostgreSQL notifications from the other replicas
+	live     *live.Hub         // WebSocket channels and their cross-replica fan-out
+	webhooks *webhooks.Service // webhook emission and delivery
+	evicted  *evictionMetrics  // the telemetry eviction worker's counts
 
-	startOnce sync.Once
-	bg        sync.WaitGroup
-	listening atomic.Bool // the notification listener is connected
-	live      *liveHub    // WebSocket channels and their cross-replica fan-out
+	startOnce       sync.Once
+	bg              sync.WaitGroup // the listener and the configuration file watcher
+	listenerStarted atomic.Bool    // Start launched the notification listener; /readyz watches it
 
 	templates *templateGuard // bounds on template checks and renderings
 
-	admission       *admission   // bound on API requests served at once
-	conns           *connections // open HTTP connections of Serve, for keep-alive shedding
-	listenerStarted atomic.Bool  // Start launched the notification listener; /readyz watches it
+	admission *admission   // bound on API requests served at once
+	conns     *connections // open HTTP connections of Serve, for keep-alive shedding
 }
 
 // Options are the dependencies of New.
@@ -92,7 +101,7 @@ func New(o Options) (*Server, error) {
 		logLevel:   o.LogLevel,
 		reload:     o.Reload,
 		configFile: o.ConfigFile,
-		bus:        NewBus(log),
+		bus:        events.NewBus(),
 		cfg:        cfg,
 		authCache:  newAuthCache(time.Duration(cfg.Broker.AuthCacheTTLSeconds)*time.Second, 10000),
 		pak: pak.Settings{
@@ -111,12 +120,13 @@ func New(o Options) (*Server, error) {
 	}
 	s.readOnlyKey, s.readOnlyHash = key, hash
 	s.metrics = newMetrics(s)
-	s.workerMetrics = newWorkerMetrics(s.metrics.registry)
-	s.auditor = newAuditWriter(s)
+	s.workers = workers.New(workers.Options{DB: s.db, Logger: log, Registry: s.metrics.registry, Config: s.Config})
+	s.auditor = audit.New(audit.Options{DB: s.db, Logger: log, Registry: s.metrics.registry, Config: s.Config})
 	s.templates = newTemplateGuard(cfg.Broker)
 	s.admission = newAdmission(s.metrics.registry, cfg.Broker.MaxInflightRequests, cfg.Broker.MaxQueueWaitMillis)
 	s.conns = newConnections(s.metrics.registry, cfg.Broker.MaxKeepAliveConnections)
 	s.echo = s.routes()
+	s.listener = events.NewListener(s.db.URL(), log, s.notifyHandlers()...)
 	return s, nil
 }
 
@@ -128,7 +138,12 @@ func (s *Server) Config() config.Broker {
 }
 
 // Bus returns the event bus.
-func (s *Server) Bus() *Bus { return s.bus }
+func (s *Server) Bus() *events.Bus { return s.bus }
+
+// inTx runs fn in a transaction with an emitter; committed events are published afterwards.
+func (s *Server) inTx(ctx context.Context, fn func(q db.Queryer, em *events.Emitter) error) error {
+	return s.bus.InTx(ctx, s.db, fn)
+}
 
 // ReadOnlyPAK returns this process's read-only admin key (valid until the process ends).
 func (s *Server) ReadOnlyPAK() string { return s.readOnlyKey }
@@ -136,30 +151,34 @@ func (s *Server) ReadOnlyPAK() string { return s.readOnlyKey }
 // Handler returns the HTTP handler of the broker.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Start runs the broker's background work (cross-replica cache eviction; later the
-// workers) until ctx ends. Serve calls it; tests that need it call it themselves.
+// Start runs the broker's background work until ctx ends: the notification listener
+// (cross-replica cache eviction, fan-out and revocations), the live channels' cross-replica
+// side, the workers and the configuration file watcher. Serve calls it; tests that need it
+// call it themselves.
 func (s *Server) Start(ctx context.Context) {
 	s.startOnce.Do(func() {
-		s.bg.Add(1)
 		s.listenerStarted.Store(true)
-		go func() {
-			defer s.bg.Done()
-			s.listenNotifications(ctx)
-		}()
-		s.startLive(ctx)
-		s.runWorkers(ctx)
+		s.bg.Go(func() { s.listener.Run(ctx) })
+		s.live.Start(ctx)
+		s.workers.Start(ctx)
 		if s.configFile != "" && s.reload != nil && s.Config().Broker.ConfigWatch {
-			s.bg.Add(1)
-			go func() {
-				defer s.bg.Done()
-				s.watchConfig(ctx, s.configFile)
-			}()
+			s.bg.Go(func() { s.watchConfig(ctx, s.configFile) })
 		}
 	})
 }
 
 // Wait blocks until the background work started by Start has stopped.
-func (s *Server) Wait() { s.bg.Wait() }
+func (s *Server) Wait() {
+	s.bg.Wait()
+	s.live.Wait()
+	s.workers.Wait()
+}
+
+// RunWorkerOnce runs the named worker now (tests and operators use it); unknown names do
+// nothing. It reports whether the worker ran (false: unknown, or another replica held it).
+func (s *Server) RunWorkerOnce(ctx context.Context, name string) bool {
+	return s.workers.RunOnce(ctx, name)
+}
 
 // Serve answers on ln until ctx ends, then shuts down gracefully: stops accepting, lets
 // in-flight requests finish within the configured timeout, and returns.
@@ -239,6 +258,7 @@ func (s *Server) routes() *echo.Echo {
 	s.installHealth(g)
 	s.installWebhooks(g)
 	s.installLive(e, g)
+	s.installTelemetry(g)
 	s.installAdmin(g)
 	return e
 }
@@ -306,7 +326,7 @@ func (s *Server) readyz(c echo.Context) error {
 		return c.String(http.StatusServiceUnavailable, "database unavailable")
 	}
 	// Without its listener a replica misses other replicas' revocations and pushes.
-	if s.listenerStarted.Load() && !s.listening.Load() {
+	if s.listenerStarted.Load() && !s.listener.Listening() {
 		return c.String(http.StatusServiceUnavailable, "notification listener disconnected")
 	}
 	return c.String(http.StatusOK, "Ready")

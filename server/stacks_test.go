@@ -371,14 +371,14 @@ func TestDeploymentObjects(t *testing.T) {
 			{name: "json ignores the query flag", content: cmYAML, json: true, query: "?deletion_marker=true"},
 			{name: "json marker with content", content: cmYAML, json: true, marker: true},
 			{name: "json blank marker", content: "", json: true, marker: true},
-			{name: "application/yaml", content: "kind: A\r\nname:   x   \n\n", contentType: "application/yaml"},
-			{name: "text/yaml", content: "kind: B\n", contentType: "text/yaml"},
-			{name: "application/x-yaml with charset", content: "kind: C # ü\n", contentType: "application/x-yaml; charset=utf-8"},
-			{name: "upper-case media type", content: "kind: D\n", contentType: "Application/YAML"},
+			{name: "application/yaml", content: "apiVersion: v1\r\nkind: A\r\nmetadata:\r\n  name:   x   \n\n", contentType: "application/yaml"},
+			{name: "text/yaml", content: "apiVersion: v1\nkind: B\nmetadata: {name: b}\n", contentType: "text/yaml"},
+			{name: "application/x-yaml with charset", content: "apiVersion: v1\nkind: C # ü\nmetadata: {name: c}\n", contentType: "application/x-yaml; charset=utf-8"},
+			{name: "upper-case media type", content: "apiVersion: v1\nkind: D\nmetadata: {name: d}\n", contentType: "Application/YAML"},
 			{name: "yaml marker", content: "kind: E\n", contentType: "application/yaml", query: "?deletion_marker=true", marker: true},
 			{name: "yaml blank marker", content: "", contentType: "application/yaml", query: "?deletion_marker=true", marker: true},
-			{name: "yaml explicit false", content: "kind: F\n", contentType: "application/yaml", query: "?deletion_marker=false"},
-			{name: "several documents, some empty", content: "---\n---\nkind: G\n---\n", contentType: "application/yaml"},
+			{name: "yaml explicit false", content: "apiVersion: v1\nkind: F\nmetadata: {name: f}\n", contentType: "application/yaml", query: "?deletion_marker=false"},
+			{name: "several documents, some empty", content: "---\n---\napiVersion: v1\nkind: G\nmetadata: {name: g}\n---\n", contentType: "application/yaml"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				e := e.withT(t)
@@ -504,7 +504,7 @@ func TestDeploymentObjectBodyLimit(t *testing.T) {
 	const limit = 2097152 // broker.max_body_bytes default
 
 	// A YAML body of exactly the limit is accepted, one byte more is not.
-	exact := "a: " + strings.Repeat("x", limit-4) + "\n"
+	exact := manifestOfSize(limit)
 	var o client.DeploymentObject
 	e.must(201, req{method: "POST", path: path, pak: g.pak, body: []byte(exact), contentType: "application/yaml"}).decode(t, &o)
 	if len(o.YAMLContent) != limit || o.YAMLChecksum != sha256Hex(exact) {

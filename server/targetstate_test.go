@@ -221,7 +221,7 @@ func TestTargetStateMatching(t *testing.T) {
 
 	// Objects are posted out of stack order, so sequence order differs from creation order.
 	obj := func(s client.Stack, gen generatorFixture, n int) client.DeploymentObject {
-		return e.createObject(s.ID, gen.pak, fmt.Sprintf("kind: ConfigMap\nmetadata:\n  name: %s-%d\n", s.Name, n))
+		return e.createObject(s.ID, gen.pak, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s-%d\n", s.Name, n))
 	}
 	byAnnotation1 := obj(byAnnotation, g, 1)
 	explicit1 := obj(explicit, g, 1)

@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
+	"github.com/brokkr/brokkr/internal/config"
+	"github.com/brokkr/brokkr/server/workers"
 )
 
 // Telemetry (Kubernetes events and pod log lines agents stream for their stacks) is a
@@ -22,6 +25,39 @@ const (
 	maxTelemetryLimit     = 5000
 	longTermSinkHint      = "Brokkr retains telemetry for at most 6 hours. For long-term log centralisation, ship to Datadog or equivalent."
 )
+
+// installTelemetry registers the telemetry history routes and the eviction worker.
+func (s *Server) installTelemetry(g routes) {
+	s.evicted = newEvictionMetrics(s.metrics.registry)
+	g.GET("/stacks/:id/events", s.listTelemetryEvents)
+	g.GET("/stacks/:id/logs", s.listTelemetryLogs)
+	s.workers.Add(workers.Worker{
+		Name:     "telemetry-eviction",
+		Interval: workers.Seconds(func(b config.BrokerSettings) int { return b.TelemetryEvictionIntervalSeconds }),
+		Run:      s.evictTelemetry,
+	})
+}
+
+// evictionMetrics count the runs of the telemetry eviction worker and what it deleted.
+type evictionMetrics struct {
+	runs    prometheus.Counter
+	evicted *prometheus.CounterVec
+}
+
+func newEvictionMetrics(reg prometheus.Registerer) *evictionMetrics {
+	m := &evictionMetrics{
+		runs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "brokkr_ws_log_eviction_runs_total",
+			Help: "Runs of the telemetry eviction worker.",
+		}),
+		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "brokkr_ws_telemetry_evicted_total",
+			Help: "Telemetry rows deleted by the eviction worker, by table.",
+		}, []string{"table"}),
+	}
+	reg.MustRegister(m.runs, m.evicted)
+	return m
+}
 
 // telemetryRetention is broker.telemetry_retention_hours, capped at the ceiling (an unset or
 // non-positive value means the ceiling).
@@ -139,10 +175,10 @@ func toAgentPodLog(l db.PodLog) client.AgentPodLog {
 
 // evictTelemetry is the telemetry-eviction worker: rows older than the retention go.
 func (s *Server) evictTelemetry(ctx context.Context) error {
-	s.live.metrics.evictionRuns.Inc()
+	s.evicted.runs.Inc()
 	n, err := db.EvictTelemetry(ctx, s.db, s.telemetryRetention())
 	for table, count := range n {
-		s.live.metrics.evicted.WithLabelValues(table).Add(float64(count))
+		s.evicted.evicted.WithLabelValues(table).Add(float64(count))
 	}
 	if err != nil {
 		return fmt.Errorf("evict telemetry: %w", err)

@@ -256,7 +256,7 @@ func TestTemplateRenderSlots(t *testing.T) {
 		c.Broker.TemplateRenderTimeoutMillis = 3000
 	})
 	slow := f.e.createTemplate(f.gen.pak, "slow", slowTemplate, `{"type": "object"}`)
-	fast := f.e.createTemplate(f.gen.pak, "fast", "x: {{ x }}", `{"type": "object"}`)
+	fast := f.e.createTemplate(f.gen.pak, "fast", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fast-{{ x }}}", `{"type": "object"}`)
 
 	// One slow rendering holds the only slot; it ends at its deadline.
 	done := make(chan resp, 1)
@@ -301,7 +301,7 @@ func TestTemplateRenderSlots(t *testing.T) {
 }
 
 func TestTemplateOutputLimit(t *testing.T) {
-	const three = "{% for i in range(end=3) %}{{ big }}{% endfor %}" // 3 MiB
+	const three = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: three}\ndata: {k: {% for i in range(end=3) %}{{ big }}{% endfor %}}" // 3 MiB
 	f := newHostileFixture(t)
 	r := f.instantiate("three", three, slowParams)
 	if r.status != http.StatusBadRequest || r.code() != "template_render_failed" ||

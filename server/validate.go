@@ -1,14 +1,11 @@
 package server
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"unicode"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/brokkr/brokkr/internal/manifest"
 )
 
 const maxLabelLen = 64
@@ -52,39 +49,21 @@ func checkName(code, what, name string) error {
 	return nil
 }
 
-// checkManifests verifies that content is one or more YAML documents, at least one of them
-// not empty. It returns the number of non-empty documents.
-func checkManifests(content string) (int, error) {
-	if strings.TrimSpace(content) == "" {
-		return 0, errors.New("yaml_content must not be blank")
+// checkManifests verifies the yaml_content of a deployment object: an agent must be able to
+// apply it (manifest.Validate). A deletion marker's content is never applied: it may be blank,
+// and otherwise must read as YAML documents, at least one of them not empty.
+func checkManifests(content string, marker bool) error {
+	var err error
+	switch {
+	case marker && strings.TrimSpace(content) == "":
+		return nil
+	case marker:
+		err = manifest.ValidateDocuments(content)
+	default:
+		err = manifest.Validate(content)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader([]byte(content)))
-	docs := 0
-	for i := 1; ; i++ {
-		var node yaml.Node
-		err := dec.Decode(&node)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return 0, fmt.Errorf("document %d: %w", i, err)
-		}
-		if !isNullDocument(&node) {
-			docs++
-		}
+	if err != nil {
+		return badRequest("invalid_deployment_object", "yaml_content: "+err.Error())
 	}
-	if docs == 0 {
-		return 0, errors.New("yaml_content holds no non-empty YAML document")
-	}
-	return docs, nil
-}
-
-func isNullDocument(n *yaml.Node) bool {
-	if n.Kind == yaml.DocumentNode {
-		if len(n.Content) == 0 {
-			return true
-		}
-		n = n.Content[0]
-	}
-	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/config"
 	"github.com/brokkr/brokkr/server"
+	"github.com/brokkr/brokkr/server/events"
 )
 
 // Helpers of the webhook tests.
@@ -540,7 +541,7 @@ func TestWebhookEmission(t *testing.T) {
 func TestWebhookEmissionRollsBackWithItsWrite(t *testing.T) {
 	e := newEnv(t)
 	sub := e.createWebhook(map[string]any{"name": "all", "url": "http://x", "event_types": []string{"*"}, "target_labels": []string{"x"}})
-	e.srv.Bus().AddTxHook(func(_ context.Context, _ db.Queryer, ev server.Event) error {
+	e.srv.Bus().AddTxHook(func(_ context.Context, _ db.Queryer, ev events.Event) error {
 		if ev.Data["name"] == "doomed" {
 			return errors.New("refused after emission")
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/server"
+	"github.com/brokkr/brokkr/server/events"
 )
 
 // expireClaim makes the current claim of an order older than its timeout, as if the agent
@@ -42,7 +43,7 @@ func TestClaimExpiryCountsAttempts(t *testing.T) {
 			got.LastError == nil || *got.LastError != "claim expired" || got.LastErrorAt == nil {
 			t.Fatalf("after expiry %d: %+v", attempt, got)
 		}
-		if n := len(rec.ofType(server.EventWorkOrderFailed)); n != 0 {
+		if n := len(rec.ofType(events.WorkOrderFailed)); n != 0 {
 			t.Fatalf("after expiry %d: %d workorder.failed events", attempt, n)
 		}
 	}
@@ -63,7 +64,7 @@ func TestClaimExpiryCountsAttempts(t *testing.T) {
 	if got.Status != "FAILED" || got.LastError == nil || *got.LastError != "claim expired" || got.RetryCount != 2 {
 		t.Fatalf("read back: %+v", got)
 	}
-	evs := rec.ofType(server.EventWorkOrderFailed)
+	evs := rec.ofType(events.WorkOrderFailed)
 	if len(evs) != 1 {
 		t.Fatalf("%d workorder.failed events, want 1", len(evs))
 	}
@@ -143,7 +144,7 @@ func TestClaimExpiryAcrossReplicas(t *testing.T) {
 	if n := e.sqlCount(`SELECT count(*) FROM work_order_log WHERE id = $1 AND NOT success`, last.ID); n != 1 {
 		t.Fatalf("final order: %d failed log rows", n)
 	}
-	if n := len(rec.ofType(server.EventWorkOrderFailed)); n != 1 {
+	if n := len(rec.ofType(events.WorkOrderFailed)); n != 1 {
 		t.Fatalf("%d workorder.failed events, want 1", n)
 	}
 }

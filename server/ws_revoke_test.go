@@ -18,6 +18,7 @@ import (
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/config"
 	"github.com/brokkr/brokkr/internal/pak"
+	"github.com/brokkr/brokkr/server/live"
 )
 
 // revokedWithin is how soon a revocation notice must close a socket: far below the default
@@ -372,7 +373,7 @@ func TestSocketKeyResolutionMatchesAuth(t *testing.T) {
 		hashOf(e.admin), hashOf(g.pak), hashOf(rotated.pak), hashOf(deletedGen.pak), hashOf(a.pak),
 		hashOf(deletedAgent.pak), hashOf(e.srv.ReadOnlyPAK()), strings.Repeat("ab", 32),
 	}
-	got, err := e.srv.ResolveHashesForTest(ctx, hashes)
+	got, err := live.ResolveKeys(ctx, e.db, hashes)
 	if err != nil {
 		t.Fatal(err)
 	}

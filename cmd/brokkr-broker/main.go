@@ -4,7 +4,7 @@ package main
 import (
 	"os"
 
-	"github.com/brokkr/brokkr/server"
+	"github.com/brokkr/brokkr/server/brokercmd"
 )
 
-func main() { os.Exit(server.Main()) }
+func main() { os.Exit(brokercmd.Main()) }

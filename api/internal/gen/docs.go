@@ -69,12 +69,15 @@ var operationDocs = map[string]opDoc{
 	"delete_stack":            {summary: "Soft-delete a stack, leaving a deletion marker (admin or the owning generator)"},
 	"list_deployment_objects": {summary: "List a stack's live deployment objects, sequence_id descending (admin or the owning generator)"},
 	"create_deployment_object": {
-		summary:     "Submit a deployment object to a stack (admin or the owning generator)",
-		description: "The body is either JSON (CreateDeploymentObjectRequest) or the raw YAML. Every YAML document must parse and at least one must be non-null, unless the object is a deletion marker.",
+		summary: "Submit a deployment object to a stack (admin or the owning generator)",
+		description: "The body is either JSON (CreateDeploymentObjectRequest) or the raw YAML. The YAML must be a manifest an agent can apply: " +
+			"every document parses and is a mapping, at least one is not empty, and every object (each item of a list) has apiVersion, kind and metadata.name; " +
+			"otherwise 400 `invalid_deployment_object`. A deletion marker's content may be blank, else its documents must parse.",
 	},
 	"instantiate_template": {
 		summary: "Render a template into a new deployment object of a stack (admin or the owning generator)",
-		description: "Rendering is bounded: a template nested deeper than broker.template_max_nesting answers 422 `template_too_deep`, " +
+		description: "The rendered output must be a manifest an agent can apply, as for create_deployment_object (else 400 `invalid_deployment_object`). " +
+			"Rendering is bounded: a template nested deeper than broker.template_max_nesting answers 422 `template_too_deep`, " +
 			"one still rendering after broker.template_render_timeout_ms 422 `template_render_timeout`, and output beyond broker.max_body_bytes " +
 			"400 `template_render_failed`. When broker.template_max_concurrent_renders renderings are already running on the replica, " +
 			"429 `too_many_renders` with Retry-After.",

@@ -1,4 +1,4 @@
-package server
+package webhooks
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/db"
+	"github.com/brokkr/brokkr/server/audit"
 )
 
 const (
@@ -42,7 +43,7 @@ type sendResult struct {
 }
 
 // post sends payload to the target with the subscription's timeout (at least one second).
-func (w *webhooks) post(ctx context.Context, t target, payload string, timeoutSeconds int32) sendResult {
+func (w *Service) post(ctx context.Context, t target, payload string, timeoutSeconds int32) sendResult {
 	timeout := time.Duration(max(timeoutSeconds, 1)) * time.Second
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -155,44 +156,44 @@ func failureText(err error) string {
 // record writes an outcome under the delivery's claim: success; a retryable failure (failed
 // with backoff, or dead once attempts reach the subscription's max_retries); or dead.
 // db.ErrNotFound means the claim was lost and nothing was written.
-func (w *webhooks) record(ctx context.Context, d db.ClaimedWebhookDelivery, claim db.WebhookClaim, o outcome) (db.WebhookDelivery, error) {
+func (w *Service) record(ctx context.Context, d db.ClaimedWebhookDelivery, claim db.WebhookClaim, o outcome) (db.WebhookDelivery, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	switch {
 	case o.success:
-		return db.MarkWebhookDeliverySuccess(ctx, w.s.db, d.ID, claim)
+		return db.MarkWebhookDeliverySuccess(ctx, w.db, d.ID, claim)
 	case o.retryable:
-		return db.MarkWebhookDeliveryFailed(ctx, w.s.db, d.ID, claim, o.message, d.MaxRetries)
+		return db.MarkWebhookDeliveryFailed(ctx, w.db, d.ID, claim, o.message, d.MaxRetries)
 	default:
-		return db.MarkWebhookDeliveryDead(ctx, w.s.db, d.ID, claim, o.message, o.attempted)
+		return db.MarkWebhookDeliveryDead(ctx, w.db, d.ID, claim, o.message, o.attempted)
 	}
 }
 
 // settle records an outcome for a delivery claimed by this broker or handed to an agent,
 // auditing a delivery that died.
-func (w *webhooks) settle(ctx context.Context, d db.ClaimedWebhookDelivery, o outcome) {
+func (w *Service) settle(ctx context.Context, d db.ClaimedWebhookDelivery, o outcome) {
 	updated, err := w.record(ctx, d, d.Claim(), o)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		// The claim ran out and the row was released (and maybe delivered) elsewhere.
-		w.s.log.Warn("webhook delivery claim lost before its outcome was recorded",
+		w.log.Warn("webhook delivery claim lost before its outcome was recorded",
 			slog.String("delivery_id", d.ID.String()), slog.Bool("success", o.success))
 	case err != nil:
 		// The row stays acquired; it is released when the claim runs out and sent again.
-		w.s.log.Error("record webhook delivery outcome", slog.String("delivery_id", d.ID.String()), slog.Any("err", err))
+		w.log.Error("record webhook delivery outcome", slog.String("delivery_id", d.ID.String()), slog.Any("error", err))
 	case updated.Status == db.DeliveryDead:
-		w.s.log.Warn("webhook delivery failed permanently", slog.String("delivery_id", d.ID.String()),
+		w.log.Warn("webhook delivery failed permanently", slog.String("delivery_id", d.ID.String()),
 			slog.String("subscription_id", d.SubscriptionID.String()), slog.Int("attempts", int(updated.Attempts)),
 			slog.String("error", o.message))
 		w.auditDead(updated, o, nil)
 	case updated.Status == db.DeliveryFailed:
-		w.s.log.Info("webhook delivery failed; will retry", slog.String("delivery_id", d.ID.String()),
+		w.log.Info("webhook delivery failed; will retry", slog.String("delivery_id", d.ID.String()),
 			slog.Int("attempts", int(updated.Attempts)), slog.String("error", o.message))
 	}
 }
 
 // auditDead records webhook.delivery_failed for a delivery that died.
-func (w *webhooks) auditDead(d db.WebhookDelivery, o outcome, agent *uuid.UUID) {
+func (w *Service) auditDead(d db.WebhookDelivery, o outcome, agent *uuid.UUID) {
 	details := map[string]any{
 		"delivery_id": d.ID, "event_type": d.EventType, "attempts": d.Attempts, "error": o.message,
 		"status_code": nil, "retryable": o.retryable,
@@ -203,8 +204,9 @@ func (w *webhooks) auditDead(d db.WebhookDelivery, o outcome, agent *uuid.UUID) 
 	if agent != nil {
 		details["delivered_by_agent"] = *agent
 	}
-	w.s.audit(nil, AuditEntry{ActorType: "system", Action: AuditWebhookDeliveryFailed,
-		ResourceType: ResourceWebhook, ResourceID: ptr(d.SubscriptionID), Details: details})
+	subscription := d.SubscriptionID
+	w.audit.Record(audit.Entry{ActorType: audit.ActorSystem, Action: audit.WebhookDeliveryFailed,
+		ResourceType: audit.ResourceWebhook, ResourceID: &subscription, Details: details})
 }
 
 // deliverDue is one tick of the webhook-delivery worker: release claims that ran out, return
@@ -213,12 +215,12 @@ func (w *webhooks) auditDead(d db.WebhookDelivery, o outcome, agent *uuid.UUID) 
 // LOCKED) right before sending it, so replicas running the worker together never send the
 // same row and a claim only has to outlast one request. Senders are added one by one while
 // they find work, so an idle tick costs a single claim query.
-func (w *webhooks) deliverDue(ctx context.Context) error {
-	cfg := w.s.Config().Broker
-	if _, err := db.ReleaseExpiredWebhookClaims(ctx, w.s.db); err != nil {
+func (w *Service) deliverDue(ctx context.Context) error {
+	cfg := w.config().Broker
+	if _, err := db.ReleaseExpiredWebhookClaims(ctx, w.db); err != nil {
 		return fmt.Errorf("release expired webhook claims: %w", err)
 	}
-	if _, err := db.PromoteDueWebhookRetries(ctx, w.s.db); err != nil {
+	if _, err := db.PromoteDueWebhookRetries(ctx, w.db); err != nil {
 		return fmt.Errorf("promote webhook retries: %w", err)
 	}
 	batch := cfg.WebhookDeliveryBatchSize
@@ -273,27 +275,27 @@ func (w *webhooks) deliverDue(ctx context.Context) error {
 // claim claims up to n deliveries for the broker. The statement is not cancelled with ctx: a
 // claim interrupted on the client side may still complete in the database, and its rows would
 // then sit claimed by nobody until the claim ran out.
-func (w *webhooks) claim(ctx context.Context, n int, ttl time.Duration) ([]db.ClaimedWebhookDelivery, error) {
+func (w *Service) claim(ctx context.Context, n int, ttl time.Duration) ([]db.ClaimedWebhookDelivery, error) {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	return db.ClaimBrokerWebhookDeliveries(qctx, w.s.db, n, ttl, claimSlack)
+	return db.ClaimBrokerWebhookDeliveries(qctx, w.db, n, ttl, claimSlack)
 }
 
 // release hands a claimed delivery back to pending without counting an attempt.
-func (w *webhooks) release(ctx context.Context, d db.ClaimedWebhookDelivery) {
+func (w *Service) release(ctx context.Context, d db.ClaimedWebhookDelivery) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	if err := db.ReleaseWebhookClaim(rctx, w.s.db, d.ID, d.Claim()); err != nil && !errors.Is(err, db.ErrNotFound) {
-		w.s.log.Error("release webhook delivery", slog.String("delivery_id", d.ID.String()), slog.Any("err", err))
+	if err := db.ReleaseWebhookClaim(rctx, w.db, d.ID, d.Claim()); err != nil && !errors.Is(err, db.ErrNotFound) {
+		w.log.Error("release webhook delivery", slog.String("delivery_id", d.ID.String()), slog.Any("error", err))
 	}
 }
 
 // deliver sends one claimed delivery and records the outcome.
-func (w *webhooks) deliver(ctx context.Context, d db.ClaimedWebhookDelivery) {
+func (w *Service) deliver(ctx context.Context, d db.ClaimedWebhookDelivery) {
 	t, err := w.open(d.URLEncrypted, d.AuthHeaderEncrypted, "broker")
 	if err != nil {
-		w.s.log.Error("webhook secret cannot be decrypted", slog.String("subscription_id", d.SubscriptionID.String()),
-			slog.Any("err", err))
+		w.log.Error("webhook secret cannot be decrypted", slog.String("subscription_id", d.SubscriptionID.String()),
+			slog.Any("error", err))
 		w.settle(ctx, d, outcome{message: failureText(err)})
 		return
 	}
@@ -309,17 +311,17 @@ func (w *webhooks) deliver(ctx context.Context, d db.ClaimedWebhookDelivery) {
 
 // cleanup is the webhook-cleanup worker: it deletes successful and dead deliveries created
 // more than broker.webhook_cleanup_retention_days ago.
-func (w *webhooks) cleanup(ctx context.Context) error {
-	days := w.s.Config().Broker.WebhookCleanupRetentionDays
+func (w *Service) cleanup(ctx context.Context) error {
+	days := w.config().Broker.WebhookCleanupRetentionDays
 	if days <= 0 {
 		days = 7
 	}
-	n, err := db.DeleteFinishedWebhookDeliveries(ctx, w.s.db, time.Now().AddDate(0, 0, -days))
+	n, err := db.DeleteFinishedWebhookDeliveries(ctx, w.db, time.Now().AddDate(0, 0, -days))
 	if err != nil {
 		return fmt.Errorf("delete old webhook deliveries: %w", err)
 	}
 	if n > 0 {
-		w.s.log.Info("deleted old webhook deliveries", slog.Int64("rows", n), slog.Int("retention_days", days))
+		w.log.Info("deleted old webhook deliveries", slog.Int64("rows", n), slog.Int("retention_days", days))
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package server_test
+package brokercmd_test
 
 import (
 	"bufio"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/brokkr/brokkr/server"
+	"github.com/brokkr/brokkr/server/brokercmd"
 )
 
 // TestServeWithEmbeddedDatabase runs `brokkr-broker serve` as `make run` does: no database
@@ -36,7 +36,7 @@ func TestServeWithEmbeddedDatabase(t *testing.T) {
 	run := func() (addr, key string, stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		outR, outW := io.Pipe()
-		cmd := server.NewCommand(outW, io.Discard)
+		cmd := brokercmd.NewCommand(outW, io.Discard)
 		cmd.SetArgs([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"})
 		done := make(chan error, 1)
 		go func() {

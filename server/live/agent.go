@@ -1,4 +1,4 @@
-package server
+package live
 
 import (
 	"context"
@@ -6,18 +6,15 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
-	"github.com/labstack/echo/v4"
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
-	"github.com/brokkr/brokkr/internal/pak"
 )
 
 // Close codes used by the broker.
@@ -34,63 +31,8 @@ const (
 	grantTTL       = 30 * time.Second // how long a stack association check is trusted
 )
 
-// socketIdentity authenticates a WebSocket upgrade request like the API does: the
-// Authorization header, or, when allowed and the header is absent, a subprotocol
-// "brokkr.pak.<PAK>". It returns the identity and the hash of the PAK presented, which the
-// socket keeps for its re-checks. On failure it has answered (401, or 500 when the lookup
-// failed) with an empty body and returns false.
-func (s *Server) socketIdentity(c echo.Context, allowSubprotocol bool) (Identity, string, bool) {
-	r := c.Request()
-	header := r.Header.Get(echo.HeaderAuthorization)
-	if strings.TrimSpace(header) == "" && allowSubprotocol {
-		header = pakFromSubprotocols(r.Header)
-	}
-	if strings.TrimSpace(header) == "" {
-		_ = c.NoContent(http.StatusUnauthorized)
-		return Identity{}, "", false
-	}
-	id, err := s.resolve(r.Context(), header)
-	if errors.Is(err, errUnknownPAK) {
-		s.audit(c, AuditEntry{ActorType: "system", Action: AuditAuthFailed, ResourceType: ResourceSystem,
-			Details: map[string]any{"reason": "invalid_pak", "path": r.URL.Path}})
-	}
-	if err != nil {
-		var ae *APIError
-		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-			_ = c.NoContent(http.StatusUnauthorized)
-		} else {
-			s.log.ErrorContext(r.Context(), "authenticate WebSocket upgrade", slog.String("path", r.URL.Path), slog.Any("err", err))
-			_ = c.NoContent(http.StatusInternalServerError)
-		}
-		return Identity{}, "", false
-	}
-	return id, pakHashOf(header), true
-}
-
-// pakHashOf returns the hash of the PAK in an Authorization value that resolve accepted.
-func pakHashOf(header string) string {
-	key, err := pak.FromHeader(header)
-	if err != nil {
-		return ""
-	}
-	hash, err := pak.Hash(key)
-	if err != nil {
-		return ""
-	}
-	return hash
-}
-
-// pakFromSubprotocols returns the PAK a client offered as a "brokkr.pak.<PAK>" subprotocol.
-func pakFromSubprotocols(h http.Header) string {
-	for _, v := range h.Values("Sec-WebSocket-Protocol") {
-		for _, p := range strings.Split(v, ",") {
-			if key, ok := strings.CutPrefix(strings.TrimSpace(p), client.WSPAKSubprotocolPrefix); ok {
-				return key
-			}
-		}
-	}
-	return ""
-}
+// agentActive is the status in which an agent works.
+const agentActive = "ACTIVE"
 
 // acceptOptions are the upgrade options of every channel. Any origin may connect: the
 // channels authenticate with PAKs, never with ambient browser credentials.
@@ -98,36 +40,20 @@ func acceptOptions(subprotocols ...string) *websocket.AcceptOptions {
 	return &websocket.AcceptOptions{Subprotocols: subprotocols, OriginPatterns: []string{"*"}}
 }
 
-// agentSocket is GET /internal/ws/agent: the agents' two-way channel.
-func (s *Server) agentSocket(c echo.Context) error {
-	epoch := s.live.rev.epoch.Load()
-	id, hash, ok := s.socketIdentity(c, false)
-	if !ok {
-		return nil
-	}
-	if !id.IsAgent() {
-		return c.NoContent(http.StatusForbidden)
-	}
-	// The status decides whether a later deactivation closes the channel.
-	a, err := db.GetAgent(c.Request().Context(), s.db, id.AgentID)
-	if errors.Is(err, db.ErrNotFound) {
-		return c.NoContent(http.StatusUnauthorized) // deleted since its key was resolved
-	}
+// ServeAgent upgrades an authenticated request of agent agentID to its two-way channel and
+// serves it until it ends. status is the agent's status when its key was resolved (leaving
+// ACTIVE later closes the channel); epoch is Epoch read before that.
+func (h *Hub) ServeAgent(w http.ResponseWriter, r *http.Request, agentID uuid.UUID, status string, g Grant, epoch uint64) {
+	ws, err := websocket.Accept(w, r, acceptOptions())
 	if err != nil {
-		s.log.ErrorContext(c.Request().Context(), "read agent status", slog.Any("err", err))
-		return c.NoContent(http.StatusInternalServerError)
+		return // Accept has answered
 	}
-	ws, err := websocket.Accept(c.Response(), c.Request(), acceptOptions())
-	if err != nil {
-		return nil // Accept has answered
-	}
-	s.live.serveAgent(id.AgentID, socketGrant{hash: hash, id: id}, a.Status == agentActive, epoch, ws)
-	return nil
+	h.serveAgent(agentID, g, status == agentActive, epoch, ws)
 }
 
 // agentConn is one agent's connection to this replica.
 type agentConn struct {
-	hub       *liveHub
+	hub       *Hub
 	id        uuid.UUID
 	agentID   uuid.UUID
 	since     time.Time
@@ -139,7 +65,7 @@ type agentConn struct {
 	in, out   atomic.Int64
 	closing   sync.Once
 	grants    map[uuid.UUID]stackGrant // reader goroutine only
-	grant     socketGrant              // what the channel was opened with
+	grant     Grant                    // what the channel was opened with
 	// active is set while the agent is known to be ACTIVE: leaving ACTIVE then closes the
 	// channel. A channel opened by an agent that is not ACTIVE stays open until the agent
 	// has been seen ACTIVE.
@@ -195,7 +121,7 @@ func (c *agentConn) close(code websocket.StatusCode, reason string) {
 
 // serveAgent runs an accepted agent connection until it ends. epoch is the revocation
 // epoch read before the agent's key was resolved.
-func (h *liveHub) serveAgent(agentID uuid.UUID, grant socketGrant, active bool, epoch uint64, ws *websocket.Conn) {
+func (h *Hub) serveAgent(agentID uuid.UUID, grant Grant, active bool, epoch uint64, ws *websocket.Conn) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &agentConn{
 		hub: h, id: uuid.New(), agentID: agentID, since: time.Now().UTC().Truncate(time.Microsecond),
@@ -209,7 +135,7 @@ func (h *liveHub) serveAgent(agentID uuid.UUID, grant socketGrant, active bool, 
 	ws.SetReadLimit(agentReadLimit)
 	h.register(c)
 	defer h.unregister(c)
-	h.recheckIfRevoked(epoch, recheck{Hashes: []string{grant.hash}, Agents: []uuid.UUID{agentID}})
+	h.recheckIfRevoked(epoch, Sockets{Hashes: []string{grant.PAKHash}, Agents: []uuid.UUID{agentID}})
 	go c.writeLoop()
 	for {
 		typ, data, err := ws.Read(ctx)
@@ -286,7 +212,7 @@ func (c *agentConn) write(f frame) bool {
 }
 
 // register makes c the agent's connection on this replica, closing an older one.
-func (h *liveHub) register(c *agentConn) {
+func (h *Hub) register(c *agentConn) {
 	h.mu.Lock()
 	old := h.agents[c.agentID]
 	h.agents[c.agentID] = c
@@ -300,7 +226,7 @@ func (h *liveHub) register(c *agentConn) {
 }
 
 // unregister forgets c unless a newer connection replaced it already.
-func (h *liveHub) unregister(c *agentConn) {
+func (h *Hub) unregister(c *agentConn) {
 	h.mu.Lock()
 	removed := h.agents[c.agentID] == c
 	if removed {
@@ -315,7 +241,7 @@ func (h *liveHub) unregister(c *agentConn) {
 
 // uplink handles one text frame from an agent. The authenticated agent is authoritative:
 // frames about another agent are dropped, as are undecodable frames and downlink types.
-func (h *liveHub) uplink(c *agentConn, data []byte) {
+func (h *Hub) uplink(c *agentConn, data []byte) {
 	var env client.WSMessage
 	if err := json.Unmarshal(data, &env); err != nil || env.Type == "" {
 		h.drop(c, "invalid", "undecodable frame", err)
@@ -351,7 +277,7 @@ var errForeignAgent = errors.New("frame names another agent")
 // errNotAssociated marks telemetry for a stack the agent does not serve.
 var errNotAssociated = errors.New("stack not associated with the agent")
 
-func (h *liveHub) drop(c *agentConn, typ, why string, err error) {
+func (h *Hub) drop(c *agentConn, typ, why string, err error) {
 	if typ == "invalid" {
 		h.metrics.messages.WithLabelValues("in", "invalid").Inc()
 	}
@@ -364,7 +290,7 @@ func (h *liveHub) drop(c *agentConn, typ, why string, err error) {
 	}
 	h.metrics.dropped.WithLabelValues(reason).Inc()
 	h.log.Debug("agent frame dropped", slog.String("agent_id", c.agentID.String()), slog.String("type", typ),
-		slog.String("why", why), slog.Any("err", err))
+		slog.String("why", why), slog.Any("error", err))
 }
 
 // decodeBody decodes a frame body and checks that it is about the connected agent.
@@ -378,16 +304,16 @@ func decodeBody(c *agentConn, body json.RawMessage, v any, agentID func() uuid.U
 	return nil
 }
 
-func (h *liveHub) onHeartbeat(c *agentConn, body json.RawMessage) error {
+func (h *Hub) onHeartbeat(c *agentConn, body json.RawMessage) error {
 	var b client.Heartbeat
 	if err := decodeBody(c, body, &b, func() uuid.UUID { return b.AgentID }); err != nil {
 		return err
 	}
-	_, err := db.Heartbeat(c.ctx, h.s.db, c.agentID, b.K8sReachable != nil, b.K8sReachable, b.K8sAPILatencyMs)
+	_, err := db.Heartbeat(c.ctx, h.db, c.agentID, b.K8sReachable != nil, b.K8sReachable, b.K8sAPILatencyMs)
 	return err
 }
 
-func (h *liveHub) onAgentEvent(c *agentConn, body json.RawMessage) error {
+func (h *Hub) onAgentEvent(c *agentConn, body json.RawMessage) error {
 	var b struct {
 		AgentID            uuid.UUID  `json:"agent_id"`
 		DeploymentObjectID *uuid.UUID `json:"deployment_object_id"`
@@ -404,19 +330,14 @@ func (h *liveHub) onAgentEvent(c *agentConn, body json.RawMessage) error {
 	}
 	// Unlike the reference, an event reported over the WebSocket emits the same webhook
 	// event as one posted to the REST API.
-	return h.s.inTx(c.ctx, func(q db.Queryer, em *Emitter) error {
-		ev, err := db.CreateAgentEvent(c.ctx, q, db.NewAgentEvent{
-			AgentID: c.agentID, DeploymentObjectID: *b.DeploymentObjectID,
-			EventType: *b.EventType, Status: *b.Status, Message: b.Message,
-		})
-		if err != nil {
-			return err
-		}
-		return h.s.emitAgentEvent(c.ctx, q, em, ev)
+	_, err := h.recordAgentEvent(c.ctx, db.NewAgentEvent{
+		AgentID: c.agentID, DeploymentObjectID: *b.DeploymentObjectID,
+		EventType: *b.EventType, Status: *b.Status, Message: b.Message,
 	})
+	return err
 }
 
-func (h *liveHub) onAgentHealth(c *agentConn, body json.RawMessage) error {
+func (h *Hub) onAgentHealth(c *agentConn, body json.RawMessage) error {
 	var b struct {
 		AgentID            uuid.UUID  `json:"agent_id"`
 		DeploymentObjectID *uuid.UUID `json:"deployment_object_id"`
@@ -433,19 +354,19 @@ func (h *liveHub) onAgentHealth(c *agentConn, body json.RawMessage) error {
 	if !db.ValidHealthStatus(*b.Status) {
 		return errors.New("agent_health status must be healthy, degraded, failing or unknown")
 	}
-	return db.UpsertHealth(c.ctx, h.s.db, c.agentID, []db.HealthUpdate{{
+	return db.UpsertHealth(c.ctx, h.db, c.agentID, []db.HealthUpdate{{
 		DeploymentObjectID: *b.DeploymentObjectID, Status: *b.Status, Summary: b.Summary, CheckedAt: *b.CheckedAt,
 	}})
 }
 
 // mayReport reports whether the agent serves the stack (explicit target, or label or
 // annotation match within a registered generator); answers are cached for grantTTL.
-func (h *liveHub) mayReport(c *agentConn, stackID uuid.UUID) (bool, error) {
+func (h *Hub) mayReport(c *agentConn, stackID uuid.UUID) (bool, error) {
 	now := time.Now()
 	if g, ok := c.grants[stackID]; ok && now.Before(g.until) {
 		return g.ok, nil
 	}
-	ok, err := db.IsStackAssociated(c.ctx, h.s.db, c.agentID, stackID)
+	ok, err := db.IsStackAssociated(c.ctx, h.db, c.agentID, stackID)
 	if err != nil {
 		return false, err
 	}
@@ -457,7 +378,7 @@ func (h *liveHub) mayReport(c *agentConn, stackID uuid.UUID) (bool, error) {
 }
 
 // telemetryFor checks a telemetry frame's stack.
-func (h *liveHub) telemetryFor(c *agentConn, stackID uuid.UUID) error {
+func (h *Hub) telemetryFor(c *agentConn, stackID uuid.UUID) error {
 	ok, err := h.mayReport(c, stackID)
 	if err != nil {
 		return err
@@ -468,7 +389,7 @@ func (h *liveHub) telemetryFor(c *agentConn, stackID uuid.UUID) error {
 	return nil
 }
 
-func (h *liveHub) onK8sEvent(c *agentConn, body json.RawMessage) error {
+func (h *Hub) onK8sEvent(c *agentConn, body json.RawMessage) error {
 	var b client.K8sEvent
 	if err := decodeBody(c, body, &b, func() uuid.UUID { return b.AgentID }); err != nil {
 		return err
@@ -486,14 +407,14 @@ func (h *liveHub) onK8sEvent(c *agentConn, body json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.InsertK8sEvent(c.ctx, h.s.db, db.K8sEvent{
+	_, err = db.InsertK8sEvent(c.ctx, h.db, db.K8sEvent{
 		AgentID: c.agentID, StackID: b.StackID, ObservedAt: b.ObservedAt, Reason: b.Reason, Message: b.Message,
 		EventType: b.EventType, Source: b.Source, InvolvedObject: obj,
 	})
 	return err
 }
 
-func (h *liveHub) onPodLogLine(c *agentConn, body json.RawMessage) error {
+func (h *Hub) onPodLogLine(c *agentConn, body json.RawMessage) error {
 	var b client.PodLogLine
 	if err := decodeBody(c, body, &b, func() uuid.UUID { return b.AgentID }); err != nil {
 		return err
@@ -507,14 +428,14 @@ func (h *liveHub) onPodLogLine(c *agentConn, body json.RawMessage) error {
 		return err
 	}
 	h.stackFrame(b.StackID, f)
-	_, err = db.InsertPodLog(c.ctx, h.s.db, db.PodLog{
+	_, err = db.InsertPodLog(c.ctx, h.db, db.PodLog{
 		AgentID: c.agentID, StackID: b.StackID, Namespace: b.Namespace, Pod: b.Pod, Container: b.Container,
 		TS: b.TS, Line: b.Line,
 	})
 	return err
 }
 
-func (h *liveHub) onLogGap(c *agentConn, body json.RawMessage) error {
+func (h *Hub) onLogGap(c *agentConn, body json.RawMessage) error {
 	var b client.LogGap
 	if err := decodeBody(c, body, &b, func() uuid.UUID { return b.AgentID }); err != nil {
 		return err

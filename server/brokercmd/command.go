@@ -1,15 +1,15 @@
-package server
+// Package brokercmd is the brokkr-broker command line: configuration loading, the embedded
+// database for brokers without database.url, schema migrations and serving the broker.
+package brokercmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -21,8 +21,8 @@ import (
 	"github.com/brokkr/brokkr/internal/buildinfo"
 	"github.com/brokkr/brokkr/internal/config"
 	"github.com/brokkr/brokkr/internal/logging"
-	"github.com/brokkr/brokkr/internal/pak"
 	"github.com/brokkr/brokkr/internal/pgserver"
+	"github.com/brokkr/brokkr/server"
 )
 
 // Main runs the brokkr-broker command line and returns the process exit code.
@@ -228,7 +228,7 @@ func databaseURL(ctx context.Context, cfg config.Broker, log *slog.Logger) (url 
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := srv.Stop(sctx); err != nil && log != nil {
-			log.Error("stop embedded database", slog.Any("err", err))
+			log.Error("stop embedded database", slog.Any("error", err))
 		}
 	}
 	if err := ensureDatabase(ctx, srv.URL("postgres"), embeddedDatabase); err != nil {
@@ -282,7 +282,7 @@ func runServe(ctx context.Context, cfg config.Broker, reload func() (config.Brok
 	}
 	defer func() { _ = store.Close() }()
 
-	srv, err := New(Options{Config: cfg, DB: store, Logger: log, LogLevel: levelVar,
+	srv, err := server.New(server.Options{Config: cfg, DB: store, Logger: log, LogLevel: levelVar,
 		Reload: reload, ConfigFile: configFile})
 	if err != nil {
 		return err
@@ -319,57 +319,4 @@ func displayAddr(addr string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// Bootstrap prepares the database for this broker (admin identity, system generator). When
-// it mints a new admin PAK it writes it to broker.admin_key_file (mode 0600) and returns it.
-func (s *Server) Bootstrap(ctx context.Context) (minted string, err error) {
-	cfg := s.Config()
-	configured := cfg.Broker.PAKHash
-	if configured != "" && !pak.ValidHash(configured) {
-		return "", errors.New("broker.pak_hash must be 64 hexadecimal characters")
-	}
-	res, err := db.Bootstrap(ctx, s.db, configured, func() (string, error) {
-		key, hash, err := pak.Generate(s.pak)
-		if err != nil {
-			return "", err
-		}
-		minted = key
-		return hash, nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("bootstrap: %w", err)
-	}
-	if minted != "" && res.AdminHash != "" {
-		if err := writeKeyFile(cfg.Broker.AdminKeyFile, minted); err != nil {
-			return "", err
-		}
-		s.log.Info("minted admin PAK", slog.String("file", cfg.Broker.AdminKeyFile))
-	}
-	if res.AdminHash == defaultAdminHash {
-		s.metrics.defaultAdminKey.Set(1)
-		s.log.Warn("the admin PAK is the publicly known development key; set broker.pak_hash")
-	}
-	if err := s.checkWebhookKey(ctx); err != nil {
-		return "", err
-	}
-	return minted, nil
-}
-
-// writeKeyFile writes a secret to path with mode 0600, creating parent directories (0700).
-func writeKeyFile(path, key string) error {
-	if path == "" {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create key directory: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(key+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write admin key: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write admin key: %w", err)
-	}
-	return nil
 }

@@ -1,8 +1,10 @@
-package server
+// Package events carries the broker's events: the in-process bus on which API writes emit
+// webhook events and internal notices, and the listener that receives the PostgreSQL
+// notifications replicas send each other.
+package events
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -13,25 +15,40 @@ import (
 
 // Event types emitted by API writes (the webhook catalogue).
 const (
-	EventAgentRegistered    = "agent.registered"
-	EventAgentDeregistered  = "agent.deregistered"
-	EventStackCreated       = "stack.created"
-	EventStackDeleted       = "stack.deleted"
-	EventDeploymentCreated  = "deployment.created"
-	EventDeploymentApplied  = "deployment.applied"
-	EventDeploymentFailed   = "deployment.failed"
-	EventDeploymentDeleted  = "deployment.deleted"
-	EventWorkOrderCreated   = "workorder.created"
-	EventWorkOrderClaimed   = "workorder.claimed"
-	EventWorkOrderCompleted = "workorder.completed"
-	EventWorkOrderFailed    = "workorder.failed"
+	AgentRegistered    = "agent.registered"
+	AgentDeregistered  = "agent.deregistered"
+	StackCreated       = "stack.created"
+	StackDeleted       = "stack.deleted"
+	DeploymentCreated  = "deployment.created"
+	DeploymentApplied  = "deployment.applied"
+	DeploymentFailed   = "deployment.failed"
+	DeploymentDeleted  = "deployment.deleted"
+	WorkOrderCreated   = "workorder.created"
+	WorkOrderClaimed   = "workorder.claimed"
+	WorkOrderCompleted = "workorder.completed"
+	WorkOrderFailed    = "workorder.failed"
 )
+
+// Catalogue returns the event types webhooks may subscribe to, in the order
+// GET /webhooks/event-types lists them.
+func Catalogue() []string {
+	return []string{
+		AgentRegistered, AgentDeregistered, StackCreated, StackDeleted,
+		DeploymentCreated, DeploymentApplied, DeploymentFailed, DeploymentDeleted,
+		WorkOrderCreated, WorkOrderClaimed, WorkOrderCompleted, WorkOrderFailed,
+	}
+}
+
+// InternalPrefix starts the type of every internal notice.
+const InternalPrefix = "internal."
 
 // Internal notification types: not webhook events, but facts live channels push to agents.
 const (
-	NoticeTargetChanged = "internal.target_changed" // Data: AgentTarget
-	NoticeStackChanged  = "internal.stack_changed"  // Data: stack_id, Stack
-	NoticeWorkOrder     = "internal.work_order"     // Data: agent_ids []uuid.UUID, work_order client.WorkOrder
+	NoticeTargetChanged = InternalPrefix + "target_changed" // Data: AgentTarget
+	NoticeStackChanged  = InternalPrefix + "stack_changed"  // Data: stack_id, Stack
+	NoticeWorkOrder     = InternalPrefix + "work_order"     // Data: agent_ids []uuid.UUID, work_order client.WorkOrder
+	// NoticeAgentHeartbeat pushes the agent's fleet record to fleet subscribers. Data: agent_id.
+	NoticeAgentHeartbeat = InternalPrefix + "agent_heartbeat"
 )
 
 // Event is one emission: the webhook envelope plus internal routing data.
@@ -51,11 +68,10 @@ type Bus struct {
 	mu    sync.RWMutex
 	hooks []TxHook
 	subs  []func(Event)
-	log   *slog.Logger
 }
 
 // NewBus returns an empty bus.
-func NewBus(log *slog.Logger) *Bus { return &Bus{log: log} }
+func NewBus() *Bus { return &Bus{} }
 
 // AddTxHook registers a hook run inside emitting transactions.
 func (b *Bus) AddTxHook(h TxHook) {
@@ -69,6 +85,24 @@ func (b *Bus) Subscribe(f func(Event)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.subs = append(b.subs, f)
+}
+
+// InTx runs fn in a transaction of store with an emitter; the events it emitted are
+// published once the transaction committed.
+func (b *Bus) InTx(ctx context.Context, store *db.DB, fn func(q db.Queryer, em *Emitter) error) error {
+	em := &Emitter{bus: b}
+	if err := store.InTx(ctx, func(q db.Queryer) error { return fn(q, em) }); err != nil {
+		return err
+	}
+	em.publish()
+	return nil
+}
+
+// Notice publishes an internal notification that is not tied to a transaction.
+func (b *Bus) Notice(typ string, data map[string]any) {
+	em := &Emitter{bus: b}
+	em.Notice(typ, data)
+	em.publish()
 }
 
 // Emitter collects the events of one transaction.
@@ -108,14 +142,4 @@ func (e *Emitter) publish() {
 		}
 	}
 	e.pending = nil
-}
-
-// inTx runs fn in a transaction with an emitter; committed events are published afterwards.
-func (s *Server) inTx(ctx context.Context, fn func(q db.Queryer, em *Emitter) error) error {
-	em := &Emitter{bus: s.bus}
-	if err := s.db.InTx(ctx, func(q db.Queryer) error { return fn(q, em) }); err != nil {
-		return err
-	}
-	em.publish()
-	return nil
 }

@@ -1,7 +1,7 @@
-// Package brokertest starts a real broker on a throw-away PostgreSQL database for the tests of
+// Package servertest starts a real broker on a throw-away PostgreSQL database for the tests of
 // the agent and the dashboard, with helpers to seed it. The package's TestMain must run dbtest
 // (`func TestMain(m *testing.M) { dbtest.Main(m) }`, or kubetest.RunWith with dbtest.Run).
-package brokertest
+package servertest
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/db/dbtest"
 	"github.com/brokkr/brokkr/internal/config"
+	"github.com/brokkr/brokkr/internal/manifest"
 	"github.com/brokkr/brokkr/internal/pak"
 	"github.com/brokkr/brokkr/server"
 	"github.com/google/uuid"
@@ -26,6 +27,7 @@ type Broker struct {
 	// Admin is a client with the admin key.
 	Admin  *client.Client
 	Server *server.Server
+	store  *db.DB
 }
 
 // Start starts a broker with its background workers; it stops when the test ends.
@@ -74,7 +76,7 @@ func Start(t testing.TB) *Broker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Broker{URL: ts.URL, AdminPAK: adminKey, Admin: admin, Server: srv}
+	return &Broker{URL: ts.URL, AdminPAK: adminKey, Admin: admin, Server: srv, store: store}
 }
 
 // Agent is an agent registered with the broker.
@@ -134,6 +136,27 @@ func (b *Broker) CreateStack(t testing.TB, name string, agents ...uuid.UUID) cli
 func (b *Broker) Post(t testing.TB, stackID uuid.UUID, yaml string, deletionMarker bool) client.DeploymentObject {
 	t.Helper()
 	o, err := b.Admin.Stacks().CreateDeploymentObject(context.Background(), stackID, yaml, deletionMarker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// StoreUnchecked stores a deployment object without the broker's intake checks, as objects
+// reach agents that a broker without those checks accepted (or that were stored before them).
+func (b *Broker) StoreUnchecked(t testing.TB, stackID uuid.UUID, yaml string) client.DeploymentObject {
+	t.Helper()
+	ctx := context.Background()
+	var stored db.DeploymentObject
+	err := b.store.InTx(ctx, func(q db.Queryer) error {
+		var err error
+		stored, err = db.CreateDeploymentObject(ctx, q, stackID, yaml, manifest.Checksum(yaml), false)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := b.Admin.DeploymentObjects().Get(ctx, stored.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

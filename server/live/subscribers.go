@@ -1,80 +1,45 @@
-package server
+package live
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
-	"github.com/labstack/echo/v4"
 
 	"github.com/brokkr/brokkr/client"
-	"github.com/brokkr/brokkr/db"
 )
 
-// stackLiveSocket is GET /api/v1/stacks/{id}/live: a read-only tail of the telemetry agents
-// report for a stack (k8s_event, pod_log_line, log_gap). The admin may watch any stack, a
-// generator its own live stacks.
-func (s *Server) stackLiveSocket(c echo.Context) error {
-	epoch := s.live.rev.epoch.Load()
-	id, hash, ok := s.socketIdentity(c, true)
-	if !ok {
-		return nil
-	}
-	stackID, err := uuidParam(c, "id")
+// ServeStackTail upgrades an authorized request to a read-only live tail of the telemetry
+// agents report for a stack (k8s_event, pod_log_line, log_gap) and serves it until it ends.
+// epoch is Epoch read before the request's key was resolved.
+func (h *Hub) ServeStackTail(w http.ResponseWriter, r *http.Request, stackID uuid.UUID, g Grant, epoch uint64) {
+	ws, err := websocket.Accept(w, r, acceptOptions(client.WSSubprotocol))
 	if err != nil {
-		return err
+		return
 	}
-	if !id.Admin {
-		if !id.IsGenerator() {
-			return c.NoContent(http.StatusForbidden)
-		}
-		st, err := db.GetStack(c.Request().Context(), s.db, stackID)
-		if errors.Is(err, db.ErrNotFound) || err == nil && st.GeneratorID != id.GeneratorID {
-			return c.NoContent(http.StatusForbidden)
-		}
-		if err != nil {
-			s.log.ErrorContext(c.Request().Context(), "authorize stack live tail", slog.Any("err", err))
-			return c.NoContent(http.StatusInternalServerError)
-		}
-	}
-	ws, err := websocket.Accept(c.Response(), c.Request(), acceptOptions(client.WSSubprotocol))
-	if err != nil {
-		return nil
-	}
-	sub := newStackSub(stackID, s.live.metrics)
-	sub.grant = socketGrant{hash: hash, id: id}
-	s.live.addStackSub(sub)
-	defer s.live.removeStackSub(sub)
-	s.live.recheckIfRevoked(epoch, recheck{Hashes: []string{hash}, Stacks: []uuid.UUID{stackID}})
+	sub := newStackSub(stackID, h.metrics)
+	sub.grant = g
+	h.addStackSub(sub)
+	defer h.removeStackSub(sub)
+	h.recheckIfRevoked(epoch, Sockets{Hashes: []string{g.PAKHash}, Stacks: []uuid.UUID{stackID}})
 	serveSubscriber(ws, sub.ch, &sub.end)
-	return nil
 }
 
-// fleetLiveSocket is GET /api/v1/fleet/live: fleet_update frames for the admin.
-func (s *Server) fleetLiveSocket(c echo.Context) error {
-	epoch := s.live.rev.epoch.Load()
-	id, hash, ok := s.socketIdentity(c, true)
-	if !ok {
-		return nil
-	}
-	if !id.Admin {
-		return c.NoContent(http.StatusForbidden)
-	}
-	ws, err := websocket.Accept(c.Response(), c.Request(), acceptOptions(client.WSSubprotocol))
+// ServeFleet upgrades an authorized request to a fleet subscription (fleet_update frames)
+// and serves it until it ends. epoch is Epoch read before the request's key was resolved.
+func (h *Hub) ServeFleet(w http.ResponseWriter, r *http.Request, g Grant, epoch uint64) {
+	ws, err := websocket.Accept(w, r, acceptOptions(client.WSSubprotocol))
 	if err != nil {
-		return nil
+		return
 	}
-	sub := &fleetSub{ch: make(chan []byte, subscriberBuffer), end: newSubEnd(), grant: socketGrant{hash: hash, id: id}}
-	s.live.addFleetSub(sub)
-	defer s.live.removeFleetSub(sub)
-	s.live.recheckIfRevoked(epoch, recheck{Hashes: []string{hash}})
+	sub := &fleetSub{ch: make(chan []byte, subscriberBuffer), end: newSubEnd(), grant: g}
+	h.addFleetSub(sub)
+	defer h.removeFleetSub(sub)
+	h.recheckIfRevoked(epoch, Sockets{Hashes: []string{g.PAKHash}})
 	serveSubscriber(ws, sub.ch, &sub.end)
-	return nil
 }
 
 // subEnd ends a consumer connection once, with a close status: shutdown or revocation.
@@ -132,17 +97,17 @@ func serveSubscriber(ws *websocket.Conn, ch <-chan []byte, end *subEnd) {
 // stackSub is one live-tail subscriber of a stack.
 type stackSub struct {
 	stackID uuid.UUID
-	metrics *liveMetrics
+	metrics *metrics
 	ch      chan []byte
 	end     subEnd
-	grant   socketGrant // what the tail was opened with
+	grant   Grant // what the tail was opened with
 
 	mu      sync.Mutex
 	dropped uint64    // frames lost since the last gap frame
 	since   time.Time // when the first of them was lost
 }
 
-func newStackSub(stackID uuid.UUID, m *liveMetrics) *stackSub {
+func newStackSub(stackID uuid.UUID, m *metrics) *stackSub {
 	return &stackSub{stackID: stackID, metrics: m, ch: make(chan []byte, subscriberBuffer), end: newSubEnd()}
 }
 
@@ -184,7 +149,7 @@ func (s *stackSub) close(code websocket.StatusCode, reason string) { s.end.end(c
 type fleetSub struct {
 	ch    chan []byte
 	end   subEnd
-	grant socketGrant // what the subscription was opened with
+	grant Grant // what the subscription was opened with
 }
 
 func (f *fleetSub) offer(data []byte) bool {
@@ -198,7 +163,7 @@ func (f *fleetSub) offer(data []byte) bool {
 
 func (f *fleetSub) close(code websocket.StatusCode, reason string) { f.end.end(code, reason) }
 
-func (h *liveHub) addStackSub(sub *stackSub) {
+func (h *Hub) addStackSub(sub *stackSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	subs := h.stacks[sub.stackID]
@@ -209,7 +174,7 @@ func (h *liveHub) addStackSub(sub *stackSub) {
 	subs[sub] = struct{}{}
 }
 
-func (h *liveHub) removeStackSub(sub *stackSub) {
+func (h *Hub) removeStackSub(sub *stackSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.stacks[sub.stackID], sub)
@@ -218,20 +183,20 @@ func (h *liveHub) removeStackSub(sub *stackSub) {
 	}
 }
 
-func (h *liveHub) addFleetSub(sub *fleetSub) {
+func (h *Hub) addFleetSub(sub *fleetSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.fleet[sub] = struct{}{}
 }
 
-func (h *liveHub) removeFleetSub(sub *fleetSub) {
+func (h *Hub) removeFleetSub(sub *fleetSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.fleet, sub)
 }
 
 // closeSubscribers ends every consumer connection of this replica.
-func (h *liveHub) closeSubscribers() {
+func (h *Hub) closeSubscribers() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, subs := range h.stacks {
@@ -245,7 +210,7 @@ func (h *liveHub) closeSubscribers() {
 }
 
 // broadcastFleet offers a frame to every fleet subscriber of this replica.
-func (h *liveHub) broadcastFleet(data []byte) {
+func (h *Hub) broadcastFleet(data []byte) {
 	h.mu.Lock()
 	subs := make([]*fleetSub, 0, len(h.fleet))
 	for sub := range h.fleet {

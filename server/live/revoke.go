@@ -1,4 +1,4 @@
-package server
+package live
 
 import (
 	"context"
@@ -11,12 +11,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/brokkr/brokkr/db"
+	"github.com/brokkr/brokkr/server/events"
 )
 
 // Revocation of open WebSockets. A socket authenticates once, at the upgrade; afterwards the
 // broker closes it (status 1008, policy violation, with a reason) when its access ends:
 //
-//   - a PAK rotated or deleted (evictPAK) closes every socket opened with it: the agent's
+//   - a PAK rotated or deleted closes every socket opened with it: the agent's
 //     channel, a generator's or the admin's live tails, the admin's fleet subscriptions;
 //   - a stack deleted or moved to another generator closes the live tails of the stack that
 //     a generator no longer owning it opened;
@@ -39,31 +42,36 @@ const (
 	reasonStackAccess = "access to the stack revoked"
 )
 
-// agentActive is the status in which an agent works.
-const agentActive = "ACTIVE"
-
 // maxRecheckKeys bounds the names a pending re-check holds before it widens to every socket.
 const maxRecheckKeys = 4096
 
-// socketGrant is what a socket was opened with.
-type socketGrant struct {
-	hash string // hash of the PAK presented at the upgrade
-	id   Identity
+// Grant is what a socket was opened with.
+type Grant struct {
+	PAKHash  string      // hash of the PAK presented at the upgrade
+	Key      db.Identity // whom the PAK resolved to
+	ReadOnly bool        // the process's read-only admin key, valid as long as the process
 }
 
-// recheck names sockets to verify: those opened with one of Hashes, the channels of Agents
-// and the live tails of Stacks; All names every socket. It is also the payload of the
-// revocation channel.
-type recheck struct {
-	Origin uuid.UUID   `json:"o"`
-	Seq    uint64      `json:"n"` // makes payloads unique: NOTIFY folds identical ones
+// isGenerator reports whether the socket was opened with a generator's key.
+func (g Grant) isGenerator() bool { return g.Key.GeneratorID != uuid.Nil }
+
+// Sockets names sockets to verify: those opened with one of Hashes, the channels of Agents
+// and the live tails of Stacks; All names every socket.
+type Sockets struct {
 	All    bool        `json:"all,omitempty"`
 	Hashes []string    `json:"h,omitempty"`
 	Agents []uuid.UUID `json:"a,omitempty"`
 	Stacks []uuid.UUID `json:"s,omitempty"`
 }
 
-func (r recheck) empty() bool {
+// recheckNotice is the payload of the revocation channel.
+type recheckNotice struct {
+	Origin uuid.UUID `json:"o"`
+	Seq    uint64    `json:"n"` // makes payloads unique: NOTIFY folds identical ones
+	Sockets
+}
+
+func (r Sockets) empty() bool {
 	return !r.All && len(r.Hashes) == 0 && len(r.Agents) == 0 && len(r.Stacks) == 0
 }
 
@@ -75,7 +83,7 @@ type recheckSet struct {
 	stacks map[uuid.UUID]struct{}
 }
 
-func (r *recheckSet) add(c recheck) {
+func (r *recheckSet) add(c Sockets) {
 	if r.all {
 		return
 	}
@@ -100,8 +108,8 @@ func (r *recheckSet) add(c recheck) {
 }
 
 // take empties the set and returns what it held.
-func (r *recheckSet) take() (recheck, bool) {
-	var c recheck
+func (r *recheckSet) take() (Sockets, bool) {
+	var c Sockets
 	c.All = r.all
 	for h := range r.hashes {
 		c.Hashes = append(c.Hashes, h)
@@ -160,23 +168,19 @@ func wake(ch chan struct{}) {
 	}
 }
 
-// revokeSockets closes the sockets named by c whose access ended, here at once and on every
-// other replica. Call it after the change is committed.
-func (s *Server) revokeSockets(c recheck) {
+// Revoke closes the sockets named by c whose access ended, here at once and on every other
+// replica. Call it after the change is committed.
+func (h *Hub) Revoke(c Sockets) {
 	hashes := c.Hashes[:0:0]
-	for _, h := range c.Hashes {
-		if h != "" {
-			hashes = append(hashes, h)
+	for _, x := range c.Hashes {
+		if x != "" {
+			hashes = append(hashes, x)
 		}
 	}
 	c.Hashes = hashes
-	if s.live == nil || c.empty() {
+	if c.empty() {
 		return
 	}
-	s.live.revoke(c)
-}
-
-func (h *liveHub) revoke(c recheck) {
 	if h.rev.suppressed.Load() {
 		return
 	}
@@ -184,14 +188,14 @@ func (h *liveHub) revoke(c recheck) {
 	defer cancel()
 	h.announceRecheck(ctx, c)
 	if err := h.recheck(ctx, c, "notice"); err != nil {
-		h.log.Warn("re-check sockets after a revocation; retrying", slog.Any("err", err))
+		h.log.Warn("re-check sockets after a revocation; retrying", slog.Any("error", err))
 		h.queueRecheck(c)
 	}
 }
 
 // announceRecheck sends c on the revocation channel; if PostgreSQL cannot take it now, it
 // is kept and sent again until it can. Before Start the replica runs alone.
-func (h *liveHub) announceRecheck(ctx context.Context, c recheck) {
+func (h *Hub) announceRecheck(ctx context.Context, c Sockets) {
 	h.rev.mu.Lock()
 	started := h.rev.started
 	h.rev.mu.Unlock()
@@ -199,7 +203,7 @@ func (h *liveHub) announceRecheck(ctx context.Context, c recheck) {
 		return
 	}
 	if err := h.sendRecheck(ctx, c); err != nil {
-		h.log.Warn("announce revocation; retrying", slog.Any("err", err))
+		h.log.Warn("announce revocation; retrying", slog.Any("error", err))
 		h.rev.mu.Lock()
 		h.rev.outbox.add(c)
 		h.rev.mu.Unlock()
@@ -207,36 +211,40 @@ func (h *liveHub) announceRecheck(ctx context.Context, c recheck) {
 	}
 }
 
-func (h *liveHub) sendRecheck(ctx context.Context, c recheck) error {
-	c.Origin = h.replica
-	c.Seq = h.rev.seq.Add(1)
-	raw, err := json.Marshal(c)
+func (h *Hub) sendRecheck(ctx context.Context, c Sockets) error {
+	n := recheckNotice{Origin: h.replica, Seq: h.rev.seq.Add(1), Sockets: c}
+	raw, err := json.Marshal(n)
 	if err != nil {
 		return fmt.Errorf("encode revocation: %w", err)
 	}
 	if len(raw) > maxNotifyPayload {
-		raw, err = json.Marshal(recheck{Origin: h.replica, Seq: c.Seq, All: true})
+		raw, err = json.Marshal(recheckNotice{Origin: h.replica, Seq: n.Seq, Sockets: Sockets{All: true}})
 		if err != nil {
 			return fmt.Errorf("encode revocation: %w", err)
 		}
 	}
-	if _, err := h.s.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, h.rev.channel, string(raw)); err != nil {
+	if _, err := h.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, h.rev.channel, string(raw)); err != nil {
 		return fmt.Errorf("notify revocation: %w", err)
 	}
 	return nil
 }
 
 // queueRecheck leaves c for the re-check loop.
-func (h *liveHub) queueRecheck(c recheck) {
+func (h *Hub) queueRecheck(c Sockets) {
 	h.rev.mu.Lock()
 	h.rev.inbox.add(c)
 	h.rev.mu.Unlock()
 	wake(h.rev.wakeIn)
 }
 
+// Epoch returns the revocation epoch. Read it before resolving the key of an upgrade request
+// and hand it to the Serve method: a socket that registers after a re-check began since then
+// is re-checked itself.
+func (h *Hub) Epoch() uint64 { return h.rev.epoch.Load() }
+
 // recheckIfRevoked re-checks a socket that just registered when a re-check ran since its
 // key was resolved (epoch is the value read before that).
-func (h *liveHub) recheckIfRevoked(epoch uint64, c recheck) {
+func (h *Hub) recheckIfRevoked(epoch uint64, c Sockets) {
 	if h.rev.epoch.Load() == epoch {
 		return
 	}
@@ -248,54 +256,47 @@ func (h *liveHub) recheckIfRevoked(epoch uint64, c recheck) {
 }
 
 // revocationHandler is the hub's side of the replica's notification listener.
-func (h *liveHub) revocationHandler() notifyHandler {
-	return notifyHandler{
-		channel: h.rev.channel,
-		notify: func(payload string) {
-			var c recheck
-			if err := json.Unmarshal([]byte(payload), &c); err != nil {
-				h.log.Warn("undecodable revocation", slog.Any("err", err))
+func (h *Hub) revocationHandler() events.Handler {
+	return events.Handler{
+		Channel: h.rev.channel,
+		Notify: func(payload string) {
+			var n recheckNotice
+			if err := json.Unmarshal([]byte(payload), &n); err != nil {
+				h.log.Warn("undecodable revocation", slog.Any("error", err))
 				return
 			}
-			if c.Origin == h.replica {
+			if n.Origin == h.replica {
 				return // re-checked here when it was sent
 			}
-			h.queueRecheck(c)
+			h.queueRecheck(n.Sockets)
 		},
 		// Notices may have been missed: re-check every socket.
-		reset: func() { h.queueRecheck(recheck{All: true}) },
+		Reset: func() { h.queueRecheck(Sockets{All: true}) },
 	}
 }
 
 // startRevocations runs the re-check loop and the announcement retries until ctx ends.
-func (h *liveHub) startRevocations(ctx context.Context) {
+func (h *Hub) startRevocations(ctx context.Context) {
 	h.rev.mu.Lock()
 	h.rev.started = true
 	h.rev.mu.Unlock()
-	h.s.bg.Add(2)
-	go func() {
-		defer h.s.bg.Done()
-		h.recheckLoop(ctx)
-	}()
-	go func() {
-		defer h.s.bg.Done()
-		h.announceLoop(ctx)
-	}()
+	h.wg.Go(func() { h.recheckLoop(ctx) })
+	h.wg.Go(func() { h.announceLoop(ctx) })
 }
 
 // recheckLoop does queued re-checks, retrying failed ones with a growing delay.
-func (h *liveHub) recheckLoop(ctx context.Context) {
-	h.drain(ctx, h.rev.wakeIn, &h.rev.inbox, func(ctx context.Context, c recheck) error {
+func (h *Hub) recheckLoop(ctx context.Context) {
+	h.drain(ctx, h.rev.wakeIn, &h.rev.inbox, func(ctx context.Context, c Sockets) error {
 		return h.recheck(ctx, c, "notice")
 	})
 }
 
 // announceLoop sends the announcements PostgreSQL refused, until it takes them.
-func (h *liveHub) announceLoop(ctx context.Context) {
+func (h *Hub) announceLoop(ctx context.Context) {
 	h.drain(ctx, h.rev.wakeOut, &h.rev.outbox, h.sendRecheck)
 }
 
-func (h *liveHub) drain(ctx context.Context, wakeCh chan struct{}, set *recheckSet, do func(context.Context, recheck) error) {
+func (h *Hub) drain(ctx context.Context, wakeCh chan struct{}, set *recheckSet, do func(context.Context, Sockets) error) {
 	const firstDelay, maxDelay = 100 * time.Millisecond, 5 * time.Second
 	delay := firstDelay
 	for {
@@ -321,7 +322,7 @@ func (h *liveHub) drain(ctx context.Context, wakeCh chan struct{}, set *recheckS
 			if ctx.Err() != nil {
 				return
 			}
-			h.log.Warn("revocation work failed; retrying", slog.Duration("in", delay), slog.Any("err", err))
+			h.log.Warn("revocation work failed; retrying", slog.Duration("in", delay), slog.Any("error", err))
 			h.rev.mu.Lock()
 			set.add(c)
 			h.rev.mu.Unlock()
@@ -336,13 +337,13 @@ func (h *liveHub) drain(ctx context.Context, wakeCh chan struct{}, set *recheckS
 }
 
 // recheckAll is the periodic backstop: every socket of this replica is re-checked.
-func (h *liveHub) recheckAll(ctx context.Context) error {
-	return h.recheck(ctx, recheck{All: true}, "recheck")
+func (h *Hub) recheckAll(ctx context.Context) error {
+	return h.recheck(ctx, Sockets{All: true}, "recheck")
 }
 
 // recheck verifies the sockets of this replica that c names against the database and closes
 // those whose access ended. foundBy labels the metric.
-func (h *liveHub) recheck(ctx context.Context, c recheck, foundBy string) error {
+func (h *Hub) recheck(ctx context.Context, c Sockets, foundBy string) error {
 	h.rev.epoch.Add(1)
 	agents, tails, fleet := h.socketsFor(c)
 	if len(agents)+len(tails)+len(fleet) == 0 {
@@ -352,10 +353,10 @@ func (h *liveHub) recheck(ctx context.Context, c recheck, foundBy string) error 
 	// What the database says now of every key, agent and stack involved.
 	var hashes []string
 	seen := map[string]bool{}
-	addHash := func(g socketGrant) {
-		if !g.id.ReadOnly && !seen[g.hash] {
-			seen[g.hash] = true
-			hashes = append(hashes, g.hash)
+	addHash := func(g Grant) {
+		if !g.ReadOnly && !seen[g.PAKHash] {
+			seen[g.PAKHash] = true
+			hashes = append(hashes, g.PAKHash)
 		}
 	}
 	agentIDs := make([]uuid.UUID, 0, len(agents))
@@ -366,14 +367,14 @@ func (h *liveHub) recheck(ctx context.Context, c recheck, foundBy string) error 
 	var stackIDs []uuid.UUID
 	for _, t := range tails {
 		addHash(t.grant)
-		if t.grant.id.IsGenerator() {
+		if t.grant.isGenerator() {
 			stackIDs = append(stackIDs, t.stackID)
 		}
 	}
 	for _, f := range fleet {
 		addHash(f.grant)
 	}
-	keys, err := h.resolveHashes(ctx, hashes)
+	keys, err := ResolveKeys(ctx, h.db, hashes)
 	if err != nil {
 		return err
 	}
@@ -386,12 +387,12 @@ func (h *liveHub) recheck(ctx context.Context, c recheck, foundBy string) error 
 		return err
 	}
 
-	valid := func(g socketGrant) bool {
-		if g.id.ReadOnly {
+	valid := func(g Grant) bool {
+		if g.ReadOnly {
 			return true // the read-only key lives as long as this process
 		}
-		id, ok := keys[g.hash]
-		return ok && id == g.id
+		key, ok := keys[g.PAKHash]
+		return ok && key == g.Key
 	}
 	revoked := func(label string) { h.metrics.revoked.WithLabelValues(label, foundBy).Inc() }
 	for _, a := range agents {
@@ -412,8 +413,8 @@ func (h *liveHub) recheck(ctx context.Context, c recheck, foundBy string) error 
 		case !valid(t.grant):
 			t.close(statusPolicyViolation, reasonCredentials)
 			revoked("credentials")
-		case t.grant.id.IsGenerator():
-			if owner, ok := owners[t.stackID]; !ok || owner != t.grant.id.GeneratorID {
+		case t.grant.isGenerator():
+			if owner, ok := owners[t.stackID]; !ok || owner != t.grant.Key.GeneratorID {
 				t.close(statusPolicyViolation, reasonStackAccess)
 				revoked("stack_access")
 			}
@@ -429,7 +430,7 @@ func (h *liveHub) recheck(ctx context.Context, c recheck, foundBy string) error 
 }
 
 // socketsFor lists this replica's sockets that c names.
-func (h *liveHub) socketsFor(c recheck) ([]*agentConn, []*stackSub, []*fleetSub) {
+func (h *Hub) socketsFor(c Sockets) ([]*agentConn, []*stackSub, []*fleetSub) {
 	hashes := make(map[string]bool, len(c.Hashes))
 	for _, x := range c.Hashes {
 		hashes[x] = true
@@ -446,32 +447,32 @@ func (h *liveHub) socketsFor(c recheck) ([]*agentConn, []*stackSub, []*fleetSub)
 	defer h.mu.Unlock()
 	var agents []*agentConn
 	for id, a := range h.agents {
-		if c.All || agentSet[id] || hashes[a.grant.hash] {
+		if c.All || agentSet[id] || hashes[a.grant.PAKHash] {
 			agents = append(agents, a)
 		}
 	}
 	var tails []*stackSub
 	for id, subs := range h.stacks {
 		for t := range subs {
-			if c.All || stackSet[id] || hashes[t.grant.hash] {
+			if c.All || stackSet[id] || hashes[t.grant.PAKHash] {
 				tails = append(tails, t)
 			}
 		}
 	}
 	var fleet []*fleetSub
 	for f := range h.fleet {
-		if c.All || hashes[f.grant.hash] {
+		if c.All || hashes[f.grant.PAKHash] {
 			fleet = append(fleet, f)
 		}
 	}
 	return agents, tails, fleet
 }
 
-// resolveHashes resolves many PAK hashes at once, from the database and never from the
+// ResolveKeys resolves many PAK hashes at once, from the database and never from the
 // auth cache, with the precedence of db.ResolvePAKHash (admin, then live agent, then live
 // generator). Hashes nobody holds are absent from the result.
-func (h *liveHub) resolveHashes(ctx context.Context, hashes []string) (map[string]Identity, error) {
-	out := make(map[string]Identity, len(hashes))
+func ResolveKeys(ctx context.Context, q db.Queryer, hashes []string) (map[string]db.Identity, error) {
+	out := make(map[string]db.Identity, len(hashes))
 	if len(hashes) == 0 {
 		return out, nil
 	}
@@ -480,7 +481,7 @@ func (h *liveHub) resolveHashes(ctx context.Context, hashes []string) (map[strin
 		Rank int        `db:"rank"`
 		ID   *uuid.UUID `db:"id"`
 	}
-	err := h.s.db.SelectContext(ctx, &rows, `
+	err := q.SelectContext(ctx, &rows, `
 		SELECT pak_hash, 1 AS rank, NULL::uuid AS id FROM admin_role WHERE pak_hash = ANY($1::text[])
 		UNION ALL
 		SELECT pak_hash, 2, id FROM agents
@@ -496,18 +497,18 @@ func (h *liveHub) resolveHashes(ctx context.Context, hashes []string) (map[strin
 	for _, r := range rows {
 		switch {
 		case r.Rank == 1:
-			out[r.Hash] = Identity{Admin: true}
+			out[r.Hash] = db.Identity{Admin: true}
 		case r.Rank == 2 && r.ID != nil:
-			out[r.Hash] = Identity{AgentID: *r.ID}
+			out[r.Hash] = db.Identity{AgentID: *r.ID}
 		case r.Rank == 3 && r.ID != nil:
-			out[r.Hash] = Identity{GeneratorID: *r.ID}
+			out[r.Hash] = db.Identity{GeneratorID: *r.ID}
 		}
 	}
 	return out, nil
 }
 
 // agentStatuses returns the status of each live agent among ids.
-func (h *liveHub) agentStatuses(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+func (h *Hub) agentStatuses(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
 	out := make(map[uuid.UUID]string, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -516,7 +517,7 @@ func (h *liveHub) agentStatuses(ctx context.Context, ids []uuid.UUID) (map[uuid.
 		ID     uuid.UUID `db:"id"`
 		Status string    `db:"status"`
 	}
-	if err := h.s.db.SelectContext(ctx, &rows, `SELECT id, status FROM agents
+	if err := h.db.SelectContext(ctx, &rows, `SELECT id, status FROM agents
 		WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, ids); err != nil {
 		return nil, fmt.Errorf("read agent statuses: %w", err)
 	}
@@ -527,7 +528,7 @@ func (h *liveHub) agentStatuses(ctx context.Context, ids []uuid.UUID) (map[uuid.
 }
 
 // stackOwners returns the generator of each live stack among ids.
-func (h *liveHub) stackOwners(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]uuid.UUID, error) {
+func (h *Hub) stackOwners(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]uuid.UUID, error) {
 	out := make(map[uuid.UUID]uuid.UUID, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -536,7 +537,7 @@ func (h *liveHub) stackOwners(ctx context.Context, ids []uuid.UUID) (map[uuid.UU
 		ID          uuid.UUID `db:"id"`
 		GeneratorID uuid.UUID `db:"generator_id"`
 	}
-	if err := h.s.db.SelectContext(ctx, &rows, `SELECT id, generator_id FROM stacks
+	if err := h.db.SelectContext(ctx, &rows, `SELECT id, generator_id FROM stacks
 		WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, ids); err != nil {
 		return nil, fmt.Errorf("read stack owners: %w", err)
 	}

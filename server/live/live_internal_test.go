@@ -1,4 +1,4 @@
-package server
+package live
 
 import (
 	"encoding/json"
@@ -13,8 +13,8 @@ import (
 	"github.com/brokkr/brokkr/client"
 )
 
-func testLiveMetrics() *liveMetrics {
-	return &liveMetrics{dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dropped"}, []string{"reason"})}
+func testLiveMetrics() *metrics {
+	return &metrics{dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dropped"}, []string{"reason"})}
 }
 
 // TestStackSubscriberGap checks that a lagging subscriber loses frames, not the publisher's
@@ -64,8 +64,8 @@ func TestStackSubscriberGap(t *testing.T) {
 // TestFanoutParts checks that messages above the NOTIFY payload limit are split into valid
 // text parts and reassembled, in any order, by other replicas only.
 func TestFanoutParts(t *testing.T) {
-	newHub := func() *liveHub {
-		h := &liveHub{replica: uuid.New(), metrics: testLiveMetrics()}
+	newHub := func() *Hub {
+		h := &Hub{replica: uuid.New(), metrics: testLiveMetrics()}
 		h.fan.parts = map[string]*partialMessage{}
 		return h
 	}

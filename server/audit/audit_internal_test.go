@@ -1,4 +1,4 @@
-package server
+package audit
 
 import (
 	"bytes"
@@ -20,8 +20,7 @@ import (
 // TestAuditQueueFullIsLoud: an entry that does not fit the queue is counted and logged.
 func TestAuditQueueFullIsLoud(t *testing.T) {
 	var logs bytes.Buffer
-	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil))}
-	w := &auditWriter{s: s, queue: make(chan db.AuditRecord, 1),
+	w := &Writer{log: slog.New(slog.NewTextHandler(&logs, nil)), queue: make(chan db.AuditRecord, 1),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"})}
 	w.enqueue(db.AuditRecord{Action: "a.one", ResourceType: "system"})
 	w.enqueue(db.AuditRecord{Action: "a.two", ResourceType: "system"})
@@ -52,17 +51,17 @@ func TestSanitizeAuditRecord(t *testing.T) {
 	}
 	r := db.AuditRecord{ActorType: "system", Action: "auth.failed" + strings.Repeat("!", 200), ResourceType: "system",
 		IPAddress: &ip, UserAgent: &ua, Details: details}
-	sanitizeAuditRecord(&r)
+	sanitizeRecord(&r)
 
 	for name, s := range map[string]string{"ip": *r.IPAddress, "ua": *r.UserAgent, "action": r.Action, "details": string(r.Details)} {
 		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) || strings.Contains(s, `\u0000`) {
 			t.Errorf("%s not clean: %q", name, s)
 		}
 	}
-	if len(*r.IPAddress) > auditMaxAddress || !strings.HasPrefix(*r.IPAddress, "203.0.113.79") || !strings.HasSuffix(*r.IPAddress, "…") {
+	if len(*r.IPAddress) > maxAddress || !strings.HasPrefix(*r.IPAddress, "203.0.113.79") || !strings.HasSuffix(*r.IPAddress, "…") {
 		t.Errorf("ip = %q", *r.IPAddress)
 	}
-	if len(*r.UserAgent) > auditMaxUserAgent || !strings.HasPrefix(*r.UserAgent, "curl/\uFFFDé") || !strings.HasSuffix(*r.UserAgent, "é…") {
+	if len(*r.UserAgent) > maxUserAgent || !strings.HasPrefix(*r.UserAgent, "curl/\uFFFDé") || !strings.HasSuffix(*r.UserAgent, "é…") {
 		t.Errorf("user agent = %q (%d bytes)", *r.UserAgent, len(*r.UserAgent))
 	}
 	if len(r.Action) != 100 {
@@ -77,7 +76,7 @@ func TestSanitizeAuditRecord(t *testing.T) {
 	if err := json.Unmarshal(r.Details, &d); err != nil {
 		t.Fatalf("details %s: %v", r.Details, err)
 	}
-	if d.Path != "/api/v1/agents/" || len(d.Long) != auditMaxString || !strings.HasSuffix(d.Long, "…") ||
+	if d.Path != "/api/v1/agents/" || len(d.Long) != maxString || !strings.HasSuffix(d.Long, "…") ||
 		d.N != "12345678901234567890" || len(d.Nested["key"]) != 5 || d.Nested["key"][0] != "ab" {
 		t.Errorf("details = %s", r.Details)
 	}
@@ -89,7 +88,7 @@ func TestSanitizeAuditRecord(t *testing.T) {
 	}
 	big, _ := json.Marshal(many)
 	r = db.AuditRecord{Details: big}
-	sanitizeAuditRecord(&r)
+	sanitizeRecord(&r)
 	if string(r.Details) != fmt.Sprintf(`{"bytes":%d,"truncated":true}`, len(big)) {
 		t.Errorf("oversized details = %s", r.Details)
 	}
@@ -97,7 +96,7 @@ func TestSanitizeAuditRecord(t *testing.T) {
 	// Clean, small details are kept byte for byte.
 	small := json.RawMessage(`{"name":"ci","reason":"invalid_pak"}`)
 	r = db.AuditRecord{Details: small}
-	sanitizeAuditRecord(&r)
+	sanitizeRecord(&r)
 	if string(r.Details) != string(small) {
 		t.Errorf("clean details changed: %s", r.Details)
 	}

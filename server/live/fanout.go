@@ -1,4 +1,4 @@
-package server
+package live
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/brokkr/brokkr/server/events"
 )
 
 // Cross-replica fan-out. Every replica LISTENs on one channel; messages for sockets that may
@@ -29,7 +31,7 @@ const (
 	fanAgent  = "agent"  // Msg for the sockets of Agents
 	fanStack  = "stack"  // Msg for the live subscribers of Stack
 	fanFleet  = "fleet"  // the fleet records of Agents changed
-	fanRevoke = "revoke" // close the connections of Agents (sent by earlier versions only: see ws_revoke.go)
+	fanRevoke = "revoke" // close the connections of Agents (sent by earlier versions only: see revoke.go)
 	fanUp     = "up"     // agent Agents[0] connected to the origin (Conn, Since)
 	fanDown   = "down"   // agent Agents[0] disconnected from the origin (Conn)
 	fanSnap   = "snap"   // the origin's full presence list
@@ -90,7 +92,7 @@ type remoteReplica struct {
 
 // encodePayloads turns a message into NOTIFY payloads: the JSON itself when it fits, else
 // parts "#<origin>:<message id>:<index>:<count>:<chunk>".
-func (h *liveHub) encodePayloads(m fanoutMessage) ([]string, error) {
+func (h *Hub) encodePayloads(m fanoutMessage) ([]string, error) {
 	m.Origin = h.replica
 	m.Seq = h.fan.seq.Add(1)
 	raw, err := json.Marshal(m)
@@ -126,14 +128,14 @@ var errTooLarge = fmt.Errorf("fan-out message larger than %d bytes", maxFanoutMe
 
 // publish queues a message for the other replicas without blocking. Before Start there is
 // no fan-out: the replica runs alone.
-func (h *liveHub) publish(m fanoutMessage) {
+func (h *Hub) publish(m fanoutMessage) {
 	if !h.fan.started.Load() {
 		return
 	}
 	payloads, err := h.encodePayloads(m)
 	if err != nil {
 		h.metrics.dropped.WithLabelValues("fanout_too_large").Inc()
-		h.log.Warn("fan-out message dropped", slog.String("kind", m.Kind), slog.Any("err", err))
+		h.log.Warn("fan-out message dropped", slog.String("kind", m.Kind), slog.Any("error", err))
 		return
 	}
 	select {
@@ -144,7 +146,7 @@ func (h *liveHub) publish(m fanoutMessage) {
 }
 
 // publishNow sends a message synchronously.
-func (h *liveHub) publishNow(ctx context.Context, m fanoutMessage) error {
+func (h *Hub) publishNow(ctx context.Context, m fanoutMessage) error {
 	payloads, err := h.encodePayloads(m)
 	if err != nil {
 		return err
@@ -154,8 +156,8 @@ func (h *liveHub) publishNow(ctx context.Context, m fanoutMessage) error {
 
 // notify sends payloads in one statement, hence one transaction: they arrive in order and
 // without other messages in between.
-func (h *liveHub) notify(ctx context.Context, payloads []string) error {
-	_, err := h.s.db.ExecContext(ctx, `SELECT pg_notify($1, p)
+func (h *Hub) notify(ctx context.Context, payloads []string) error {
+	_, err := h.db.ExecContext(ctx, `SELECT pg_notify($1, p)
 		FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i`, h.channel, payloads)
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
@@ -164,7 +166,7 @@ func (h *liveHub) notify(ctx context.Context, payloads []string) error {
 }
 
 // publishLoop sends queued messages, batching whatever is waiting, until ctx ends.
-func (h *liveHub) publishLoop(ctx context.Context) {
+func (h *Hub) publishLoop(ctx context.Context) {
 	const maxBatch = 256
 	for {
 		var batch []string
@@ -190,17 +192,17 @@ func (h *liveHub) publishLoop(ctx context.Context) {
 		h.fan.hold.RUnlock()
 		if err != nil && ctx.Err() == nil {
 			h.metrics.dropped.WithLabelValues("fanout_error").Add(float64(len(batch)))
-			h.log.Warn("publish live messages", slog.Int("payloads", len(batch)), slog.Any("err", err))
+			h.log.Warn("publish live messages", slog.Int("payloads", len(batch)), slog.Any("error", err))
 		}
 	}
 }
 
-// notifyHandler is the hub's side of the replica's notification listener.
-func (h *liveHub) notifyHandler() notifyHandler {
-	return notifyHandler{
-		channel: h.channel,
-		notify:  h.receive,
-		reset: func() {
+// fanoutHandler is the fan-out side of the replica's notification listener.
+func (h *Hub) fanoutHandler() events.Handler {
+	return events.Handler{
+		Channel: h.channel,
+		Notify:  h.receive,
+		Reset: func() {
 			// Messages may have been missed: ask every replica for its presence list.
 			h.publish(fanoutMessage{Kind: fanSync})
 		},
@@ -208,7 +210,7 @@ func (h *liveHub) notifyHandler() notifyHandler {
 }
 
 // receive handles one notification of the fan-out channel.
-func (h *liveHub) receive(payload string) {
+func (h *Hub) receive(payload string) {
 	if strings.HasPrefix(payload, "#") {
 		var ok bool
 		if payload, ok = h.reassemble(payload); !ok {
@@ -217,7 +219,7 @@ func (h *liveHub) receive(payload string) {
 	}
 	var m fanoutMessage
 	if err := json.Unmarshal([]byte(payload), &m); err != nil {
-		h.log.Warn("undecodable fan-out message", slog.Any("err", err))
+		h.log.Warn("undecodable fan-out message", slog.Any("error", err))
 		return
 	}
 	if m.Origin == h.replica {
@@ -266,7 +268,7 @@ func frameType(data []byte) string {
 
 // reassemble collects the parts of a split message; it returns the whole message once the
 // last part arrived. Parts this replica sent itself are ignored at once.
-func (h *liveHub) reassemble(p string) (string, bool) {
+func (h *Hub) reassemble(p string) (string, bool) {
 	fields := strings.SplitN(p[1:], ":", 5)
 	if len(fields) != 5 {
 		return "", false
@@ -310,7 +312,7 @@ func (h *liveHub) reassemble(p string) (string, bool) {
 // a replica not heard from for presenceExpiry is taken to be gone with its connections.
 
 // presenceLoop re-announces this replica's connections and forgets silent replicas.
-func (h *liveHub) presenceLoop(ctx context.Context) {
+func (h *Hub) presenceLoop(ctx context.Context) {
 	h.announce()
 	h.publish(fanoutMessage{Kind: fanSync})
 	t := time.NewTicker(presenceInterval)
@@ -327,7 +329,7 @@ func (h *liveHub) presenceLoop(ctx context.Context) {
 }
 
 // announce publishes this replica's presence list.
-func (h *liveHub) announce() {
+func (h *Hub) announce() {
 	h.mu.Lock()
 	list := make([]presenceEntry, 0, len(h.agents))
 	for _, c := range h.agents {
@@ -338,13 +340,13 @@ func (h *liveHub) announce() {
 }
 
 // seen records that a replica is alive.
-func (h *liveHub) seen(replica uuid.UUID) {
+func (h *Hub) seen(replica uuid.UUID) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.remoteLocked(replica).seen = time.Now()
 }
 
-func (h *liveHub) remoteLocked(replica uuid.UUID) *remoteReplica {
+func (h *Hub) remoteLocked(replica uuid.UUID) *remoteReplica {
 	r := h.remote[replica]
 	if r == nil {
 		r = &remoteReplica{agents: map[uuid.UUID]presenceEntry{}}
@@ -355,7 +357,7 @@ func (h *liveHub) remoteLocked(replica uuid.UUID) *remoteReplica {
 
 // remoteUp records a connection on another replica; a local connection of the same agent
 // that is older is closed, so that an agent holds one connection across all replicas.
-func (h *liveHub) remoteUp(replica uuid.UUID, e presenceEntry) {
+func (h *Hub) remoteUp(replica uuid.UUID, e presenceEntry) {
 	h.mu.Lock()
 	h.remoteLocked(replica).agents[e.Agent] = e
 	local := h.agents[e.Agent]
@@ -374,7 +376,7 @@ func newer(a, b presenceEntry) bool {
 	return a.Conn.String() > b.Conn.String()
 }
 
-func (h *liveHub) remoteDown(replica, agent, conn uuid.UUID) {
+func (h *Hub) remoteDown(replica, agent, conn uuid.UUID) {
 	h.mu.Lock()
 	r := h.remoteLocked(replica)
 	if e, ok := r.agents[agent]; ok && e.Conn == conn {
@@ -385,7 +387,7 @@ func (h *liveHub) remoteDown(replica, agent, conn uuid.UUID) {
 }
 
 // remoteSnapshot replaces what is known of a replica's connections.
-func (h *liveHub) remoteSnapshot(replica uuid.UUID, list []presenceEntry) {
+func (h *Hub) remoteSnapshot(replica uuid.UUID, list []presenceEntry) {
 	h.mu.Lock()
 	r := h.remoteLocked(replica)
 	next := make(map[uuid.UUID]presenceEntry, len(list))
@@ -418,7 +420,7 @@ func (h *liveHub) remoteSnapshot(replica uuid.UUID, list []presenceEntry) {
 }
 
 // remoteGone forgets a replica.
-func (h *liveHub) remoteGone(replica uuid.UUID) {
+func (h *Hub) remoteGone(replica uuid.UUID) {
 	h.mu.Lock()
 	r := h.remote[replica]
 	delete(h.remote, replica)
@@ -436,7 +438,7 @@ func (h *liveHub) remoteGone(replica uuid.UUID) {
 }
 
 // expireReplicas forgets replicas not heard from since before.
-func (h *liveHub) expireReplicas(before time.Time) {
+func (h *Hub) expireReplicas(before time.Time) {
 	h.mu.Lock()
 	var gone []uuid.UUID
 	for id, r := range h.remote {
@@ -451,7 +453,7 @@ func (h *liveHub) expireReplicas(before time.Time) {
 }
 
 // presence returns the most recent connection of every agent connected to any replica.
-func (h *liveHub) presence() map[uuid.UUID]time.Time {
+func (h *Hub) presence() map[uuid.UUID]time.Time {
 	cutoff := time.Now().Add(-presenceExpiry)
 	h.mu.Lock()
 	defer h.mu.Unlock()
