@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -19,9 +18,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 
 	"github.com/brokkr/brokkr/agent/httpserver"
+	"github.com/brokkr/brokkr/agent/internal/backoff"
 	"github.com/brokkr/brokkr/agent/kube"
 	"github.com/brokkr/brokkr/agent/webhooks"
 	"github.com/brokkr/brokkr/agent/workload"
@@ -29,6 +30,7 @@ import (
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/internal/buildinfo"
 	"github.com/brokkr/brokkr/internal/config"
+	"github.com/brokkr/brokkr/internal/logx"
 )
 
 // Options configure an Agent.
@@ -36,7 +38,8 @@ type Options struct {
 	Config config.AgentSettings
 	// Kube, when set, is used instead of loading Config.KubeconfigPath.
 	Kube *rest.Config
-	Log  *slog.Logger
+	// Log receives the agent's records; nil discards them.
+	Log *slog.Logger
 	// HTTPClient, when set, carries the requests to the broker.
 	HTTPClient *http.Client
 	// HealthListener, when set, is where the health server listens instead of
@@ -83,10 +86,7 @@ type Agent struct {
 // makes no request yet.
 func New(opts Options) (*Agent, error) {
 	cfg := opts.Config
-	log := opts.Log
-	if log == nil {
-		log = slog.Default()
-	}
+	log := logx.OrDiscard(opts.Log)
 	copts := []client.Option{client.WithPAK(cfg.PAK), client.WithUserAgent("brokkr-agent/" + buildinfo.Get().Version)}
 	if opts.HTTPClient != nil {
 		copts = append(copts, client.WithHTTPClient(opts.HTTPClient))
@@ -131,7 +131,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.start(ctx); err != nil {
 		return err
 	}
-	a.log.Info("agent started", "agent_id", a.id, "name", a.cfg.AgentName, "cluster", a.cfg.ClusterName,
+	a.log.Info("agent started", logx.AgentID(a.id), "agent_name", a.cfg.AgentName, "cluster_name", a.cfg.ClusterName,
 		"status", a.status.Load(), "watch_namespace", a.cfg.WatchNamespace)
 
 	// Work runs on a context that outlives ctx by the shutdown timeout, so a cancelled
@@ -158,7 +158,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				err = srv.ListenAndServe(ctx)
 			}
 			if err != nil {
-				a.log.Error("health server", "err", err)
+				a.log.Error("health server", logx.Err(err))
 			}
 		})
 	}
@@ -222,10 +222,10 @@ func (a *Agent) start(ctx context.Context) error {
 		_, err := a.client.Generators().Register(ctx, g, nil)
 		switch {
 		case err == nil:
-			a.log.Info("registered with generator", "generator", g)
+			a.log.Info("registered with generator", logx.GeneratorID(g))
 		case client.IsConflict(err):
 		default:
-			a.log.Warn("registering with generator", "generator", g, "err", err)
+			a.log.Warn("registering with generator", logx.GeneratorID(g), logx.Err(err))
 		}
 	}
 	version, took, err := a.cluster.Version(ctx)
@@ -235,13 +235,9 @@ func (a *Agent) start(ctx context.Context) error {
 	a.metrics.SetKubernetesUp(true)
 	a.log.Info("kubernetes API reachable", "version", version, "latency", took.Round(time.Millisecond))
 
-	backoff := a.opts.Backoff
-	if backoff == (kube.Backoff{}) {
-		backoff = kube.DefaultBackoff
-	}
 	apply := kube.ApplyOptions{
 		FieldManager: a.cfg.FieldManager, DefaultNamespace: a.cfg.WatchNamespace,
-		Concurrency: a.cfg.ApplyConcurrency, Validate: a.cfg.ValidateBeforeApply, RollbackNamespaces: true, Backoff: backoff,
+		Concurrency: a.cfg.ApplyConcurrency, Validate: a.cfg.ValidateBeforeApply, RollbackNamespaces: true, Backoff: a.opts.Backoff.OrDefault(),
 		Observe: func(op string, d time.Duration, _ error) { a.metrics.ObserveKubeOp(op, d) },
 	}
 	a.rec = &Reconciler{Cluster: a.cluster, Client: a.client, AgentID: a.id, Apply: apply,
@@ -255,42 +251,51 @@ func (a *Agent) start(ctx context.Context) error {
 	return nil
 }
 
-// waitForBroker probes the broker's /readyz up to max_retries times.
+// waitForBroker probes the broker's /readyz up to max_retries times, StartupInterval apart.
 func (a *Agent) waitForBroker(ctx context.Context) error {
 	interval := a.opts.StartupInterval
 	if interval <= 0 {
 		interval = time.Second
 	}
-	var err error
-	for attempt := 1; attempt <= max(a.cfg.MaxRetries, 1); attempt++ {
-		if err = a.client.Ready(ctx); err == nil {
-			return nil
+	attempts := max(a.cfg.MaxRetries, 1)
+	attempt := 0
+	return wait.Backoff{Duration: interval}.DelayFunc().Until(ctx, true, true, func(ctx context.Context) (bool, error) {
+		attempt++
+		err := a.client.Ready(ctx)
+		if err == nil {
+			return true, nil
 		}
 		if attempt == 1 || attempt%10 == 0 {
-			a.log.Info("waiting for the broker", "url", a.cfg.BrokerURL, "attempt", attempt, "err", err)
+			a.log.Info("waiting for the broker", "broker_url", a.cfg.BrokerURL, "attempt", attempt, logx.Err(err))
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(interval):
+		if attempt >= attempts {
+			return false, fmt.Errorf("broker %s not ready after %d attempts: %w", a.cfg.BrokerURL, a.cfg.MaxRetries, err)
 		}
-	}
-	return fmt.Errorf("broker %s not ready after %d attempts: %w", a.cfg.BrokerURL, a.cfg.MaxRetries, err)
+		return false, nil
+	})
 }
 
 // every runs fn on a jittered period (first run at once) and whenever trigger fires, until
 // ctx ends. fn runs on work, which outlives ctx during a graceful shutdown. When activeOnly
 // is set, fn runs only while the agent is ACTIVE. A failing fn is retried with exponential
-// backoff (the period doubling up to maxBackoff) — the cluster is left as it is meanwhile —
-// and at once when the broker answers again after an outage.
+// backoff (twice the period, doubling up to 32 times the period, and never more than
+// maxBackoff or the period, whichever is longer) — the cluster is left as it is meanwhile —
+// and at once when the broker answers again after an outage. A success starts the backoff
+// over.
+//
+// The wait for the next run ends early on a trigger or on the broker's return, which the
+// wait package's loops do not offer: this loop keeps its own timer and takes its schedule
+// from a wait.Backoff.
 func (a *Agent) every(ctx, work context.Context, name string, period time.Duration, trigger <-chan struct{}, activeOnly bool, fn func(context.Context) error, maxBackoff time.Duration) {
 	if period <= 0 {
 		period = 10 * time.Second
 	}
+	failing := wait.Backoff{Duration: 2 * period, Factor: 2, Steps: 4, Cap: max(maxBackoff, period)}
+	retries := failing
 	failures := 0
-	wait := time.Duration(0)
+	next := time.Duration(0)
 	for {
-		timer := time.NewTimer(wait)
+		timer := time.NewTimer(next)
 		var back <-chan struct{}
 		if failures > 0 {
 			back = a.brokerBackCh()
@@ -306,17 +311,17 @@ func (a *Agent) every(ctx, work context.Context, name string, period time.Durati
 			timer.Stop()
 		}
 		if activeOnly && a.status.Load() != "ACTIVE" {
-			wait = jitter(period)
+			next = jitter(period)
 			continue
 		}
 		if err := fn(work); err != nil {
 			failures++
-			wait = jitter(min(period<<min(failures, 5), max(maxBackoff, period)))
-			a.log.Warn(name+" failed", "err", err, "failures", failures, "retry_in", wait.Round(time.Millisecond))
+			next = jitter(min(retries.Step(), retries.Cap))
+			a.log.Warn(name+" failed", logx.Err(err), "failures", failures, "retry_in", next.Round(time.Millisecond))
 			continue
 		}
-		failures = 0
-		wait = jitter(period)
+		retries, failures = failing, 0
+		next = jitter(period)
 	}
 }
 
@@ -341,9 +346,7 @@ func (a *Agent) signalBrokerBack() {
 }
 
 // jitter spreads d by ±10 % so that a fleet of agents does not poll in lockstep.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
-}
+func jitter(d time.Duration) time.Duration { return backoff.Spread(d, 0.1) }
 
 func trigger(ch chan struct{}) {
 	select {
@@ -397,29 +400,29 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	}
 	if res.Applied+res.Failed+res.Pruned > 0 {
 		a.log.Info("reconciled", "applied", res.Applied, "unchanged", res.Unchanged, "failed", res.Failed,
-			"pruned", res.Pruned, "took", time.Since(start).Round(time.Millisecond))
+			"pruned", res.Pruned, "duration", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }
 
-// reportEvent sends a deployment event, retrying max_event_message_retries times.
+// reportEvent sends a deployment event, retrying max_event_message_retries times
+// event_message_retry_delay seconds apart. An answer of 4xx but 429 ends the retries: the
+// broker will not take the event however often it is sent.
 func (a *Agent) reportEvent(ctx context.Context, ev client.NewAgentEvent) error {
+	retries := wait.Backoff{Duration: seconds(a.cfg.EventMessageRetryDelay), Steps: max(a.cfg.MaxEventMessageRetries, 0) + 1}
 	var err error
-	for attempt := 0; attempt <= a.cfg.MaxEventMessageRetries; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(seconds(a.cfg.EventMessageRetryDelay)):
-			}
-		}
+	werr := wait.ExponentialBackoffWithContext(ctx, retries, func(ctx context.Context) (bool, error) {
 		if _, err = a.client.Agents().CreateEvent(ctx, a.id, ev); err == nil {
-			return nil
+			return true, nil
 		}
 		var apiErr *client.Error
 		if errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 && apiErr.StatusCode != http.StatusTooManyRequests {
-			return err // the broker will not take it however often it is sent
+			return false, err
 		}
+		return false, nil
+	})
+	if err == nil {
+		return werr // ctx ended before the first attempt
 	}
 	return err
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/brokkr/brokkr/agent"
 	"github.com/brokkr/brokkr/agent/internal/kubetest"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
 	"github.com/google/uuid"
 )
 
@@ -100,7 +100,7 @@ func benchApply1000(b *testing.B, validate bool) {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/brokkr/brokkr/cmd/brokkr-agent").CombinedOutput(); err != nil {
 		b.Fatalf("build brokkr-agent: %v\n%s", err, out)
 	}
-	broker := brokertest.Start(b)
+	broker := servertest.Start(b)
 	cluster := "bench-" + uuid.NewString()[:8]
 	ag := broker.CreateAgent(b, "bench", cluster, true)
 	stack := broker.CreateStack(b, "bench", ag.ID)

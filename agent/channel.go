@@ -3,12 +3,15 @@ package agent
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/brokkr/brokkr/agent/internal/backoff"
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/logx"
 )
 
 // wsAuthRejections is how many refused upgrades in a row (401/403) make the agent stop
@@ -39,69 +42,74 @@ func (a *Agent) wsClient() (*client.Client, error) {
 	return client.New(u.String(), copts...)
 }
 
+// wsReconnects is the schedule of the channel's reconnects: 1 s doubling to 60 s.
+var wsReconnects = backoff.Exponential(time.Second, time.Minute)
+
 // websocket keeps the agent's WebSocket channel open while ctx lasts. The channel carries the
 // broker's pushes — a changed target or stack starts a reconcile at once, a new work order a
 // work-order pass — so changes arrive in well under a polling interval. Everything the agent
 // sends goes over REST, which works with or without the channel. Reconnects back off from
-// 1 s to 60 s with ±20 % jitter, or wait as long as a refusal's Retry-After asks (60 s at most).
+// 1 s to 60 s with ±20 % jitter, or wait as long as a refusal's Retry-After asks (60 s at most);
+// a channel that was open is dialled again at once when it is lost.
 func (a *Agent) websocket(ctx context.Context) {
 	c, err := a.wsClient()
 	if err != nil {
-		a.log.Error("websocket channel disabled", "err", err)
+		a.log.Error("websocket channel disabled", logx.Err(err))
 		return
 	}
-	backoff, rejected := time.Second, 0
-	for {
+	retries, rejected := wsReconnects, 0
+	var next time.Duration
+	_ = wait.DelayFunc(func() time.Duration { return next }).Until(ctx, true, true, func(ctx context.Context) (bool, error) {
 		ch, err := c.AgentChannel(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				return
+				return true, nil
 			}
 			if client.IsUnauthorized(err) || client.IsForbidden(err) {
 				rejected++
 				if rejected >= wsAuthRejections {
-					a.log.Error("the broker keeps refusing the websocket channel; polling only until restart", "err", err)
-					return
+					a.log.Error("the broker keeps refusing the websocket channel; polling only until restart", logx.Err(err))
+					return true, nil
 				}
 			} else {
 				rejected = 0
 			}
-			wait := time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64()))
-			if ce, ok := client.AsError(err); ok && ce.RetryAfter > wait {
-				wait = min(ce.RetryAfter, time.Minute) // an overloaded broker says when to come back
+			next = backoff.Spread(retries.Step(), 0.2)
+			if ce, ok := client.AsError(err); ok && ce.RetryAfter > next {
+				next = min(ce.RetryAfter, time.Minute) // an overloaded broker says when to come back
 			}
-			a.log.Debug("websocket dial failed", "err", err, "retry_in", wait)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			backoff = min(backoff*2, time.Minute)
-			continue
+			a.log.Debug("websocket dial failed", logx.Err(err), "retry_in", next)
+			return false, nil
 		}
-		backoff, rejected = time.Second, 0
-		a.wsUp.Store(true)
-		a.log.Info("websocket channel connected")
-		trigger(a.reconcileNow) // catch up on pushes missed while disconnected
-		for {
-			m, err := ch.Next(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					a.log.Info("websocket channel lost", "err", err)
-				}
-				break
-			}
-			switch m.Type {
-			case client.WSStackChanged, client.WSTargetChanged:
-				trigger(a.reconcileNow)
-			case client.WSWorkOrder:
-				trigger(a.workNow)
-			}
-		}
+		retries, rejected, next = wsReconnects, 0, 0
+		a.serveChannel(ctx, ch)
+		return ctx.Err() != nil, nil
+	})
+}
+
+// serveChannel turns the pushes of an open channel into reconcile and work-order passes until
+// the channel is lost or ctx ends, then closes it.
+func (a *Agent) serveChannel(ctx context.Context, ch *client.AgentChannel) {
+	a.wsUp.Store(true)
+	defer func() {
 		a.wsUp.Store(false)
 		_ = ch.Close()
-		if ctx.Err() != nil {
+	}()
+	a.log.Info("websocket channel connected")
+	trigger(a.reconcileNow) // catch up on pushes missed while disconnected
+	for {
+		m, err := ch.Next(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Info("websocket channel lost", logx.Err(err))
+			}
 			return
+		}
+		switch m.Type {
+		case client.WSStackChanged, client.WSTargetChanged:
+			trigger(a.reconcileNow)
+		case client.WSWorkOrder:
+			trigger(a.workNow)
 		}
 	}
 }

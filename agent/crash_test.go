@@ -17,7 +17,7 @@ import (
 	"github.com/brokkr/brokkr/agent"
 	"github.com/brokkr/brokkr/agent/internal/kubetest"
 	"github.com/brokkr/brokkr/agent/kube"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -54,7 +54,7 @@ func buildAgent(t *testing.T) string {
 
 // agentProcess runs the brokkr-agent binary for a registered agent; extra are more
 // BROKKR__ settings.
-func agentProcess(t *testing.T, bin string, b *brokertest.Broker, a brokertest.Agent, cluster string, env *kubetest.Env, extra ...string) *exec.Cmd {
+func agentProcess(t *testing.T, bin string, b *servertest.Broker, a servertest.Agent, cluster string, env *kubetest.Env, extra ...string) *exec.Cmd {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -89,7 +89,7 @@ func agentProcess(t *testing.T, bin string, b *brokertest.Broker, a brokertest.A
 func TestAgentKilledMidApplyConverges(t *testing.T) {
 	env := kubetest.Get(t)
 	bin := buildAgent(t)
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	ctx := context.Background()
 	cluster := "crash-" + uuid.NewString()[:8]
 	a := b.CreateAgent(t, "crash", cluster, true)

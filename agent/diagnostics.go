@@ -2,13 +2,13 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/brokkr/brokkr/agent/workload"
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/logx"
 	"github.com/google/uuid"
 )
 
@@ -44,9 +44,8 @@ func (a *Agent) collect(ctx context.Context, objectID uuid.UUID) client.SubmitDi
 	if err == nil {
 		return res
 	}
-	a.log.Warn("collecting diagnostics", "object", objectID, "err", err)
-	events, _ := json.Marshal([]map[string]string{{"error": err.Error()}})
-	return client.SubmitDiagnosticResult{PodStatuses: "[]", Events: string(events), CollectedAt: time.Now().UTC()}
+	a.log.Warn("collecting diagnostics", logx.DeploymentObjectID(objectID), logx.Err(err))
+	return client.FailedDiagnosticResult(err.Error(), time.Now().UTC())
 }
 
 // objectNamespaces returns the namespaces of a deployment object: from the agent's inventory
@@ -61,7 +60,7 @@ func (a *Agent) objectNamespaces(ctx context.Context, objectID uuid.UUID) []stri
 	}
 	obj, err := a.client.DeploymentObjects().Get(ctx, objectID)
 	if err != nil {
-		a.log.Debug("deployment object for diagnostics", "object", objectID, "err", err)
+		a.log.Debug("deployment object for diagnostics", logx.DeploymentObjectID(objectID), logx.Err(err))
 		return []string{fallback}
 	}
 	return workload.Namespaces(obj.YAMLContent, fallback, a.cluster.Mapper)

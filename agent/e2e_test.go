@@ -15,8 +15,8 @@ import (
 	"github.com/brokkr/brokkr/agent"
 	"github.com/brokkr/brokkr/agent/internal/kubetest"
 	"github.com/brokkr/brokkr/client"
-	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/internal/config"
+	"github.com/brokkr/brokkr/server/servertest"
 	"github.com/google/uuid"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -28,7 +28,7 @@ type running struct {
 	stop   func() error
 }
 
-func startAgent(t *testing.T, b *brokertest.Broker, a brokertest.Agent, cluster string, env *kubetest.Env, tweak func(*config.AgentSettings)) *running {
+func startAgent(t *testing.T, b *servertest.Broker, a servertest.Agent, cluster string, env *kubetest.Env, tweak func(*config.AgentSettings)) *running {
 	t.Helper()
 	cfg := config.DefaultAgent().Agent
 	cfg.BrokerURL, cfg.PAK, cfg.AgentName, cfg.ClusterName = b.URL, a.PAK, a.Name, cluster
@@ -88,7 +88,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-func eventFor(t testing.TB, b *brokertest.Broker, agentID, objectID uuid.UUID) *client.AgentEvent {
+func eventFor(t testing.TB, b *servertest.Broker, agentID, objectID uuid.UUID) *client.AgentEvent {
 	for _, ev := range b.Events(t, agentID) {
 		if ev.DeploymentObjectID == objectID {
 			e := ev
@@ -112,7 +112,7 @@ func get(t *testing.T, url string) (int, string) {
 // TestEndToEnd runs broker, PostgreSQL, agent and kube-apiserver together.
 func TestEndToEnd(t *testing.T) {
 	env := kubetest.Get(t)
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	ctx := context.Background()
 	cluster := "e2e-" + uuid.NewString()[:8]
 	a := b.CreateAgent(t, "edge", cluster, false)
@@ -323,7 +323,7 @@ spec:
 
 func TestStartupFailures(t *testing.T) {
 	env := kubetest.Get(t)
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	a := b.CreateAgent(t, "edge", "c1", true)
 	run := func(tweak func(*config.AgentSettings)) error {
 		cfg := config.DefaultAgent().Agent

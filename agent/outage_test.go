@@ -10,8 +10,8 @@ import (
 
 	"github.com/brokkr/brokkr/agent"
 	"github.com/brokkr/brokkr/agent/internal/kubetest"
-	"github.com/brokkr/brokkr/internal/brokertest"
 	"github.com/brokkr/brokkr/internal/config"
+	"github.com/brokkr/brokkr/server/servertest"
 	"github.com/google/uuid"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -99,7 +99,7 @@ func (p *outageProxy) up() {
 // soon after the broker is back.
 func TestBrokerGoneForMinutes(t *testing.T) {
 	env := kubetest.Get(t)
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	ctx := context.Background()
 	cluster := "outage-" + uuid.NewString()[:8]
 	a := b.CreateAgent(t, "outage", cluster, true)

@@ -11,10 +11,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/brokkr/brokkr/agent/internal/backoff"
 	"github.com/brokkr/brokkr/agent/kube"
 	"github.com/brokkr/brokkr/agent/workload"
 	"github.com/brokkr/brokkr/client"
-	"github.com/google/uuid"
+	"github.com/brokkr/brokkr/internal/logx"
 )
 
 // Event statuses and type the agent reports for deployment objects.
@@ -48,8 +52,9 @@ type Reconciler struct {
 	WatchNamespace string
 	// ResyncInterval is how often the inventory is re-read from the cluster (10 min when 0).
 	ResyncInterval time.Duration
-	Log            *slog.Logger
-	Metrics        ReconcileMetrics
+	// Log receives the reconciler's records; nil discards them.
+	Log     *slog.Logger
+	Metrics ReconcileMetrics
 	// Report sends a deployment event; nil means POST /agents/{id}/events.
 	Report func(ctx context.Context, ev client.NewAgentEvent) error
 
@@ -85,9 +90,14 @@ type stackState struct {
 type failure struct {
 	message   string
 	attempts  int
+	retries   wait.Backoff // the waits before the next attempts
 	next      time.Time
 	permanent bool // the manifest itself is invalid: retrying cannot help
 }
+
+// failureRetries is the schedule of a failing deployment object's attempts: 30 s doubling to
+// 10 min.
+var failureRetries = backoff.Exponential(30*time.Second, 10*time.Minute)
 
 // Result counts what one reconcile did.
 type Result struct {
@@ -98,12 +108,7 @@ type Result struct {
 	Skipped   int // failing objects waiting for their next attempt
 }
 
-func (r *Reconciler) log() *slog.Logger {
-	if r.Log == nil {
-		return slog.Default()
-	}
-	return r.Log
-}
+func (r *Reconciler) log() *slog.Logger { return logx.OrDiscard(r.Log) }
 
 // Reconcile runs one pass. It returns an error when the target state could not be fetched
 // or the inventory could not be read; failures of single deployment objects are reported to
@@ -135,14 +140,14 @@ func (r *Reconciler) Reconcile(ctx context.Context) (Result, error) {
 		n, kept, err := r.prune(ctx, stackID, st, nil)
 		res.Pruned += n
 		for _, k := range kept {
-			r.log().Warn("stack left the target state; an object of it was kept", "stack", stackID, "reason", k)
+			r.log().Warn("stack left the target state; an object of it was kept", logx.StackID(stackID), "reason", k)
 		}
 		if err != nil {
-			r.log().Warn("pruning a stack that left the target state", "stack", stackID, "err", err)
+			r.log().Warn("pruning a stack that left the target state", logx.StackID(stackID), logx.Err(err))
 			continue
 		}
 		delete(r.stacks, stackID)
-		r.log().Info("stack left the target state; its objects were pruned", "stack", stackID, "pruned", n)
+		r.log().Info("stack left the target state; its objects were pruned", logx.StackID(stackID), "pruned", n)
 	}
 	if r.Metrics != nil {
 		r.Metrics.ObserveApply(time.Since(start), res.Applied, res.Unchanged, res.Failed)
@@ -230,7 +235,7 @@ func (r *Reconciler) reconcileObject(ctx context.Context, obj client.DeploymentO
 	if pruneErr != nil {
 		// The new objects are in place; the stale ones that could not be deleted stay in the
 		// inventory and are pruned at the next pass that applies or resyncs this stack.
-		r.log().Warn("pruning stale objects", "stack", obj.StackID, "err", pruneErr)
+		r.log().Warn("pruning stale objects", logx.StackID(obj.StackID), logx.Err(pruneErr))
 		st.checksum = ""
 	}
 	delete(r.failures, obj.ID)
@@ -259,7 +264,8 @@ func (r *Reconciler) complete(obj client.DeploymentObject, st *stackState) bool 
 	}
 	for _, ref := range refs {
 		if !st.objects[ref] {
-			r.log().Info("objects of an applied version are missing; applying it again", "stack", obj.StackID, "object", obj.ID, "missing", ref)
+			r.log().Info("objects of an applied version are missing; applying it again",
+				logx.StackID(obj.StackID), logx.DeploymentObjectID(obj.ID), logx.Object(ref))
 			return false
 		}
 	}
@@ -284,13 +290,6 @@ func (r *Reconciler) applyMarker(ctx context.Context, obj client.DeploymentObjec
 	delete(r.failures, obj.ID)
 	res.Applied++
 	r.report(ctx, obj, EventSuccess, fmt.Sprintf("deletion marker: deleted %d object(s)", n)+keptNote(kept))
-}
-
-func (r *Reconciler) backoff() kube.Backoff {
-	if r.Apply.Backoff == (kube.Backoff{}) {
-		return kube.DefaultBackoff
-	}
-	return r.Apply.Backoff
 }
 
 func (r *Reconciler) annotations(obj client.DeploymentObject) map[string]string {
@@ -347,10 +346,10 @@ func (r *Reconciler) prune(ctx context.Context, stackID uuid.UUID, st *stackStat
 	)
 	n := 0
 	for _, ref := range stale {
-		deleted, err := r.Cluster.DeleteOwned(ctx, ref, r.AgentID.String(), stackID.String(), r.backoff())
+		deleted, err := r.Cluster.DeleteOwned(ctx, ref, r.AgentID.String(), stackID.String(), r.Apply.Backoff.OrDefault())
 		var ke *kube.KeptError
 		if errors.As(err, &ke) {
-			r.log().Warn("object kept instead of pruned", "stack", stackID, "object", ref, "reason", ke)
+			r.log().Warn("object kept instead of pruned", logx.StackID(stackID), logx.Object(ref), "reason", ke)
 			kept = append(kept, ke.Error())
 			delete(st.objects, ref)
 			continue
@@ -376,13 +375,13 @@ func (r *Reconciler) fail(ctx context.Context, obj client.DeploymentObject, err 
 	msg := err.Error()
 	f := r.failures[obj.ID]
 	if f == nil {
-		f = &failure{}
+		f = &failure{retries: failureRetries}
 		r.failures[obj.ID] = f
 	}
 	f.attempts++
 	f.permanent = permanent
-	f.next = time.Now().Add(min(30*time.Second<<min(f.attempts-1, 5), 10*time.Minute))
-	r.log().Warn("deployment object failed", "object", obj.ID, "stack", obj.StackID, "attempt", f.attempts, "err", msg)
+	f.next = time.Now().Add(f.retries.Step())
+	r.log().Warn("deployment object failed", logx.DeploymentObjectID(obj.ID), logx.StackID(obj.StackID), "attempt", f.attempts, logx.Err(err))
 	if f.message == msg {
 		return
 	}
@@ -400,7 +399,7 @@ func (r *Reconciler) report(ctx context.Context, obj client.DeploymentObject, st
 		}
 	}
 	if err := send(ctx, ev); err != nil {
-		r.log().Warn("reporting a deployment event", "object", obj.ID, "status", status, "err", err)
+		r.log().Warn("reporting a deployment event", logx.DeploymentObjectID(obj.ID), "status", status, logx.Err(err))
 	}
 }
 

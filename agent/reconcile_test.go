@@ -13,7 +13,7 @@ import (
 	"github.com/brokkr/brokkr/agent/kube"
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,8 +29,8 @@ var fastBackoff = kube.Backoff{Initial: 10 * time.Millisecond, Multiplier: 2, Ma
 type fixture struct {
 	t      *testing.T
 	env    *kubetest.Env
-	broker *brokertest.Broker
-	agent  brokertest.Agent
+	broker *servertest.Broker
+	agent  servertest.Agent
 	rc     *kubetest.RequestCounter
 	rec    *agent.Reconciler
 	ns     string
@@ -39,7 +39,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	env := kubetest.Get(t)
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	a := b.CreateAgent(t, "edge", "cluster-"+uuid.NewString()[:8], true)
 	f := &fixture{t: t, env: env, broker: b, agent: a, rc: &kubetest.RequestCounter{}, ns: env.Namespace(t)}
 	f.rec = f.reconciler()
@@ -288,7 +288,9 @@ spec:
 	})
 
 	t.Run("manifest without a kind", func(t *testing.T) {
-		bad := f.broker.Post(t, stack.ID, "apiVersion: v1\nmetadata: {name: nokind}\n", false)
+		// The broker refuses such a manifest at intake; one stored by a broker that does not
+		// check (the reference's, or ours before it did) must still fail cleanly on the agent.
+		bad := f.broker.StoreUnchecked(t, stack.ID, "apiVersion: v1\nmetadata: {name: nokind}\n")
 		if res := f.reconcile(); res.Failed != 1 {
 			t.Fatalf("result %+v", res)
 		}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/brokkr/brokkr/internal/logx"
 )
 
 const (
@@ -43,14 +45,12 @@ type Server struct {
 }
 
 // New builds the server for addr (host:port). reg is the registry /metrics exposes; nil
-// exposes nothing. log may be nil.
+// exposes nothing. A nil log discards the server's records.
 func New(addr string, st Status, reg prometheus.Gatherer, version string, log *slog.Logger) *Server {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = logx.OrDiscard(log)
 	s := &Server{addr: addr, status: st, gatherer: reg, version: version, log: log, started: time.Now()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -195,7 +195,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := json.Marshal(rep)
 	if err != nil {
-		s.log.Error("encode health report", slog.Any("err", err))
+		s.log.Error("encode health report", logx.Err(err))
 		writeText(w, http.StatusInternalServerError, "internal error")
 		return
 	}

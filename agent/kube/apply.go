@@ -3,7 +3,8 @@ package kube
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 )
 
 // ApplyOptions tune an apply.
@@ -52,9 +55,7 @@ func (o ApplyOptions) withDefaults() ApplyOptions {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
 	}
-	if o.Backoff == (Backoff{}) {
-		o.Backoff = DefaultBackoff
-	}
+	o.Backoff = o.Backoff.OrDefault()
 	if o.CRDTimeout == 0 {
 		o.CRDTimeout = time.Minute
 	}
@@ -197,7 +198,7 @@ func (c *Cluster) applyOne(ctx context.Context, obj *unstructured.Unstructured, 
 	if err != nil {
 		return err
 	}
-	po := metav1.PatchOptions{FieldManager: opts.FieldManager, Force: ptr(true)}
+	po := metav1.PatchOptions{FieldManager: opts.FieldManager, Force: ptr.To(true)}
 	op := "apply"
 	if dryRun {
 		po.DryRun = []string{metav1.DryRunAll}
@@ -267,6 +268,10 @@ func (c *Cluster) rollbackNamespaces(ctx context.Context, names []string, opts A
 
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
+// establishedPolls are the waits between the reads of new CustomResourceDefinitions: 50 ms
+// doubling to 1.6 s.
+var establishedPolls = wait.Backoff{Duration: 50 * time.Millisecond, Factor: 2, Steps: 5}
+
 // waitEstablished waits until every CRD among objs reports Established=True.
 func (c *Cluster) waitEstablished(ctx context.Context, crds []*unstructured.Unstructured, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -275,8 +280,7 @@ func (c *Cluster) waitEstablished(ctx context.Context, crds []*unstructured.Unst
 	for _, o := range crds {
 		pending[o.GetName()] = o
 	}
-	wait := 50 * time.Millisecond
-	for {
+	err := establishedPolls.DelayFunc().Until(ctx, true, true, func(ctx context.Context) (bool, error) {
 		for name, o := range pending {
 			live, err := c.Dynamic.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
 			if err == nil && conditionTrue(live, "Established") {
@@ -284,26 +288,16 @@ func (c *Cluster) waitEstablished(ctx context.Context, crds []*unstructured.Unst
 				continue
 			}
 			if err == nil && conditionFalse(live, "NamesAccepted") {
-				return &ObjectError{Ref: RefOf(o), Err: fmt.Errorf("names not accepted: %s", conditionMessage(live, "NamesAccepted"))}
+				return false, &ObjectError{Ref: RefOf(o), Err: fmt.Errorf("names not accepted: %s", conditionMessage(live, "NamesAccepted"))}
 			}
 		}
-		if len(pending) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			names := make([]string, 0, len(pending))
-			for n := range pending {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			return fmt.Errorf("CustomResourceDefinitions not established within %s: %v", timeout, names)
-		case <-time.After(wait):
-		}
-		if wait < time.Second {
-			wait *= 2
-		}
+		return len(pending) == 0, nil
+	})
+	if !wait.Interrupted(err) {
+		return err
 	}
+	names := slices.Sorted(maps.Keys(pending))
+	return fmt.Errorf("CustomResourceDefinitions not established within %s: %v", timeout, names)
 }
 
 func condition(obj *unstructured.Unstructured, typ string) (map[string]any, bool) {
@@ -332,5 +326,3 @@ func conditionMessage(obj *unstructured.Unstructured, typ string) string {
 	s, _ := m["message"].(string)
 	return s
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -5,7 +5,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -157,7 +156,5 @@ func (c *Cluster) resource(ref Ref) (dynamic.ResourceInterface, *meta.RESTMappin
 	}
 	return c.Dynamic.Resource(m.Resource), m, nil
 }
-
-var errNoName = errors.New("metadata.name is required")
 
 func isNoMatch(err error) bool { return meta.IsNoMatchError(err) }

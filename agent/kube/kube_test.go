@@ -132,6 +132,41 @@ func TestRetryGivesUp(t *testing.T) {
 	}
 }
 
+// TestRetryWaits: the waits honour the server's Retry-After up to Max, a wait that would
+// outlast MaxElapsed is not begun, and an ended context returns the last error at once.
+func TestRetryWaits(t *testing.T) {
+	throttled := func(calls *int, failures int) func(context.Context) error {
+		return func(context.Context) error {
+			if *calls++; *calls <= failures {
+				return apierrors.NewTooManyRequests("slow down", 1)
+			}
+			return nil
+		}
+	}
+	calls, start := 0, time.Now()
+	err := kube.Retry(context.Background(), kube.Backoff{Initial: 5 * time.Millisecond, Multiplier: 2, Max: 2 * time.Second, MaxElapsed: 5 * time.Second}, throttled(&calls, 1))
+	if took := time.Since(start); err != nil || calls != 2 || took < 900*time.Millisecond {
+		t.Fatalf("Retry-After 1 s: err %v after %d calls in %v", err, calls, took)
+	}
+	calls, start = 0, time.Now()
+	err = kube.Retry(context.Background(), kube.Backoff{Initial: 5 * time.Millisecond, Multiplier: 2, Max: 50 * time.Millisecond, MaxElapsed: 5 * time.Second}, throttled(&calls, 2))
+	if took := time.Since(start); err != nil || calls != 3 || took > 500*time.Millisecond {
+		t.Fatalf("Retry-After above Max: err %v after %d calls in %v", err, calls, took)
+	}
+	calls, start = 0, time.Now()
+	err = kube.Retry(context.Background(), kube.Backoff{Initial: 5 * time.Millisecond, Multiplier: 2, Max: 2 * time.Second, MaxElapsed: 500 * time.Millisecond}, throttled(&calls, 1))
+	if took := time.Since(start); !apierrors.IsTooManyRequests(err) || calls != 1 || took > 200*time.Millisecond {
+		t.Fatalf("wait beyond MaxElapsed: err %v after %d calls in %v", err, calls, took)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	calls, start = 0, time.Now()
+	err = kube.Retry(ctx, kube.Backoff{Initial: time.Second, Multiplier: 2, Max: time.Minute, MaxElapsed: time.Minute}, throttled(&calls, 10))
+	if took := time.Since(start); !apierrors.IsTooManyRequests(err) || calls != 1 || took > 500*time.Millisecond {
+		t.Fatalf("ended context: err %v after %d calls in %v", err, calls, took)
+	}
+}
+
 // TestApplyOrdersNamespaceCRDAndCustomResource applies, in one call and in the worst order,
 // a custom resource, its CRD and its namespace.
 func TestApplyOrdersNamespaceCRDAndCustomResource(t *testing.T) {

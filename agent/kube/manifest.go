@@ -3,14 +3,12 @@ package kube
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/brokkr/brokkr/internal/manifest"
 )
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
@@ -36,61 +34,20 @@ func (r Ref) String() string {
 	return fmt.Sprintf("%s %s %s", r.GVK.GroupVersion(), r.GVK.Kind, name)
 }
 
-// Parse splits a multi-document YAML (or JSON) manifest into objects. Empty and null
-// documents are skipped; a `kind: List` document contributes its items. Every object needs
-// apiVersion, kind and metadata.name; the error names the offending document (1-based).
-func Parse(manifest string) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifest), 4096)
-	var out []*unstructured.Unstructured
-	for doc := 1; ; doc++ {
-		var raw map[string]any
-		if err := dec.Decode(&raw); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, fmt.Errorf("document %d: invalid YAML: %w", doc, err)
-		}
-		if len(raw) == 0 {
-			continue
-		}
-		obj := &unstructured.Unstructured{Object: raw}
-		if obj.IsList() {
-			list, err := obj.ToList()
-			if err != nil {
-				return nil, fmt.Errorf("document %d: %w", doc, err)
-			}
-			for i := range list.Items {
-				item := list.Items[i]
-				if err := checkObject(&item); err != nil {
-					return nil, fmt.Errorf("document %d, item %d: %w", doc, i+1, err)
-				}
-				out = append(out, &item)
-			}
-			continue
-		}
-		if err := checkObject(obj); err != nil {
-			return nil, fmt.Errorf("document %d: %w", doc, err)
-		}
-		out = append(out, obj)
+// Parse splits a multi-document YAML (or JSON) manifest into objects, as manifest.Parse
+// reads it: empty and null documents are skipped, a `kind: List` document contributes its
+// items, and every object needs apiVersion, kind and metadata.name; the error names the
+// offending document (1-based).
+func Parse(content string) ([]*unstructured.Unstructured, error) {
+	objs, err := manifest.Parse(content)
+	if err != nil {
+		return nil, err
 	}
-}
-
-func checkObject(obj *unstructured.Unstructured) error {
-	switch {
-	case obj.GetAPIVersion() == "":
-		return errors.New("apiVersion is required")
-	case obj.GetKind() == "":
-		return errors.New("kind is required")
-	case obj.GetName() == "":
-		if obj.GetGenerateName() != "" {
-			return fmt.Errorf("%s: generateName cannot be applied, set metadata.name", obj.GetKind())
-		}
-		return fmt.Errorf("%s: %w", obj.GetKind(), errNoName)
+	out := make([]*unstructured.Unstructured, len(objs))
+	for i, obj := range objs {
+		out[i] = &unstructured.Unstructured{Object: obj}
 	}
-	if _, err := schema.ParseGroupVersion(obj.GetAPIVersion()); err != nil {
-		return fmt.Errorf("apiVersion %q: %w", obj.GetAPIVersion(), err)
-	}
-	return nil
+	return out, nil
 }
 
 // SetAnnotations merges annotations into obj's metadata.annotations; the given keys win.

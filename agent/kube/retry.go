@@ -3,12 +3,15 @@ package kube
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
+	"math"
 	"net"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/brokkr/brokkr/agent/internal/backoff"
 )
 
 // Backoff is an exponential retry schedule.
@@ -22,6 +25,24 @@ type Backoff struct {
 // DefaultBackoff is the schedule of the reference agent: 1 s doubling to 60 s, for at most
 // 5 minutes.
 var DefaultBackoff = Backoff{Initial: time.Second, Multiplier: 2, Max: time.Minute, MaxElapsed: 5 * time.Minute}
+
+// OrDefault returns b, or DefaultBackoff when b is zero.
+func (b Backoff) OrDefault() Backoff {
+	if b == (Backoff{}) {
+		return DefaultBackoff
+	}
+	return b
+}
+
+// schedule is b's sequence of waits, without jitter: Initial growing by Multiplier (when it
+// is more than 1) up to Max (when set).
+func (b Backoff) schedule() wait.Backoff {
+	s := wait.Backoff{Duration: b.Initial, Cap: b.Max, Steps: math.MaxInt32}
+	if b.Multiplier > 1 {
+		s.Factor = b.Multiplier
+	}
+	return s
+}
 
 // Retryable reports whether err is a transient apiserver or network failure worth another
 // attempt: HTTP 429, 500, 503 and 504, the reasons ServiceUnavailable, InternalError,
@@ -52,36 +73,29 @@ func Retryable(err error) bool {
 }
 
 // Retry calls fn until it succeeds, fails with an error that is not Retryable, the schedule
-// is exhausted or ctx ends. It returns fn's last error.
+// is exhausted or ctx ends. It returns fn's last error. The waits follow b with ±10 % jitter,
+// so that replicas of a failing request spread out, and are at least what the server asks
+// for in Retry-After (up to b.Max); a wait that would end after b.MaxElapsed is not begun.
 func Retry(ctx context.Context, b Backoff, fn func(context.Context) error) error {
-	start := time.Now()
-	wait := b.Initial
-	for {
-		err := fn(ctx)
-		if err == nil || !Retryable(err) {
-			return err
+	deadline := time.Now().Add(b.MaxElapsed)
+	schedule := b.schedule()
+	var (
+		err  error
+		next time.Duration
+	)
+	_ = wait.DelayFunc(func() time.Duration { return next }).Until(ctx, true, true, func(ctx context.Context) (bool, error) {
+		if err = fn(ctx); err == nil || !Retryable(err) {
+			return true, nil
 		}
-		// Honour the server's Retry-After when it says more than the schedule.
-		if s, ok := apierrors.SuggestsClientDelay(err); ok && time.Duration(s)*time.Second > wait {
-			wait = time.Duration(s) * time.Second
+		if s, ok := apierrors.SuggestsClientDelay(err); ok {
+			schedule.Duration = max(schedule.Duration, time.Duration(s)*time.Second)
 		}
-		if b.Max > 0 && wait > b.Max {
-			wait = b.Max
+		next = schedule.Step()
+		if b.Max > 0 {
+			next = min(next, b.Max)
 		}
-		// ±10 % jitter so replicas of a failing request spread out.
-		d := time.Duration(float64(wait) * (0.9 + 0.2*rand.Float64()))
-		if time.Since(start)+d > b.MaxElapsed {
-			return err
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		if b.Multiplier > 1 {
-			wait = time.Duration(float64(wait) * b.Multiplier)
-		}
-	}
+		next = backoff.Spread(next, 0.1)
+		return time.Until(deadline) < next, nil
+	})
+	return err
 }

@@ -9,10 +9,12 @@ import (
 	"sync"
 	"testing"
 
+	"k8s.io/utils/ptr"
+
 	"github.com/brokkr/brokkr/agent/webhooks"
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -81,18 +83,16 @@ func (c *tally) WebhookDelivered(ok bool) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func TestRunOnceAgainstBroker(t *testing.T) {
 	ctx := context.Background()
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	a := b.CreateAgent(t, "edge-hooks", "cluster-1", true)
 	must(b.Admin.Agents().AddLabel(ctx, a.ID, "env:prod"))(t)
 
 	var rv receiver
 	srv := rv.start(t)
 	okHook := must(b.Admin.Webhooks().Create(ctx, client.CreateWebhookRequest{
-		Name: "in-cluster", URL: srv.URL + "/ok", AuthHeader: ptr("Bearer s3cret"),
+		Name: "in-cluster", URL: srv.URL + "/ok", AuthHeader: ptr.To("Bearer s3cret"),
 		EventTypes: []string{"agent.registered"}, TargetLabels: []string{"env:prod"},
 	}))(t)
 	failHook := must(b.Admin.Webhooks().Create(ctx, client.CreateWebhookRequest{
@@ -174,7 +174,7 @@ func TestRunOnceAgainstBroker(t *testing.T) {
 
 func TestRunOnceReportsErrors(t *testing.T) {
 	ctx := context.Background()
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	a := b.CreateAgent(t, "edge-hooks", "cluster-1", true)
 	must(b.Admin.Agents().AddLabel(ctx, a.ID, "env:prod"))(t)
 	var rv receiver

@@ -18,8 +18,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/logx"
 )
 
 const (
@@ -61,12 +63,7 @@ func (d *Deliverer) httpClient() *http.Client {
 	return defaultClient
 }
 
-func (d *Deliverer) logger() *slog.Logger {
-	if d.Log != nil {
-		return d.Log
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func (d *Deliverer) log() *slog.Logger { return logx.OrDiscard(d.Log) }
 
 // Deliver posts one delivery and returns the result to report: success with the status
 // code for a 2xx answer; otherwise an error text ("HTTP <code>: <body start>", "Request
@@ -75,18 +72,18 @@ func (d *Deliverer) logger() *slog.Logger {
 func (d *Deliverer) Deliver(ctx context.Context, p client.PendingWebhookDelivery) client.DeliveryResultRequest {
 	start := time.Now()
 	res := d.post(ctx, p)
-	ms := time.Since(start).Milliseconds()
+	took := time.Since(start)
+	ms := took.Milliseconds()
 	res.DurationMs = &ms
 
-	log := d.logger().With(slog.String("delivery_id", p.ID.String()), slog.String("event_type", p.EventType),
-		slog.Int64("duration_ms", ms))
+	log := d.log().With(logx.DeliveryID(p.ID), slog.String("event_type", p.EventType), slog.Duration("duration", took))
 	if res.StatusCode != nil {
 		log = log.With(slog.Int("status_code", int(*res.StatusCode)))
 	}
 	if res.Success {
 		log.Debug("webhook delivered")
 	} else {
-		log.Warn("webhook delivery failed", slog.String("error", *res.Error))
+		log.Warn("webhook delivery failed", slog.String(logx.KeyError, *res.Error))
 	}
 	if d.Metrics != nil {
 		d.Metrics.WebhookDelivered(res.Success)
@@ -203,36 +200,32 @@ func (d *Deliverer) RunOnce(ctx context.Context, c *client.Client, agentID uuid.
 		mu       sync.Mutex
 		first    error
 		attempts int
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, Concurrency)
+		g        errgroup.Group
 	)
+	g.SetLimit(Concurrency)
 	for _, p := range pending {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
+			if ctx.Err() != nil {
+				return nil
+			}
 			res := d.Deliver(ctx, p)
 			if ctx.Err() != nil {
-				return
+				return nil
 			}
 			mu.Lock()
 			attempts++
 			mu.Unlock()
 			if _, err := c.Webhooks().ReportResult(ctx, p.ID, res); err != nil {
-				d.logger().Error("report webhook delivery result", slog.String("delivery_id", p.ID.String()), slog.Any("err", err))
+				d.log().Error("report webhook delivery result", logx.DeliveryID(p.ID), logx.Err(err))
 				mu.Lock()
 				if first == nil {
 					first = fmt.Errorf("report result of webhook delivery %s: %w", p.ID, err)
 				}
 				mu.Unlock()
 			}
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return attempts, first
 }

@@ -55,55 +55,6 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// PodStatus is one pod of a diagnostics result (the elements of pod_statuses).
-type PodStatus struct {
-	Name       string            `json:"name"`
-	Namespace  string            `json:"namespace"`
-	Phase      string            `json:"phase"`
-	Conditions []PodCondition    `json:"conditions"`
-	Containers []ContainerStatus `json:"containers"`
-}
-
-// PodCondition is one condition of a pod.
-type PodCondition struct {
-	ConditionType string  `json:"condition_type"`
-	Status        string  `json:"status"`
-	Reason        *string `json:"reason"`
-	Message       *string `json:"message"`
-}
-
-// Container states of a ContainerStatus.
-const (
-	StateRunning    = "Running"
-	StateWaiting    = "Waiting"
-	StateTerminated = "Terminated"
-)
-
-// ContainerStatus is one container of a pod (init containers are not listed). State is
-// Running, Waiting or Terminated; a container with no reported state yet is Waiting.
-type ContainerStatus struct {
-	Name         string  `json:"name"`
-	Ready        bool    `json:"ready"`
-	RestartCount int32   `json:"restart_count"`
-	State        string  `json:"state"`
-	StateReason  *string `json:"state_reason"`
-	StateMessage *string `json:"state_message"`
-}
-
-// EventInfo is one namespace event of a diagnostics result (the elements of events).
-// LastTimestamp is when the event was last seen: lastTimestamp, else series.lastObservedTime
-// or eventTime, else firstTimestamp, else the creation time.
-type EventInfo struct {
-	EventType          *string    `json:"event_type"`
-	Reason             *string    `json:"reason"`
-	Message            *string    `json:"message"`
-	InvolvedObject     string     `json:"involved_object"`
-	InvolvedObjectKind *string    `json:"involved_object_kind"`
-	FirstTimestamp     *time.Time `json:"first_timestamp"`
-	LastTimestamp      *time.Time `json:"last_timestamp"`
-	Count              *int32     `json:"count"`
-}
-
 // Reasons of the notes Collect adds to the events (type Warning, involved object the
 // namespace) about what it could not collect.
 const (
@@ -120,32 +71,33 @@ func strPtr(s string) *string {
 	return &s
 }
 
-// podStatus converts a pod to its diagnostics form.
-func podStatus(pod *corev1.Pod) PodStatus {
-	ps := PodStatus{
+// podStatus converts a pod to its diagnostics form. Init containers are not listed; a
+// container with no reported state yet is waiting.
+func podStatus(pod *corev1.Pod) client.DiagnosticPod {
+	ps := client.DiagnosticPod{
 		Name: pod.Name, Namespace: pod.Namespace, Phase: string(pod.Status.Phase),
-		Conditions: []PodCondition{}, Containers: []ContainerStatus{},
+		Conditions: []client.DiagnosticPodCondition{}, Containers: []client.DiagnosticContainer{},
 	}
 	if ps.Phase == "" {
 		ps.Phase = string(corev1.PodUnknown)
 	}
 	for _, c := range pod.Status.Conditions {
-		ps.Conditions = append(ps.Conditions, PodCondition{
+		ps.Conditions = append(ps.Conditions, client.DiagnosticPodCondition{
 			ConditionType: string(c.Type), Status: string(c.Status), Reason: strPtr(c.Reason), Message: strPtr(c.Message),
 		})
 	}
 	reported := map[string]bool{}
 	for _, cs := range pod.Status.ContainerStatuses {
 		reported[cs.Name] = true
-		c := ContainerStatus{Name: cs.Name, Ready: cs.Ready, RestartCount: cs.RestartCount, State: StateWaiting}
+		c := client.DiagnosticContainer{Name: cs.Name, Ready: cs.Ready, RestartCount: cs.RestartCount, State: client.ContainerWaiting}
 		switch st := cs.State; {
 		case st.Running != nil:
-			c.State = StateRunning
+			c.State = client.ContainerRunning
 			if !st.Running.StartedAt.IsZero() {
 				c.StateMessage = strPtr("Started at " + st.Running.StartedAt.UTC().Format(time.RFC3339))
 			}
 		case st.Terminated != nil:
-			c.State = StateTerminated
+			c.State = client.ContainerTerminated
 			c.StateReason, c.StateMessage = strPtr(st.Terminated.Reason), strPtr(st.Terminated.Message)
 		case st.Waiting != nil:
 			c.StateReason, c.StateMessage = strPtr(st.Waiting.Reason), strPtr(st.Waiting.Message)
@@ -155,7 +107,7 @@ func podStatus(pod *corev1.Pod) PodStatus {
 	// Containers the kubelet has not reported on yet (an unscheduled pod) are waiting.
 	for _, sc := range pod.Spec.Containers {
 		if !reported[sc.Name] {
-			ps.Containers = append(ps.Containers, ContainerStatus{Name: sc.Name, State: StateWaiting})
+			ps.Containers = append(ps.Containers, client.DiagnosticContainer{Name: sc.Name, State: client.ContainerWaiting})
 		}
 	}
 	return ps
@@ -193,8 +145,10 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// eventInfo converts an event to its diagnostics form.
-func eventInfo(ev *corev1.Event) (EventInfo, time.Time) {
+// eventInfo converts an event to its diagnostics form. Its last timestamp is when the event
+// was last seen: lastTimestamp, else series.lastObservedTime or eventTime, else
+// firstTimestamp, else the creation time.
+func eventInfo(ev *corev1.Event) (client.DiagnosticEvent, time.Time) {
 	first, last := eventTimes(ev)
 	count := ev.Count
 	if ev.Series != nil && ev.Series.Count > count {
@@ -207,7 +161,7 @@ func eventInfo(ev *corev1.Event) (EventInfo, time.Time) {
 	if name == "" {
 		name = "unknown"
 	}
-	return EventInfo{
+	return client.DiagnosticEvent{
 		EventType: strPtr(ev.Type), Reason: strPtr(ev.Reason), Message: strPtr(ev.Message),
 		InvolvedObject: name, InvolvedObjectKind: strPtr(ev.InvolvedObject.Kind),
 		FirstTimestamp: timePtr(first), LastTimestamp: timePtr(last), Count: &count,
@@ -216,7 +170,7 @@ func eventInfo(ev *corev1.Event) (EventInfo, time.Time) {
 
 // timedEvent is an event with what it is sorted by.
 type timedEvent struct {
-	info      EventInfo
+	info      client.DiagnosticEvent
 	last      time.Time
 	namespace string
 	name      string
@@ -236,9 +190,9 @@ func sortEvents(evs []timedEvent) {
 	})
 }
 
-func note(reason, namespace, message string, at time.Time) EventInfo {
+func note(reason, namespace, message string, at time.Time) client.DiagnosticEvent {
 	one := int32(1)
-	return EventInfo{
+	return client.DiagnosticEvent{
 		EventType: strPtr(corev1.EventTypeWarning), Reason: strPtr(reason), Message: strPtr(message),
 		InvolvedObject: namespace, InvolvedObjectKind: strPtr("Namespace"),
 		FirstTimestamp: &at, LastTimestamp: &at, Count: &one,
@@ -277,7 +231,7 @@ func (i *Inspector) Collect(ctx context.Context, objectID uuid.UUID, namespaces 
 		namespaces = []string{"default"}
 	}
 	var (
-		notes    []EventInfo
+		notes    []client.DiagnosticEvent
 		pods     []*corev1.Pod
 		events   []timedEvent
 		attempts int
@@ -339,7 +293,7 @@ func (i *Inspector) Collect(ctx context.Context, objectID uuid.UUID, namespaces 
 			fmt.Sprintf("%d pods found, only the first %d are reported", len(pods), lim.MaxPods), now))
 		pods = pods[:lim.MaxPods]
 	}
-	statuses := make([]PodStatus, 0, len(pods))
+	statuses := make([]client.DiagnosticPod, 0, len(pods))
 	for _, p := range pods {
 		statuses = append(statuses, podStatus(p))
 	}
@@ -348,7 +302,7 @@ func (i *Inspector) Collect(ctx context.Context, objectID uuid.UUID, namespaces 
 	if len(events) > lim.MaxEvents {
 		events = events[:lim.MaxEvents]
 	}
-	infos := make([]EventInfo, 0, len(notes)+len(events))
+	infos := make([]client.DiagnosticEvent, 0, len(notes)+len(events))
 	infos = append(infos, notes...)
 	for _, e := range events {
 		infos = append(infos, e.info)
@@ -437,7 +391,7 @@ func (i *Inspector) logTail(ctx context.Context, namespace, pod, container strin
 }
 
 // encodeResult builds the result and the size of its JSON body.
-func encodeResult(statuses []PodStatus, events []EventInfo, logs map[string]string, at time.Time) (client.SubmitDiagnosticResult, int, error) {
+func encodeResult(statuses []client.DiagnosticPod, events []client.DiagnosticEvent, logs map[string]string, at time.Time) (client.SubmitDiagnosticResult, int, error) {
 	res := client.SubmitDiagnosticResult{CollectedAt: at}
 	b, err := json.Marshal(statuses)
 	if err != nil {
@@ -465,7 +419,7 @@ func encodeResult(statuses []PodStatus, events []EventInfo, logs map[string]stri
 // fitResult builds a result whose JSON body is at most maxBytes bytes, cutting log tails first
 // (logsNote then heads the events when there is room for it), then dropping events from the
 // oldest and pods from the last.
-func fitResult(statuses []PodStatus, events []EventInfo, logs map[string]string, logsNote EventInfo, at time.Time, maxBytes int) (client.SubmitDiagnosticResult, error) {
+func fitResult(statuses []client.DiagnosticPod, events []client.DiagnosticEvent, logs map[string]string, logsNote client.DiagnosticEvent, at time.Time, maxBytes int) (client.SubmitDiagnosticResult, error) {
 	res, size, err := encodeResult(statuses, events, logs, at)
 	if err != nil || size <= maxBytes {
 		return res, err
@@ -477,7 +431,7 @@ func fitResult(statuses []PodStatus, events []EventInfo, logs map[string]string,
 		empty = map[string]string{}
 	}
 	if len(logs) > 0 {
-		withNote := append([]EventInfo{logsNote}, events...)
+		withNote := append([]client.DiagnosticEvent{logsNote}, events...)
 		if _, base, err := encodeResult(statuses, withNote, empty, at); err == nil && base <= maxBytes {
 			events = withNote
 		}

@@ -150,20 +150,20 @@ func TestCollect(t *testing.T) {
 	if !reflect.DeepEqual(names, wantNames) {
 		t.Fatalf("pods %v, want %v", names, wantNames)
 	}
-	statuses := decode[[]PodStatus](t, res.PodStatuses)
-	var a PodStatus
+	statuses := decode[[]client.DiagnosticPod](t, res.PodStatuses)
+	var a client.DiagnosticPod
 	for _, p := range statuses {
 		if p.Name == crashing {
 			a = p
 		}
 	}
 	s := func(v string) *string { return &v }
-	wantA := PodStatus{Name: crashing, Namespace: ns, Phase: "Running",
-		Conditions: []PodCondition{
+	wantA := client.DiagnosticPod{Name: crashing, Namespace: ns, Phase: "Running",
+		Conditions: []client.DiagnosticPodCondition{
 			{ConditionType: "Ready", Status: "False", Reason: s("ContainersNotReady"), Message: s("containers with unready status: [sidecar]")},
 			{ConditionType: "PodScheduled", Status: "True"},
 		},
-		Containers: []ContainerStatus{
+		Containers: []client.DiagnosticContainer{
 			{Name: "app", Ready: true, State: "Running", StateMessage: s("Started at 2026-01-02T03:04:05Z")},
 			{Name: "sidecar", RestartCount: 3, State: "Waiting", StateReason: s("CrashLoopBackOff"), StateMessage: s("back-off 10s")},
 		}}
@@ -186,7 +186,7 @@ func TestCollect(t *testing.T) {
 				t.Errorf("pod that never ran %+v", p)
 			}
 			for _, c := range p.Containers {
-				if c.State != StateWaiting || c.StateReason != nil || c.Ready {
+				if c.State != client.ContainerWaiting || c.StateReason != nil || c.Ready {
 					t.Errorf("pod %s: container that never ran %+v", p.Name, c)
 				}
 			}
@@ -195,13 +195,13 @@ func TestCollect(t *testing.T) {
 				t.Errorf("running pod %+v", p)
 			}
 			for _, c := range p.Containers {
-				if c.State != StateRunning || !c.Ready || c.StateMessage == nil || !strings.HasPrefix(*c.StateMessage, "Started at ") {
+				if c.State != client.ContainerRunning || !c.Ready || c.StateMessage == nil || !strings.HasPrefix(*c.StateMessage, "Started at ") {
 					t.Errorf("pod %s: running container %+v", p.Name, c)
 				}
 			}
 		case "direct":
 			c := p.Containers[0]
-			if p.Phase != "Failed" || c.State != StateTerminated || *c.StateReason != "Error" || *c.StateMessage != "exit 1" {
+			if p.Phase != "Failed" || c.State != client.ContainerTerminated || *c.StateReason != "Error" || *c.StateMessage != "exit 1" {
 				t.Errorf("failed pod %+v %+v", p, c)
 			}
 		}
@@ -209,7 +209,7 @@ func TestCollect(t *testing.T) {
 
 	// Events: newest first across both namespaces: the controllers' events and e5 (all from
 	// the last minute, in either order), then four of the five test events.
-	events := decode[[]EventInfo](t, res.Events)
+	events := decode[[]client.DiagnosticEvent](t, res.Events)
 	var order []string
 	for _, e := range events {
 		order = append(order, e.InvolvedObject)
@@ -224,7 +224,7 @@ func TestCollect(t *testing.T) {
 			t.Errorf("event %d (%s, %v) is newer than event %d (%s, %v)", n, order[n], events[n].LastTimestamp, n-1, order[n-1], events[n-1].LastTimestamp)
 		}
 	}
-	byObject := map[string]EventInfo{}
+	byObject := map[string]client.DiagnosticEvent{}
 	for _, e := range events {
 		byObject[e.InvolvedObject] = e
 	}
@@ -339,7 +339,7 @@ func checkCut(t *testing.T, insp *Inspector, id uuid.UUID, namespaces []string, 
 	if cut.PodStatuses != full.PodStatuses {
 		t.Errorf("limit %d: pod statuses changed", lim.MaxTotalBytes)
 	}
-	events := decode[[]EventInfo](t, cut.Events)
+	events := decode[[]client.DiagnosticEvent](t, cut.Events)
 	if note {
 		if len(events) == 0 || *events[0].Reason != NoteLogTailsTruncated || *events[0].EventType != corev1.EventTypeWarning ||
 			events[0].InvolvedObject != ns || !strings.Contains(*events[0].Message, fmt.Sprint(lim.MaxTotalBytes)) {
@@ -399,11 +399,11 @@ func TestCollectWatchNamespaceAndLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pods := decode[[]PodStatus](t, res.PodStatuses)
+	pods := decode[[]client.DiagnosticPod](t, res.PodStatuses)
 	if len(pods) != 2 || pods[0].Name != "p1" || pods[1].Name != "p2" {
 		t.Errorf("pods %+v", pods)
 	}
-	events := decode[[]EventInfo](t, res.Events)
+	events := decode[[]client.DiagnosticEvent](t, res.Events)
 	if len(events) != 2 || *events[0].Reason != NoteNamespaceNotWatched || events[0].InvolvedObject != other ||
 		*events[1].Reason != NotePodsTruncated || !strings.Contains(*events[1].Message, "3 pods found") {
 		t.Errorf("notes %s", res.Events)

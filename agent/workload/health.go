@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/logx"
 )
 
 // Conditions reported in a health summary besides the container reasons of the pods
@@ -322,7 +323,7 @@ func (i *Inspector) fetchWorkload(ctx context.Context, k workloadKey) workloadVe
 	case apierrors.IsNotFound(err):
 		return missing(k)
 	default:
-		i.log().Warn("workload lookup failed", "kind", k.kind, "namespace", k.namespace, "name", k.name, "error", err)
+		i.log().Warn("workload lookup failed", "kind", k.kind, "namespace", k.namespace, "name", k.name, logx.Err(err))
 		v = verdict()
 		v.add(client.HealthUnknown, k.cond(CondLookupFailed), err.Error())
 		return v
@@ -371,7 +372,7 @@ func (i *Inspector) Health(ctx context.Context, tracked []Tracked) []client.Depl
 
 	pods, err := i.Kube.CoreV1().Pods(i.WatchNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		i.log().Warn("health: list pods failed", "namespace", i.WatchNamespace, "error", err)
+		i.log().Warn("health: list pods failed", "namespace", i.WatchNamespace, logx.Err(err))
 		for n, t := range tracked {
 			out[n] = client.DeploymentObjectHealthUpdate{ID: t.ID, Status: client.HealthUnknown, CheckedAt: now,
 				Summary: &client.HealthSummary{Conditions: []string{CondPodListFailed}}}

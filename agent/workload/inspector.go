@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/brokkr/brokkr/agent/kube"
+	"github.com/brokkr/brokkr/internal/logx"
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -66,12 +67,7 @@ type Tracked struct {
 	Objects []Object
 }
 
-func (i *Inspector) log() *slog.Logger {
-	if i.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return i.Log
-}
+func (i *Inspector) log() *slog.Logger { return logx.OrDiscard(i.Log) }
 
 // defaultNamespace is where the agent puts namespaced objects without a namespace.
 func (i *Inspector) defaultNamespace() string {
@@ -213,12 +209,12 @@ func (a *attributor) lookup(ctx context.Context, key ownerKey) ownerRecord {
 	log := a.i.log().With("kind", key.kind, "namespace", key.namespace, "name", key.name)
 	gv, err := schema.ParseGroupVersion(key.apiVersion)
 	if err != nil {
-		log.Debug("owner reference with an invalid apiVersion", "apiVersion", key.apiVersion)
+		log.Debug("owner reference with an invalid apiVersion", "api_version", key.apiVersion)
 		return ownerRecord{}
 	}
 	gvr, namespaced, err := a.i.resourceFor(gv.WithKind(key.kind))
 	if err != nil {
-		log.Debug("owner kind not resolvable", "error", err)
+		log.Debug("owner kind not resolvable", logx.Err(err))
 		return ownerRecord{}
 	}
 	var ri dynamic.ResourceInterface = a.i.Dynamic.Resource(gvr)
@@ -228,7 +224,7 @@ func (a *attributor) lookup(ctx context.Context, key ownerKey) ownerRecord {
 	obj, err := ri.Get(ctx, key.name, metav1.GetOptions{})
 	if err != nil {
 		if !apierrors.IsNotFound(err) {
-			log.Warn("owner lookup failed", "error", err)
+			log.Warn("owner lookup failed", logx.Err(err))
 		}
 		return ownerRecord{}
 	}

@@ -1,13 +1,12 @@
 package workload
 
 import (
-	"errors"
-	"io"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/brokkr/brokkr/internal/manifest"
 )
 
 // knownClusterScoped lists the cluster-scoped kinds of a standard cluster, used when there is
@@ -56,75 +55,59 @@ func clusterScoped(mapper meta.RESTMapper, gvk schema.GroupVersionKind) bool {
 	return knownClusterScoped[gvk.GroupKind()]
 }
 
-// Namespaces returns the distinct metadata.namespace values of the documents of a
-// multi-document YAML manifest, in order of first appearance. A namespaced document without a
-// namespace counts as fallback ("default" when fallback is empty), where the agent applies
-// it. Documents of cluster-scoped kinds (anything the mapper says is cluster-scoped; without
-// a mapper, or for kinds it does not know, the standard cluster-scoped kinds such as
+// Namespaces returns the distinct metadata.namespace values of the objects of a manifest
+// (read as manifest.Documents reads it), in order of first appearance. A namespaced object
+// without a namespace counts as fallback ("default" when fallback is empty), where the agent
+// applies it. Objects of cluster-scoped kinds (anything the mapper says is cluster-scoped;
+// without a mapper, or for kinds it does not know, the standard cluster-scoped kinds such as
 // Namespace, CustomResourceDefinition, ClusterRole and ClusterRoleBinding) contribute
-// nothing; the items of a List document count one by one. The result is never empty: a
-// manifest that yields no namespace, or that is not valid YAML, gives [fallback].
-func Namespaces(manifest string, fallback string, mapper meta.RESTMapper) []string {
+// nothing; the items of a list document count one by one. The result is never empty: a
+// manifest that yields no namespace, or that the agent cannot read, gives [fallback].
+func Namespaces(content string, fallback string, mapper meta.RESTMapper) []string {
 	if fallback == "" {
 		fallback = "default"
 	}
+	docs, err := manifest.Documents(content)
+	if err != nil {
+		return []string{fallback}
+	}
 	var out []string
 	seen := map[string]bool{}
-	add := func(ns string) {
-		if !seen[ns] {
-			seen[ns] = true
-			out = append(out, ns)
-		}
-	}
-	var visit func(doc map[string]any)
-	visit = func(doc map[string]any) {
-		apiVersion, _ := doc["apiVersion"].(string)
-		kind, _ := doc["kind"].(string)
-		if items, ok := doc["items"].([]any); ok && strings.HasSuffix(kind, "List") {
-			for _, it := range items {
-				if m, ok := it.(map[string]any); ok {
-					visit(m)
-				}
-			}
-			return
-		}
-		gv, err := schema.ParseGroupVersion(apiVersion)
-		if err != nil {
-			gv = schema.GroupVersion{}
-		}
-		if kind != "" && clusterScoped(mapper, gv.WithKind(kind)) {
-			return
-		}
-		ns := fallback
-		if md, ok := doc["metadata"].(map[string]any); ok {
-			if s, ok := md["namespace"].(string); ok && strings.TrimSpace(s) != "" {
-				ns = strings.TrimSpace(s)
-			}
-		}
-		add(ns)
-	}
-
-	dec := yaml.NewDecoder(strings.NewReader(manifest))
-	for {
-		var doc any
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for _, d := range docs {
+		objs, err := d.Objects()
 		if err != nil {
 			return []string{fallback}
 		}
-		switch d := doc.(type) {
-		case nil:
-			// an empty document ("---" with nothing after it)
-		case map[string]any:
-			visit(d)
-		default:
-			return []string{fallback} // a scalar or a sequence is not a Kubernetes object
+		for _, obj := range objs {
+			ns, ok := objectNamespace(obj, fallback, mapper)
+			if ok && !seen[ns] {
+				seen[ns] = true
+				out = append(out, ns)
+			}
 		}
 	}
 	if len(out) == 0 {
 		return []string{fallback}
 	}
 	return out
+}
+
+// objectNamespace returns the namespace an object is applied to; false for an object of a
+// cluster-scoped kind.
+func objectNamespace(obj map[string]any, fallback string, mapper meta.RESTMapper) (string, bool) {
+	apiVersion, _ := obj["apiVersion"].(string)
+	kind, _ := obj["kind"].(string)
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		gv = schema.GroupVersion{}
+	}
+	if kind != "" && clusterScoped(mapper, gv.WithKind(kind)) {
+		return "", false
+	}
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		if s, ok := md["namespace"].(string); ok && strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s), true
+		}
+	}
+	return fallback, true
 }

@@ -347,8 +347,8 @@ func TestFitLogs(t *testing.T) {
 func TestFitResult(t *testing.T) {
 	t.Parallel()
 	at := time.Now().UTC()
-	pods := []PodStatus{{Name: "p", Namespace: "ns", Phase: "Running", Conditions: []PodCondition{}, Containers: []ContainerStatus{{Name: "app", State: StateRunning}}}}
-	var events []EventInfo
+	pods := []client.DiagnosticPod{{Name: "p", Namespace: "ns", Phase: "Running", Conditions: []client.DiagnosticPodCondition{}, Containers: []client.DiagnosticContainer{{Name: "app", State: client.ContainerRunning}}}}
+	var events []client.DiagnosticEvent
 	for n := 0; n < 20; n++ {
 		events = append(events, note("Reason"+fmt.Sprint(n), "ns", strings.Repeat("event message ", 10), at))
 	}
@@ -362,7 +362,7 @@ func TestFitResult(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(res, full) {
 		t.Errorf("a result that fits was changed: %v", err)
 	}
-	_, roomy, err := encodeResult(pods, append([]EventInfo{logNote}, events...), map[string]string{}, at)
+	_, roomy, err := encodeResult(pods, append([]client.DiagnosticEvent{logNote}, events...), map[string]string{}, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestFitResult(t *testing.T) {
 		if len(b) > max {
 			t.Errorf("max %d: body of %d bytes", max, len(b))
 		}
-		var evs []EventInfo
+		var evs []client.DiagnosticEvent
 		if err := json.Unmarshal([]byte(res.Events), &evs); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/brokkr/brokkr/agent/kube"
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/logx"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -142,7 +143,7 @@ func (r *Runner) createBuildRun(ctx context.Context, runs dynamic.ResourceInterf
 	})
 	switch {
 	case apierrors.IsAlreadyExists(err):
-		r.log().Info("reusing the BuildRun of an earlier attempt", slog.String("work_order_id", wo.ID.String()),
+		r.log().Info("reusing the BuildRun of an earlier attempt", logx.WorkOrderID(wo.ID),
 			slog.String("buildrun", nsName(spec.namespace, name)))
 	case err != nil:
 		return "", fmt.Errorf("create buildrun %s: %w", nsName(spec.namespace, name), err)

@@ -14,7 +14,7 @@ import (
 	"github.com/brokkr/brokkr/agent/workorders"
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
 	"github.com/google/uuid"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,8 +28,8 @@ const pollInterval = 100 * time.Millisecond
 // fixture is a control plane, a broker, one agent registered with it and the agent's runner.
 type fixture struct {
 	env    *kubetest.Env
-	broker *brokertest.Broker
-	agent  brokertest.Agent
+	broker *servertest.Broker
+	agent  servertest.Agent
 	runner *workorders.Runner
 	ns     string
 }
@@ -37,7 +37,7 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	env := kubetest.Get(t)
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	a := b.CreateAgent(t, "edge-"+uuid.NewString()[:8], "cluster-1", true)
 	return &fixture{env: env, broker: b, agent: a, runner: newRunner(t, env, a), ns: env.Namespace(t)}
 }
@@ -60,7 +60,7 @@ func (d *doneCounter) Calls() []string {
 	return append([]string(nil), d.calls...)
 }
 
-func newRunner(t *testing.T, env *kubetest.Env, a brokertest.Agent) *workorders.Runner {
+func newRunner(t *testing.T, env *kubetest.Env, a servertest.Agent) *workorders.Runner {
 	t.Helper()
 	cluster, err := kube.New(env.Config)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/brokkr/brokkr/agent/kube"
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/logx"
 	"github.com/google/uuid"
 )
 
@@ -34,7 +35,8 @@ type Runner struct {
 	Cluster *kube.Cluster
 	Client  *client.Client // the agent's broker client
 	AgentID uuid.UUID
-	Log     *slog.Logger
+	// Log receives one record per work order and its outcome; nil discards them.
+	Log *slog.Logger
 	// PollInterval paces Job resyncs and BuildRun polling (5 s when 0).
 	PollInterval time.Duration
 	// BuildTimeout bounds the wait for a BuildRun (15 min when 0); the claim budget may
@@ -71,7 +73,7 @@ func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
 			return true, r.run(ctx, claimed)
 		case client.IsNotFound(err) || client.IsConflict(err):
 			// Claimed by someone else, or gone, since the list was read.
-			r.log().Debug("work order not claimable", slog.String("work_order_id", p.ID.String()), slog.Any("error", err))
+			r.log().Debug("work order not claimable", logx.WorkOrderID(p.ID), logx.Err(err))
 		default:
 			return false, fmt.Errorf("claim work order %s: %w", p.ID, err)
 		}
@@ -81,7 +83,7 @@ func (r *Runner) RunOnce(ctx context.Context) (bool, error) {
 
 // run executes a claimed order and reports its outcome.
 func (r *Runner) run(ctx context.Context, wo client.WorkOrder) error {
-	log := r.log().With(slog.String("work_order_id", wo.ID.String()), slog.String("work_type", wo.WorkType))
+	log := r.log().With(logx.WorkOrderID(wo.ID), slog.String("work_type", wo.WorkType))
 	log.Info("work order claimed", slog.Int("claim_timeout_seconds", int(wo.ClaimTimeoutSeconds)))
 	start := time.Now()
 	res := r.Execute(ctx, wo)
@@ -89,7 +91,7 @@ func (r *Runner) run(ctx context.Context, wo client.WorkOrder) error {
 		r.Metrics.WorkOrderDone(wo.WorkType, res.Success)
 	}
 	attrs := []any{slog.Bool("success", res.Success), slog.String("message", res.Message),
-		slog.Duration("took", time.Since(start))}
+		slog.Duration("duration", time.Since(start))}
 	if res.Success {
 		log.Info("work order finished", attrs...)
 	} else {
@@ -181,12 +183,7 @@ func Classify(err error) bool {
 	return false
 }
 
-func (r *Runner) log() *slog.Logger {
-	if r.Log != nil {
-		return r.Log
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func (r *Runner) log() *slog.Logger { return logx.OrDiscard(r.Log) }
 
 func (r *Runner) pollInterval() time.Duration {
 	if r.PollInterval > 0 {

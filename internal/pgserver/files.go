@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/brokkr/brokkr/internal/logx"
 )
 
 // makeSocketDir sets up the directory for the Unix-domain socket.
@@ -50,7 +52,7 @@ func (s *Server) makeSocketDir(dir string) error {
 func (s *Server) cleanupSocketDir() {
 	if s.removeSocketDir {
 		if err := os.RemoveAll(s.socketDir); err != nil {
-			s.log.Warn("remove postgres socket directory", "dir", s.socketDir, "err", err)
+			s.log.Warn("remove postgres socket directory", "dir", s.socketDir, logx.Err(err))
 		}
 		s.removeSocketDir = false
 	}

@@ -28,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/brokkr/brokkr/internal/logx"
 )
 
 // Options configure a server.
@@ -108,10 +110,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.DataDir == "" {
 		return nil, errors.New("start postgres: no data directory given")
 	}
-	logger := o.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := logx.OrDiscard(o.Logger)
 	binDir := o.BinDir
 	if binDir == "" {
 		var err error
@@ -237,7 +236,7 @@ func (s *Server) Stop(ctx context.Context) error {
 func (s *Server) stopChild(ctx context.Context) error {
 	select {
 	case <-s.exited:
-		s.log.Warn("postgres had already exited", "err", s.exitErr)
+		s.log.Warn("postgres had already exited", logx.Err(s.exitErr))
 		return nil
 	default:
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/brokkr/brokkr/internal/logx"
 )
 
 // initdb creates a cluster in the (empty) data directory.
@@ -109,7 +111,7 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 			if err == nil {
 				return nil
 			}
-			s.log.Debug("postgres not answering yet", "err", err)
+			s.log.Debug("postgres not answering yet", logx.Err(err))
 		}
 		select {
 		case <-s.exited:

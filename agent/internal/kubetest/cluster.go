@@ -22,6 +22,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -355,17 +356,19 @@ func nodesReady(ctx context.Context, kc kubernetes.Interface) bool {
 
 // waitFor polls ok until it holds, the context ends or the process dies.
 func waitFor(ctx context.Context, p *process, ok func() bool) error {
-	for !ok() {
+	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) {
+		if ok() {
+			return true, nil
+		}
 		if !p.alive() {
-			return fmt.Errorf("%s exited (%w); its log ends:\n%s", p.name, p.err, p.tail())
+			return false, fmt.Errorf("%s exited (%w); its log ends:\n%s", p.name, p.err, p.tail())
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready: %w; its log ends:\n%s", p.name, ctx.Err(), p.tail())
-		case <-time.After(100 * time.Millisecond):
-		}
+		return false, nil
+	})
+	if wait.Interrupted(err) {
+		return fmt.Errorf("%s not ready: %w; its log ends:\n%s", p.name, err, p.tail())
 	}
-	return nil
+	return err
 }
 
 var insecureClient = &http.Client{
