@@ -23,12 +23,12 @@ func TestResourceCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.name(st.ID, "stack-web")
-	first, err := e.api.Stacks().CreateDeploymentObject(ctx, st.ID, "apiVersion: v1\nkind: ConfigMap\ndata:\n  color: blue\n", false)
+	first, err := e.api.Stacks().CreateDeploymentObject(ctx, st.ID, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.name(first.ID, "object-1")
-	second, err := e.api.Stacks().CreateDeploymentObject(ctx, st.ID, "apiVersion: v1\nkind: ConfigMap\ndata:\n  color: green\n", false)
+	second, err := e.api.Stacks().CreateDeploymentObject(ctx, st.ID, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: green\n", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestResourceCommands(t *testing.T) {
 		e := *e
 		e.t = t
 		env := map[string]string{"BROKKR_BROKER_URL": e.url, "BROKKR_PAK": e.admin}
-		manifest := "apiVersion: v1\nkind: ConfigMap\ndata:\n  color: green\n"
+		manifest := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: green\n"
 		r := e.runWith(runOpts{env: env, stdin: manifest}, "stack", "apply", "-f", "-", "--stack", "web")
 		if r.code != 1 || !strings.Contains(r.stderr, "--generator is required with an admin PAK") {
 			t.Fatalf("apply without --generator: %+v", r)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	tuicmd "github.com/brokkr/brokkr/cli/cmd/tui"
 	"os"
 	"os/signal"
 	"strings"
@@ -29,10 +28,12 @@ import (
 	"github.com/brokkr/brokkr/cli/cmd/pak"
 	"github.com/brokkr/brokkr/cli/cmd/stack"
 	"github.com/brokkr/brokkr/cli/cmd/template"
+	tuicmd "github.com/brokkr/brokkr/cli/cmd/tui"
 	"github.com/brokkr/brokkr/cli/cmd/version"
 	"github.com/brokkr/brokkr/cli/cmd/webhook"
 	"github.com/brokkr/brokkr/cli/cmd/workorder"
 	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/complete"
 	"github.com/brokkr/brokkr/cli/iostreams"
 	"github.com/brokkr/brokkr/internal/buildinfo"
 )
@@ -113,7 +114,7 @@ Exit codes: 0 success, 1 error, 2 usage error or cancelled, 4 authentication nee
 	pf.StringVar(&f.Global.BrokerURL, "broker-url", "", "Broker URL (overrides $BROKKR_BROKER_URL and the context)")
 	pf.StringVar(&f.Global.PAK, "pak", "", "PAK to authenticate with (overrides $BROKKR_PAK and the context)")
 	pf.StringVar(&f.Global.Context, "context", "", "Configuration context to use (overrides $BROKKR_CONTEXT)")
-	_ = root.RegisterFlagCompletionFunc("context", configcmd.CompleteContexts(f))
+	_ = root.RegisterFlagCompletionFunc("context", complete.Contexts(f))
 
 	root.AddGroup(&cobra.Group{ID: "resources", Title: "Resource commands:"},
 		&cobra.Group{ID: "setup", Title: "Setup commands:"})
@@ -130,7 +131,7 @@ Exit codes: 0 success, 1 error, 2 usage error or cancelled, 4 authentication nee
 		c.GroupID = "setup"
 		root.AddCommand(c)
 	}
-	root.AddCommand(version.NewCmdVersion(f, nil), completion.NewCmdCompletion(f), tuicmd.NewCmdTUI(f, nil))
+	root.AddCommand(version.NewCmdVersion(f, nil), completion.NewCmdCompletion(f, nil), tuicmd.NewCmdTUI(f, nil))
 	for _, c := range root.Commands() {
 		if c.HasSubCommands() {
 			requireSubcommand(c)

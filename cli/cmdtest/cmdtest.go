@@ -93,3 +93,12 @@ func WantFlagError(t *testing.T, args []string, err error) {
 		t.Fatalf("%q: want a flag error, got %v", args, err)
 	}
 }
+
+// WantUsageErrors builds a command with newCmd for every argv and expects each run to fail
+// with a usage error before the command reaches the broker (it has no broker to reach).
+func WantUsageErrors(t *testing.T, newCmd func(f *cmdutil.Factory) *cobra.Command, argvs ...[]string) {
+	t.Helper()
+	for _, args := range argvs {
+		WantFlagError(t, args, Execute(newCmd(Factory(false, "")), args))
+	}
+}

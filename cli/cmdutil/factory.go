@@ -1,6 +1,6 @@
 // Package cmdutil holds what every brokkrctl command shares: the Factory that hands out
 // streams, configuration and a lazily built API client; the error types and exit codes;
-// flag helpers; and shell completion of resource names and ids.
+// flag helpers; and the dispatch of a command to its run function.
 package cmdutil
 
 import (
@@ -49,6 +49,14 @@ type Factory struct {
 	HTTPClient *http.Client
 	// Now is the clock used for ages in tables.
 	Now func() time.Time
+}
+
+// TimeNow reads the Factory's clock (the system clock when Now is not set).
+func (f *Factory) TimeNow() time.Time {
+	if f.Now == nil {
+		return time.Now()
+	}
+	return f.Now()
 }
 
 // NewFactory returns the Factory of a real invocation.

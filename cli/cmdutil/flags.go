@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // ParseUUID parses a command argument or flag value as an id, as a usage error when it is not one.
@@ -18,6 +20,43 @@ func ParseUUID(what, s string) (uuid.UUID, error) {
 		return uuid.Nil, FlagErrorf("invalid %s %q: not a UUID", what, s)
 	}
 	return id, nil
+}
+
+// ParseTimeFlag reads a time flag given as a duration back from now ("15m") or an RFC 3339
+// time; "" is the zero time. example is a duration shown in the usage error.
+func ParseTimeFlag(flag, example, s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			d = -d
+		}
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, FlagErrorf("invalid %s %q: want a duration such as %s or an RFC 3339 time", flag, s, example)
+}
+
+// OptionalStringVar registers a string flag whose value is stored in *p only when the flag is
+// given: no flag leaves *p nil, and --name "" sets it to the empty string.
+func OptionalStringVar(fs *pflag.FlagSet, p **string, name, usage string) {
+	fs.Var(optionalString{p}, name, usage)
+}
+
+type optionalString struct{ p **string }
+
+func (o optionalString) Set(s string) error { *o.p = &s; return nil }
+
+func (o optionalString) Type() string { return "string" }
+
+func (o optionalString) String() string {
+	if o.p == nil || *o.p == nil {
+		return ""
+	}
+	return **o.p
 }
 
 // ParseKeyValues parses "k=v" pairs (as given to repeated --annotation flags).
@@ -65,6 +104,16 @@ func ExactArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
+// MinArgs requires at least n positional arguments, as a usage error naming what is wanted.
+func MinArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return FlagErrorf("missing arguments: want %s", what)
+		}
+		return nil
+	}
+}
+
 // NoArgs rejects positional arguments with a usage error.
 func NoArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
@@ -94,16 +143,38 @@ func ConfirmDestructive(f *Factory, yes bool, question string) error {
 	if yes {
 		return nil
 	}
-	ios := f.IOStreams
-	if !ios.CanPrompt() {
-		return FlagErrorf("--yes is required when not running interactively")
+	if err := CheckConfirmable(f, yes); err != nil {
+		return err
 	}
+	ios := f.IOStreams
 	ok, err := Confirm(ios.In, ios.ErrOut, question)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return ErrCancel
+	}
+	return nil
+}
+
+// CheckConfirmable is the usage check destructive commands make before anything else:
+// without a terminal to ask on, --yes is required.
+func CheckConfirmable(f *Factory, yes bool) error {
+	if !yes && !f.IOStreams.CanPrompt() {
+		return FlagErrorf("--yes is required when not running interactively")
+	}
+	return nil
+}
+
+// AddYesFlag registers -y/--yes, which skips the confirmation of a destructive verb.
+func AddYesFlag(cmd *cobra.Command, yes *bool) {
+	cmd.Flags().BoolVarP(yes, "yes", "y", false, "Delete without asking for confirmation")
+}
+
+// CheckLimit rejects a negative --limit.
+func CheckLimit(limit int) error {
+	if limit < 0 {
+		return FlagErrorf("--limit must not be negative")
 	}
 	return nil
 }

@@ -83,11 +83,7 @@ type Printer struct {
 
 // NewPrinter returns the printer of a command invocation.
 func NewPrinter(f *cmdutil.Factory, format Format) *Printer {
-	now := f.Now
-	if now == nil {
-		now = time.Now
-	}
-	return &Printer{IO: f.IOStreams, Format: format, Now: now}
+	return &Printer{IO: f.IOStreams, Format: format, Now: f.TimeNow}
 }
 
 // Column is one table column.

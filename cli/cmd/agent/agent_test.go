@@ -12,15 +12,6 @@ import (
 	"github.com/brokkr/brokkr/client"
 )
 
-// usageErrors runs a command without a runF seam and expects every argv to fail with a
-// usage error before the command reaches the broker.
-func usageErrors(t *testing.T, newCmd func(f *cmdutil.Factory) *cobra.Command, argvs ...[]string) {
-	t.Helper()
-	for _, args := range argvs {
-		cmdtest.WantFlagError(t, args, cmdtest.Execute(newCmd(cmdtest.Factory(false, "")), args))
-	}
-}
-
 func sp(s string) *string { return &s }
 
 func TestNewCmdList(t *testing.T) {
@@ -102,7 +93,10 @@ func TestNewCmdTargetState(t *testing.T) {
 // The verbs without a runF seam must reject bad usage before they build a client.
 func TestAgentVerbsUsageErrors(t *testing.T) {
 	status := func(s string) func(*cmdutil.Factory) *cobra.Command {
-		return func(f *cmdutil.Factory) *cobra.Command { return NewCmdStatus(f, s) }
+		return func(f *cmdutil.Factory) *cobra.Command { return NewCmdStatus(f, nil, s) }
+	}
+	items := func(newCmd func(*cmdutil.Factory, func(*ItemsOptions) error) *cobra.Command) func(*cmdutil.Factory) *cobra.Command {
+		return func(f *cmdutil.Factory) *cobra.Command { return newCmd(f, nil) }
 	}
 	for name, tc := range map[string]struct {
 		newCmd func(*cmdutil.Factory) *cobra.Command
@@ -110,14 +104,14 @@ func TestAgentVerbsUsageErrors(t *testing.T) {
 	}{
 		"activate":      {status(StatusActive), [][]string{{}, {"a", "b"}, {"a", "-o", "x"}}},
 		"deactivate":    {status(StatusInactive), [][]string{{}, {"a", "-o", "x"}}},
-		"registrations": {NewCmdRegistrations, [][]string{{}, {"a", "-o", "x"}}},
-		"events":        {NewCmdEvents, [][]string{{}, {"a", "b"}, {"a", "-o", "x"}}},
-		"stacks":        {NewCmdStacks, [][]string{{}, {"a", "-o", "x"}}},
-		"fleet-status":  {NewCmdFleetStatus, [][]string{{}, {"a", "-o", "x"}}},
-		"target add":    {func(f *cmdutil.Factory) *cobra.Command { return newCmdTargetChange(f, true) }, [][]string{{"a"}, {"--stack", "web"}}},
-		"target remove": {func(f *cmdutil.Factory) *cobra.Command { return newCmdTargetChange(f, false) }, [][]string{{"a"}, {"a", "b", "--stack", "web"}}},
+		"registrations": {items(NewCmdRegistrations), [][]string{{}, {"a", "-o", "x"}}},
+		"events":        {items(NewCmdEvents), [][]string{{}, {"a", "b"}, {"a", "-o", "x"}}},
+		"stacks":        {items(NewCmdStacks), [][]string{{}, {"a", "-o", "x"}}},
+		"fleet-status":  {func(f *cmdutil.Factory) *cobra.Command { return NewCmdFleetStatus(f, nil) }, [][]string{{}, {"a", "-o", "x"}}},
+		"target add":    {func(f *cmdutil.Factory) *cobra.Command { return NewCmdTargetChange(f, nil, true) }, [][]string{{"a"}, {"--stack", "web"}}},
+		"target remove": {func(f *cmdutil.Factory) *cobra.Command { return NewCmdTargetChange(f, nil, false) }, [][]string{{"a"}, {"a", "b", "--stack", "web"}}},
 	} {
-		t.Run(name, func(t *testing.T) { usageErrors(t, tc.newCmd, tc.argvs...) })
+		t.Run(name, func(t *testing.T) { cmdtest.WantUsageErrors(t, tc.newCmd, tc.argvs...) })
 	}
 }
 

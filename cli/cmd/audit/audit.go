@@ -4,13 +4,14 @@ package audit
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/brokkr/brokkr/cli/cmd/resource"
 	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/complete"
 	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/cli/specs"
+	"github.com/brokkr/brokkr/cli/verb"
 	"github.com/brokkr/brokkr/client"
 )
 
@@ -29,40 +30,6 @@ func NewCmdAudit(f *cmdutil.Factory) *cobra.Command {
 	return cmd
 }
 
-// Spec is the table of audit entries.
-var Spec = output.Spec[client.AuditLogEntry]{
-	Kind:   "audit",
-	Plural: "audit entries",
-	Name:   func(e client.AuditLogEntry) string { return e.ID.String() },
-	Columns: []output.Column[client.AuditLogEntry]{
-		output.Age("TIME", func(e client.AuditLogEntry) *time.Time { return &e.Timestamp }),
-		output.Text("ACTOR", func(e client.AuditLogEntry) string {
-			s := e.ActorType
-			if e.ActorName != nil && *e.ActorName != "" {
-				s += ":" + *e.ActorName
-			} else if e.ActorID != nil {
-				s += ":" + e.ActorID.String()
-			}
-			return s
-		}),
-		output.Text("ACTION", func(e client.AuditLogEntry) string { return e.Action }),
-		output.Text("RESOURCE", func(e client.AuditLogEntry) string {
-			if e.ResourceID == nil {
-				return e.ResourceType
-			}
-			return e.ResourceType + "/" + e.ResourceID.String()
-		}),
-		output.WideOnly(output.Text("ID", func(e client.AuditLogEntry) string { return e.ID.String() })),
-		output.WideOnly(output.Text("IP", func(e client.AuditLogEntry) string { return resource.OrDash(e.IPAddress) })),
-		output.WideOnly(output.Text("DETAILS", func(e client.AuditLogEntry) string {
-			if len(e.Details) == 0 || string(e.Details) == "null" {
-				return "-"
-			}
-			return string(e.Details)
-		})),
-	},
-}
-
 // ListOptions are the inputs of audit list.
 type ListOptions struct {
 	Factory *cmdutil.Factory
@@ -74,7 +41,7 @@ type ListOptions struct {
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
 	opts := &ListOptions{Factory: f}
 	var actorID, resourceID, since, until string
-	cmd := &cobra.Command{
+	cmd := verb.NoArg(&cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List audit entries, newest first",
@@ -85,11 +52,8 @@ entries is shown on stderr.`,
 		Example: `  brokkrctl audit list --since 1h
   brokkrctl audit list --actor-type generator --action 'stack.*' --limit 20 -o wide
   brokkrctl audit list --resource-type agent --resource-id 5b0e6f9e-... -o json`,
-		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
+	}, verb.Setup[ListOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runList,
+		Check: func(*cobra.Command) error {
 			q := &opts.Query
 			var err error
 			if actorID != "" {
@@ -106,14 +70,11 @@ entries is shown on stderr.`,
 				}
 				q.ResourceID = &id
 			}
-			now := time.Now()
-			if f.Now != nil {
-				now = f.Now()
-			}
-			if q.From, err = parseTime("--since", since, now); err != nil {
+			now := f.TimeNow()
+			if q.From, err = cmdutil.ParseTimeFlag("--since", "24h", since, now); err != nil {
 				return err
 			}
-			if q.To, err = parseTime("--until", until, now); err != nil {
+			if q.To, err = cmdutil.ParseTimeFlag("--until", "24h", until, now); err != nil {
 				return err
 			}
 			if q.Limit < 0 || q.Limit > 1000 {
@@ -122,12 +83,8 @@ entries is shown on stderr.`,
 			if q.Offset < 0 {
 				return cmdutil.FlagErrorf("--offset must not be negative")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runList(cmd.Context(), opts)
-		},
-	}
+			return nil
+		}})
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Query.ActorType, "actor-type", "", "Only entries by this kind of actor: admin, agent, generator or system")
 	fl.StringVar(&actorID, "actor-id", "", "Only entries by this actor id")
@@ -140,47 +97,24 @@ entries is shown on stderr.`,
 	fl.StringVar(&until, "to", "", "Alias of --until")
 	fl.IntVar(&opts.Query.Limit, "limit", 0, "Entries per page, 1..1000 (default 100)")
 	fl.IntVar(&opts.Query.Offset, "offset", 0, "Entries to skip")
-	output.AddFormatFlag(cmd, &opts.Format)
-	_ = cmd.RegisterFlagCompletionFunc("actor-type", resource.Fixed(actorTypes...))
-	_ = cmd.RegisterFlagCompletionFunc("resource-type", resource.Fixed("agent", "generator", "stack", "deployment_object",
+	_ = cmd.RegisterFlagCompletionFunc("actor-type", complete.Fixed(actorTypes...))
+	_ = cmd.RegisterFlagCompletionFunc("resource-type", complete.Fixed("agent", "generator", "stack", "deployment_object",
 		"template", "webhook", "work_order", "diagnostic", "config"))
 	return cmd
 }
 
-func parseTime(flag, s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		if d < 0 {
-			d = -d
-		}
-		return now.Add(-d), nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, cmdutil.FlagErrorf("invalid %s %q: want a duration such as 24h or an RFC 3339 time", flag, s)
-}
-
 func runList(ctx context.Context, opts *ListOptions) error {
-	f := opts.Factory
-	c, err := f.Client()
+	page, err := verb.Do(ctx, opts.Factory, func(ctx context.Context, c *client.Client) (client.AuditLogList, error) {
+		return c.Admin().AuditLogs(ctx, &opts.Query)
+	})
 	if err != nil {
 		return err
 	}
-	page, err := c.Admin().AuditLogs(ctx, &opts.Query)
-	if err != nil {
+	p := output.NewPrinter(opts.Factory, opts.Format)
+	if ok, err := p.PrintWire(page); ok {
 		return err
 	}
-	p := output.NewPrinter(f, opts.Format)
-	switch opts.Format {
-	case output.FormatJSON:
-		return output.WriteJSON(p.IO.Out, page)
-	case output.FormatYAML:
-		return output.WriteYAML(p.IO.Out, page)
-	}
-	if err := output.PrintList(p, Spec, page.Logs); err != nil {
+	if err := output.PrintList(p, specs.Audit, page.Logs); err != nil {
 		return err
 	}
 	if p.IO.IsStdoutTTY() && page.Total > int64(page.Count) {

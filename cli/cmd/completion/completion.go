@@ -2,13 +2,24 @@
 package completion
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/brokkr/brokkr/cli/cmdutil"
 )
 
-// NewCmdCompletion returns the completion command.
-func NewCmdCompletion(f *cmdutil.Factory) *cobra.Command {
+// Options are the inputs of the completion command.
+type Options struct {
+	Factory *cmdutil.Factory
+	// Root is the command tree the script completes.
+	Root  *cobra.Command
+	Shell string
+}
+
+// NewCmdCompletion returns the completion command; runF replaces the run function in tests.
+func NewCmdCompletion(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{Factory: f}
 	cmd := &cobra.Command{
 		Use:   "completion bash|zsh|fish|powershell",
 		Short: "Print a shell completion script",
@@ -26,19 +37,24 @@ cannot reach it.`,
 		ValidArgs: []cobra.Completion{"bash", "zsh", "fish", "powershell"},
 		Args:      cmdutil.ExactArgs(1, "shell (bash, zsh, fish or powershell)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			root, out := cmd.Root(), f.IOStreams.Out
-			switch args[0] {
-			case "bash":
-				return root.GenBashCompletionV2(out, true)
-			case "zsh":
-				return root.GenZshCompletion(out)
-			case "fish":
-				return root.GenFishCompletion(out, true)
-			case "powershell":
-				return root.GenPowerShellCompletionWithDesc(out)
-			}
-			return cmdutil.FlagErrorf("unsupported shell %q: want bash, zsh, fish or powershell", args[0])
+			opts.Root, opts.Shell = cmd.Root(), args[0]
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	return cmd
+}
+
+func run(_ context.Context, opts *Options) error {
+	out := opts.Factory.IOStreams.Out
+	switch opts.Shell {
+	case "bash":
+		return opts.Root.GenBashCompletionV2(out, true)
+	case "zsh":
+		return opts.Root.GenZshCompletion(out)
+	case "fish":
+		return opts.Root.GenFishCompletion(out, true)
+	case "powershell":
+		return opts.Root.GenPowerShellCompletionWithDesc(out)
+	}
+	return cmdutil.FlagErrorf("unsupported shell %q: want bash, zsh, fish or powershell", opts.Shell)
 }

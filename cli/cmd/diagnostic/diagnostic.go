@@ -4,7 +4,6 @@ package diagnostic
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -97,37 +96,6 @@ func printResponse(p *output.Printer, d client.DiagnosticResponse) error {
 	return Report(p.IO.Out, d, p.IO.IsStdoutTTY(), p.Now())
 }
 
-type podStatus struct {
-	Name       string `json:"name"`
-	Namespace  string `json:"namespace"`
-	Phase      string `json:"phase"`
-	Conditions []struct {
-		Type    string `json:"condition_type"`
-		Status  string `json:"status"`
-		Reason  string `json:"reason"`
-		Message string `json:"message"`
-	} `json:"conditions"`
-	Containers []struct {
-		Name         string `json:"name"`
-		Ready        bool   `json:"ready"`
-		RestartCount int    `json:"restart_count"`
-		State        string `json:"state"`
-		StateReason  string `json:"state_reason"`
-		StateMessage string `json:"state_message"`
-	} `json:"containers"`
-}
-
-type eventInfo struct {
-	Type          string `json:"event_type"`
-	Reason        string `json:"reason"`
-	Message       string `json:"message"`
-	Object        string `json:"involved_object"`
-	ObjectKind    string `json:"involved_object_kind"`
-	LastTimestamp string `json:"last_timestamp"`
-	Count         int    `json:"count"`
-	Error         string `json:"error"`
-}
-
 // Report writes a diagnostic request and its result for people to read.
 func Report(w io.Writer, d client.DiagnosticResponse, tty bool, now time.Time) error {
 	var b strings.Builder
@@ -151,8 +119,8 @@ func Report(w io.Writer, d client.DiagnosticResponse, tty bool, now time.Time) e
 	fmt.Fprintf(&b, "  Collected:  %s\n", ts(&res.CollectedAt, tty, now))
 
 	b.WriteString("\nPods:\n")
-	var pods []podStatus
-	if err := json.Unmarshal([]byte(res.PodStatuses), &pods); err != nil {
+	pods, err := res.DecodePods()
+	if err != nil {
 		fmt.Fprintf(&b, "  %s\n", indent(res.PodStatuses, "  "))
 	} else if len(pods) == 0 {
 		b.WriteString("  (none)\n")
@@ -165,46 +133,46 @@ func Report(w io.Writer, d client.DiagnosticResponse, tty bool, now time.Time) e
 				ready = "ready"
 			}
 			state := c.State
-			if c.StateReason != "" {
-				state += " (" + c.StateReason + ")"
+			if reason := deref(c.StateReason); reason != "" {
+				state += " (" + reason + ")"
 			}
 			fmt.Fprintf(&b, "    container %s: %s, %s, %d restarts\n", c.Name, state, ready, c.RestartCount)
-			if c.StateMessage != "" {
-				fmt.Fprintf(&b, "      %s\n", c.StateMessage)
+			if msg := deref(c.StateMessage); msg != "" {
+				fmt.Fprintf(&b, "      %s\n", msg)
 			}
 		}
 		for _, c := range p.Conditions {
 			if c.Status == "True" {
 				continue
 			}
-			line := fmt.Sprintf("    condition %s=%s", c.Type, c.Status)
-			if c.Reason != "" {
-				line += " " + c.Reason
+			line := fmt.Sprintf("    condition %s=%s", c.ConditionType, c.Status)
+			if reason := deref(c.Reason); reason != "" {
+				line += " " + reason
 			}
-			if c.Message != "" {
-				line += ": " + c.Message
+			if msg := deref(c.Message); msg != "" {
+				line += ": " + msg
 			}
 			b.WriteString(line + "\n")
 		}
 	}
 
 	b.WriteString("\nEvents:\n")
-	var events []eventInfo
-	if err := json.Unmarshal([]byte(res.Events), &events); err != nil {
+	events, err := res.DecodeEvents()
+	if err != nil {
 		fmt.Fprintf(&b, "  %s\n", indent(res.Events, "  "))
 	} else if len(events) == 0 {
 		b.WriteString("  (none)\n")
 	}
 	for _, e := range events {
-		if e.Error != "" {
-			fmt.Fprintf(&b, "  collection error: %s\n", e.Error)
+		if e.Error != nil && *e.Error != "" {
+			fmt.Fprintf(&b, "  collection error: %s\n", *e.Error)
 			continue
 		}
 		count := ""
-		if e.Count > 1 {
-			count = fmt.Sprintf(" (x%d)", e.Count)
+		if e.Count != nil && *e.Count > 1 {
+			count = fmt.Sprintf(" (x%d)", *e.Count)
 		}
-		fmt.Fprintf(&b, "  %-7s %s %s/%s: %s%s\n", e.Type, e.Reason, e.ObjectKind, e.Object, e.Message, count)
+		fmt.Fprintf(&b, "  %-7s %s %s/%s: %s%s\n", deref(e.EventType), deref(e.Reason), deref(e.InvolvedObjectKind), e.InvolvedObject, deref(e.Message), count)
 	}
 
 	b.WriteString("\nLogs:\n")
@@ -212,8 +180,8 @@ func Report(w io.Writer, d client.DiagnosticResponse, tty bool, now time.Time) e
 	case nil:
 		b.WriteString("  (none)\n")
 	default:
-		var tails map[string]string
-		if err := json.Unmarshal([]byte(*res.LogTails), &tails); err != nil {
+		tails, err := res.DecodeLogTails()
+		if err != nil {
 			fmt.Fprintf(&b, "  %s\n", indent(*res.LogTails, "  "))
 			break
 		}
@@ -235,7 +203,7 @@ func Report(w io.Writer, d client.DiagnosticResponse, tty bool, now time.Time) e
 			fmt.Fprintf(&b, "    %s\n", indent(text, "    "))
 		}
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err = io.WriteString(w, b.String())
 	return err
 }
 
@@ -245,6 +213,14 @@ func ts(t *time.Time, tty bool, now time.Time) string {
 		s += " ago"
 	}
 	return s
+}
+
+// deref is the text of an optional payload field, empty when it is absent.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func indent(s, prefix string) string {

@@ -45,10 +45,7 @@ events and log tails. With --wait the command polls until the request is finishe
 			if opts.Wait && opts.Timeout <= 0 {
 				return cmdutil.FlagErrorf("--timeout must be positive")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runGet(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, runGet)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Wait, "wait", false, "Wait until the request is finished")

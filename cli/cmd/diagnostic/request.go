@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/complete"
 	"github.com/brokkr/brokkr/cli/output"
 	"github.com/brokkr/brokkr/client"
 )
@@ -58,10 +59,7 @@ or expired) and prints pods, events and log tails.`,
 			if opts.Wait && opts.Timeout <= 0 {
 				return cmdutil.FlagErrorf("--timeout must be positive")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runRequest(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, runRequest)
 		},
 	}
 	fl := cmd.Flags()
@@ -74,7 +72,7 @@ or expired) and prints pods, events and log tails.`,
 	fl.DurationVar(&opts.Interval, "poll-interval", time.Second, "How often --wait polls")
 	_ = fl.MarkHidden("poll-interval")
 	output.AddFormatFlag(cmd, &opts.Format)
-	_ = cmd.RegisterFlagCompletionFunc("agent", cmdutil.CompleteAgentIDs(f))
+	_ = cmd.RegisterFlagCompletionFunc("agent", complete.AgentIDs(f))
 	return cmd
 }
 

@@ -15,10 +15,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/brokkr/brokkr/cli/cmd/agent"
-	"github.com/brokkr/brokkr/cli/cmd/resource"
 	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/complete"
 	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/cli/resolve"
+	"github.com/brokkr/brokkr/cli/specs"
+	"github.com/brokkr/brokkr/cli/verb"
+	"github.com/brokkr/brokkr/cli/watch"
 	"github.com/brokkr/brokkr/client"
 )
 
@@ -45,74 +48,41 @@ type ListOptions struct {
 // NewCmdList returns fleet list; runF replaces the run function in tests.
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
 	opts := &ListOptions{Factory: f}
-	cmd := &cobra.Command{
+	cmd := verb.NoArg(&cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List the fleet record of every agent",
 		Example: "  brokkrctl fleet list\n  brokkrctl fleet list --generator ci -o json",
-		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			ctx := cmd.Context()
-			c, err := f.Client()
-			if err != nil {
-				return err
-			}
-			var gen *uuid.UUID
-			if opts.Generator != "" {
-				id, err := resource.GeneratorID(ctx, c, opts.Generator)
-				if err != nil {
-					return err
-				}
-				gen = &id
-			}
-			recs, err := c.Fleet().List(ctx, gen)
-			if err != nil {
-				return err
-			}
-			return output.PrintList(output.NewPrinter(f, opts.Format), agent.FleetSpec, recs)
-		},
-	}
+	}, verb.Setup[ListOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runList})
 	cmd.Flags().StringVar(&opts.Generator, "generator", "", "Only agents registered with this generator (name or id)")
-	output.AddFormatFlag(cmd, &opts.Format)
-	_ = cmd.RegisterFlagCompletionFunc("generator", cmdutil.CompleteGenerators(f))
+	_ = cmd.RegisterFlagCompletionFunc("generator", complete.Generators(f))
 	return cmd
 }
 
-// WatchOptions are the inputs of fleet watch.
-type WatchOptions struct {
-	Factory *cmdutil.Factory
-	Format  output.Format
+func runList(ctx context.Context, opts *ListOptions) error {
+	return verb.List(ctx, opts.Factory, opts.Format, specs.Fleet, func(ctx context.Context, c *client.Client) ([]client.FleetAgentRecord, error) {
+		gen, err := resolve.OptionalGeneratorID(ctx, c, opts.Generator)
+		if err != nil {
+			return nil, err
+		}
+		return c.Fleet().List(ctx, gen)
+	})
 }
+
+// WatchOptions are the inputs of fleet watch.
+type WatchOptions = verb.FormatOptions
 
 // NewCmdWatch returns fleet watch; runF replaces the run function in tests.
 func NewCmdWatch(f *cmdutil.Factory, runF func(*WatchOptions) error) *cobra.Command {
 	opts := &WatchOptions{Factory: f}
-	cmd := &cobra.Command{
+	return verb.NoArg(&cobra.Command{
 		Use:   "watch",
 		Short: "Stream fleet updates",
 		Long: `Stream fleet updates over the broker's live channel. On a terminal the fleet table is
 redrawn whenever an agent's record changes; otherwise every update is printed as one line of
 JSON (the fleet record). Stop with Ctrl-C.`,
 		Example: "  brokkrctl fleet watch\n  brokkrctl fleet watch | jq -c 'select(.ws_connected == false)'",
-		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runWatch(cmd.Context(), opts)
-		},
-	}
-	output.AddFormatFlag(cmd, &opts.Format)
-	return cmd
+	}, verb.Setup[WatchOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runWatch})
 }
 
 func runWatch(ctx context.Context, opts *WatchOptions) error {
@@ -186,6 +156,6 @@ func redraw(p *output.Printer, records map[uuid.UUID]client.FleetAgentRecord) er
 		}
 		return list[i].AgentID.String() < list[j].AgentID.String()
 	})
-	fmt.Fprintf(p.IO.Out, "%sFleet: %d agents    %s\n\n", resource.ClearScreen, len(list), p.Now().Format(time.TimeOnly))
-	return output.PrintList(p, agent.FleetSpec, list)
+	fmt.Fprintf(p.IO.Out, "%sFleet: %d agents    %s\n\n", watch.ClearScreen, len(list), p.Now().Format(time.TimeOnly))
+	return output.PrintList(p, specs.Fleet, list)
 }

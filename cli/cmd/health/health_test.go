@@ -3,22 +3,8 @@ package health
 import (
 	"testing"
 
-	"github.com/google/uuid"
-
 	"github.com/brokkr/brokkr/cli/cmdtest"
-	"github.com/brokkr/brokkr/cli/output"
 )
-
-func TestNewCmdObjectHealth(t *testing.T) {
-	id := uuid.MustParse("9d2c4b1e-0b6d-4f3c-8a55-1d2f3a4b5c6d")
-	cmdtest.RunTable(t, NewCmdObjectHealth, func(o *ObjectOptions) { o.Factory = nil }, []cmdtest.FlagCase[ObjectOptions]{
-		{Name: "json", Args: []string{id.String(), "-o", "json"}, Want: ObjectOptions{ID: id, Format: output.FormatJSON}},
-		{Name: "defaults", Args: []string{id.String()}, Want: ObjectOptions{ID: id, Format: output.FormatTable}},
-		{Name: "not a uuid", Args: []string{"web"}, WantErr: true},
-		{Name: "missing", WantErr: true},
-		{Name: "bad format", Args: []string{id.String(), "-o", "x"}, WantErr: true},
-	})
-}
 
 func TestNewCmdHealthTree(t *testing.T) {
 	root := NewCmdHealth(cmdtest.Factory(false, ""))

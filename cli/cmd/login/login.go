@@ -14,6 +14,7 @@ import (
 	"github.com/brokkr/brokkr/cli/config"
 	"github.com/brokkr/brokkr/cli/iostreams"
 	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/cli/verb"
 	"github.com/brokkr/brokkr/client"
 )
 
@@ -36,7 +37,7 @@ type LoginOptions struct {
 // NewCmdLogin returns the login command; runF replaces the run function in tests.
 func NewCmdLogin(f *cmdutil.Factory, runF func(*LoginOptions) error) *cobra.Command {
 	opts := &LoginOptions{IO: f.IOStreams, Config: f.Config, SaveConfig: f.SaveConfig, NewClient: f.NewClient}
-	cmd := &cobra.Command{
+	cmd := verb.NoArg(&cobra.Command{
 		Use:   "login",
 		Short: "Verify a PAK against a broker and save it as a context",
 		Long: `Verify a PAK with the broker (POST /auth/pak), print whom it identifies (admin, an agent
@@ -49,8 +50,8 @@ is named after the broker's host unless --context names it.`,
 		Example: `  brokkrctl login --broker-url http://localhost:3000 --pak brokkr_BR...
   pass show brokkr/prod | brokkrctl login --broker-url https://brokkr.example.com --with-token --context prod
   brokkrctl login --broker-url https://brokkr.example.com --pak-command "pass show brokkr/prod"`,
-		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+	}, verb.Setup[LoginOptions]{Opts: opts, RunF: runF, Run: runLogin,
+		Check: func(*cobra.Command) error {
 			opts.BrokerURL = first(f.Global.BrokerURL, f.Getenv(config.EnvBrokerURL))
 			opts.PAK = f.Global.PAK
 			opts.ContextName = f.Global.Context
@@ -79,12 +80,8 @@ is named after the broker's host unless --context names it.`,
 			if opts.PAK == "" && opts.PAKCommand == "" {
 				return cmdutil.FlagErrorf("a PAK is required: --pak, --with-token, --pak-command or %s", config.EnvPAK)
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runLogin(cmd.Context(), opts)
-		},
-	}
+			return nil
+		}})
 	cmd.Flags().BoolVar(&opts.WithToken, "with-token", false, "Read the PAK from standard input")
 	cmd.Flags().StringVar(&opts.PAKCommand, "pak-command", "", "Command whose output is the PAK (saved instead of the PAK)")
 	cmd.Flags().StringVar(&opts.CAFile, "ca-file", "", "PEM file of CA certificates to trust for this broker")
@@ -175,25 +172,20 @@ type LogoutOptions struct {
 // NewCmdLogout returns the logout command; runF replaces the run function in tests.
 func NewCmdLogout(f *cmdutil.Factory, runF func(*LogoutOptions) error) *cobra.Command {
 	opts := &LogoutOptions{IO: f.IOStreams, Config: f.Config, SaveConfig: f.SaveConfig}
-	cmd := &cobra.Command{
+	return verb.NoArg(&cobra.Command{
 		Use:   "logout",
 		Short: "Remove a context and its PAK from the configuration file",
 		Long:  "Remove the current context (or the one named with --context) from the configuration file.",
 		Example: `  brokkrctl logout
   brokkrctl logout --context staging`,
-		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+	}, verb.Setup[LogoutOptions]{Opts: opts, RunF: runF, Run: runLogout,
+		Check: func(*cobra.Command) error {
 			opts.ContextName = first(f.Global.Context, f.Getenv(config.EnvContext))
-			if runF != nil {
-				return runF(opts)
-			}
-			return runLogout(opts)
-		},
-	}
-	return cmd
+			return nil
+		}})
 }
 
-func runLogout(opts *LogoutOptions) error {
+func runLogout(_ context.Context, opts *LogoutOptions) error {
 	file, err := opts.Config()
 	if err != nil {
 		return err

@@ -30,3 +30,13 @@ func TestNewCmdYAML(t *testing.T) {
 		{Name: "no format flag", Args: []string{objID.String(), "-o", "json"}, WantErr: true},
 	})
 }
+
+func TestNewCmdHealth(t *testing.T) {
+	cmdtest.RunTable(t, NewCmdHealth, func(o *HealthOptions) { o.Factory = nil }, []cmdtest.FlagCase[HealthOptions]{
+		{Name: "json", Args: []string{objID.String(), "-o", "json"}, Want: HealthOptions{ID: objID, Format: output.FormatJSON}},
+		{Name: "defaults", Args: []string{objID.String()}, Want: HealthOptions{ID: objID, Format: output.FormatTable}},
+		{Name: "not a uuid", Args: []string{"web"}, WantErr: true},
+		{Name: "missing", WantErr: true},
+		{Name: "bad format", Args: []string{objID.String(), "-o", "x"}, WantErr: true},
+	})
+}

@@ -1,10 +1,7 @@
 package stack
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,13 +11,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/google/uuid"
-	"go.yaml.in/yaml/v3"
 
-	"github.com/brokkr/brokkr/cli/cmd/resource"
+	"github.com/brokkr/brokkr/cli/resolve"
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/manifest"
 )
 
 // Manifest is one manifest file of a bundle.
@@ -100,57 +96,33 @@ func ReadManifestDir(fsys fs.FS, dir string) ([]Manifest, error) {
 	return out, nil
 }
 
-// ValidateManifest checks that every non-null YAML document of m parses and has a string
-// apiVersion and kind.
+// ValidateManifest checks that the agent can apply every object of m (see manifest.Parse);
+// the error names the file.
 func ValidateManifest(m Manifest) error {
-	dec := yaml.NewDecoder(bytes.NewReader(m.Content))
-	for n := 1; ; n++ {
-		var doc any
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: document %d: %w", m.Name, n, err)
-		}
-		if doc == nil {
-			continue
-		}
-		obj, ok := doc.(map[string]any)
-		if !ok {
-			return fmt.Errorf("%s: document %d: not a mapping", m.Name, n)
-		}
-		for _, field := range []string{"apiVersion", "kind"} {
-			if v, ok := obj[field].(string); !ok || v == "" {
-				return fmt.Errorf("%s: document %d: missing string %s", m.Name, n, field)
-			}
-		}
+	if _, err := manifest.Parse(string(m.Content)); err != nil {
+		return fmt.Errorf("%s: %w", m.Name, err)
 	}
+	return nil
 }
 
 // BuildBundle validates the manifests and joins them into the bundle posted as one
-// deployment object: each file's content with trailing whitespace trimmed, joined with
-// "\n---\n", plus a final newline. Other Brokkr tools build bundles the same way, so equal
-// inputs give equal checksums whichever tool applied them.
+// deployment object (see manifest.Bundle), which must hold at least one object.
 func BuildBundle(ms []Manifest) (string, error) {
 	if len(ms) == 0 {
 		return "", errors.New("no manifests")
 	}
-	parts := make([]string, 0, len(ms))
+	files := make([]string, 0, len(ms))
 	for _, m := range ms {
 		if err := ValidateManifest(m); err != nil {
 			return "", err
 		}
-		parts = append(parts, strings.TrimRightFunc(string(m.Content), unicode.IsSpace))
+		files = append(files, string(m.Content))
 	}
-	return strings.Join(parts, "\n---\n") + "\n", nil
-}
-
-// Checksum is the lowercase hex SHA-256 of a bundle, as the broker stores it in
-// yaml_checksum.
-func Checksum(bundle string) string {
-	sum := sha256.Sum256([]byte(bundle))
-	return hex.EncodeToString(sum[:])
+	bundle := manifest.Bundle(files...)
+	if err := manifest.Validate(bundle); err != nil {
+		return "", fmt.Errorf("bundle: %w", err)
+	}
+	return bundle, nil
 }
 
 // ApplyRequest describes one apply.
@@ -193,7 +165,7 @@ func Apply(ctx context.Context, c *client.Client, req ApplyRequest) (ApplyResult
 	if err != nil {
 		return res, fmt.Errorf("read the latest deployment object of stack %s: %w", st.Name, err)
 	}
-	sum := Checksum(req.Bundle)
+	sum := manifest.Checksum(req.Bundle)
 	res.Result = ResultCreated
 	if latest != nil {
 		if latest.YAMLChecksum == sum && !latest.IsDeletionMarker {
@@ -244,7 +216,7 @@ func owningGenerator(ctx context.Context, c *client.Client, ref string) (uuid.UU
 		if ref == "" {
 			return uuid.Nil, errors.New("--generator is required with an admin PAK: name the generator that owns the stack")
 		}
-		g, err := resource.Generator(ctx, c, ref)
+		g, err := resolve.Generator(ctx, c, ref)
 		if err != nil {
 			return uuid.Nil, err
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/brokkr/brokkr/cli/cmdutil"
 	"github.com/brokkr/brokkr/cli/iostreams"
+	"github.com/brokkr/brokkr/internal/manifest"
 )
 
 func TestBuildBundle(t *testing.T) {
@@ -20,38 +21,38 @@ func TestBuildBundle(t *testing.T) {
 	}{
 		{
 			name:  "one file keeps its content and ends with one newline",
-			files: []Manifest{{Name: "a.yaml", Content: []byte("apiVersion: v1\nkind: ConfigMap\n\n\n")}},
-			want:  "apiVersion: v1\nkind: ConfigMap\n",
+			files: []Manifest{{Name: "a.yaml", Content: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: configmap}\n\n\n")}},
+			want:  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: configmap}\n",
 		},
 		{
 			name: "files are joined with a separator, trailing whitespace trimmed",
 			files: []Manifest{
-				{Name: "a.yaml", Content: []byte("apiVersion: v1\nkind: A\n  \t\n")},
-				{Name: "b.yml", Content: []byte("apiVersion: v1\nkind: B")},
+				{Name: "a.yaml", Content: []byte("apiVersion: v1\nmetadata: {name: a}\nkind: A\n  \t\n")},
+				{Name: "b.yml", Content: []byte("apiVersion: v1\nkind: B\nmetadata: {name: b}")},
 			},
-			want: "apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\n",
+			want: "apiVersion: v1\nmetadata: {name: a}\nkind: A\n---\napiVersion: v1\nkind: B\nmetadata: {name: b}\n",
 		},
 		{
 			name: "leading whitespace and inner documents are kept as written",
 			files: []Manifest{
-				{Name: "a.yaml", Content: []byte("\n# comment\napiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: C\n")},
+				{Name: "a.yaml", Content: []byte("\n# comment\napiVersion: v1\nkind: A\nmetadata: {name: a}\n---\napiVersion: v1\nkind: C\nmetadata: {name: c}\n")},
 			},
-			want: "\n# comment\napiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: C\n",
+			want: "\n# comment\napiVersion: v1\nkind: A\nmetadata: {name: a}\n---\napiVersion: v1\nkind: C\nmetadata: {name: c}\n",
 		},
 		{
 			name:  "null documents are allowed",
-			files: []Manifest{{Name: "a.yaml", Content: []byte("---\napiVersion: v1\nkind: A\n---\n")}},
-			want:  "---\napiVersion: v1\nkind: A\n---\n",
+			files: []Manifest{{Name: "a.yaml", Content: []byte("---\napiVersion: v1\nkind: A\nmetadata: {name: a}\n---\n")}},
+			want:  "---\napiVersion: v1\nkind: A\nmetadata: {name: a}\n---\n",
 		},
 		{
 			name:    "missing kind names the file and document",
-			files:   []Manifest{{Name: "dir/x.yaml", Content: []byte("apiVersion: v1\nkind: A\n---\napiVersion: v1\n")}},
-			wantErr: "dir/x.yaml: document 2: missing string kind",
+			files:   []Manifest{{Name: "dir/x.yaml", Content: []byte("apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\napiVersion: v1\n")}},
+			wantErr: "dir/x.yaml: document 2: kind is required",
 		},
 		{
 			name:    "apiVersion must be a string",
-			files:   []Manifest{{Name: "x.yaml", Content: []byte("apiVersion: 1\nkind: A\n")}},
-			wantErr: "x.yaml: document 1: missing string apiVersion",
+			files:   []Manifest{{Name: "x.yaml", Content: []byte("apiVersion: 1\nkind: A\nmetadata: {name: a}\n")}},
+			wantErr: "x.yaml: document 1: apiVersion is required",
 		},
 		{
 			name:    "not a mapping",
@@ -85,12 +86,12 @@ func TestBuildBundle(t *testing.T) {
 }
 
 func TestChecksumIsSHA256OfBundle(t *testing.T) {
-	b, err := BuildBundle([]Manifest{{Name: "a", Content: []byte("apiVersion: v1\nkind: A\n")}, {Name: "b", Content: []byte("apiVersion: v1\nkind: B\n")}})
+	b, err := BuildBundle([]Manifest{{Name: "a", Content: []byte("apiVersion: v1\nkind: A\nmetadata: {name: a}\n")}, {Name: "b", Content: []byte("apiVersion: v1\nkind: B\nmetadata: {name: b}\n")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte("apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\n"))
-	if got := Checksum(b); got != hex.EncodeToString(sum[:]) {
+	sum := sha256.Sum256([]byte("apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\napiVersion: v1\nkind: B\nmetadata: {name: b}\n"))
+	if got := manifest.Checksum(b); got != hex.EncodeToString(sum[:]) {
 		t.Fatalf("checksum %s", got)
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/complete"
 	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/cli/verb"
 )
 
 // ApplyOptions are the inputs of stack apply.
@@ -24,12 +26,13 @@ type ApplyOptions struct {
 // NewCmdApply returns stack apply; runF replaces the run function in tests.
 func NewCmdApply(f *cmdutil.Factory, runF func(*ApplyOptions) error) *cobra.Command {
 	opts := &ApplyOptions{Factory: f}
-	cmd := &cobra.Command{
+	cmd := verb.NoArg(&cobra.Command{
 		Use:   "apply -f DIR|FILE|- --stack NAME",
 		Short: "Make manifests the latest deployment object of a stack",
 		Long: `Apply Kubernetes manifests to a stack. -f names a directory (its top-level *.yaml and
-*.yml files, in name order), one file, or "-" for stdin. Every YAML document must parse and
-have an apiVersion and a kind.
+*.yml files, in name order), one file, or "-" for stdin. Every object must be one an agent
+can apply: apiVersion, kind and metadata.name set (each item of a List too); the broker
+refuses anything else.
 
 The files are joined into one bundle. The stack is created when it does not exist (owned by
 the generator of a generator PAK, or by --generator with an admin PAK) and gets every
@@ -40,31 +43,23 @@ and the result is "created" (first object) or "updated". The result is printed o
 		Example: `  brokkrctl stack apply -f ./manifests --stack web
   brokkrctl stack apply -f deploy.yaml --stack web --label env=prod --generator ci
   kustomize build overlays/prod | brokkrctl stack apply -f - --stack web -o json`,
-		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
+	}, verb.Setup[ApplyOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runApply,
+		Check: func(*cobra.Command) error {
 			if opts.File == "" {
 				return cmdutil.FlagErrorf("-f is required: a directory, a file or - for stdin")
 			}
 			if strings.TrimSpace(opts.Stack) == "" {
 				return cmdutil.FlagErrorf("--stack is required")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runApply(cmd.Context(), opts)
-		},
-	}
+			return nil
+		}})
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.File, "filename", "f", "", `Manifest directory or file ("-" reads stdin)`)
 	fl.StringVar(&opts.Stack, "stack", "", "Stack name (created when missing)")
 	fl.StringVar(&opts.Generator, "generator", "", "Owning generator, name or id (required with an admin PAK)")
 	fl.StringArrayVar(&opts.Labels, "label", nil, "Label the stack (repeatable)")
-	output.AddFormatFlag(cmd, &opts.Format)
-	_ = cmd.RegisterFlagCompletionFunc("stack", cmdutil.CompleteStacks(f))
-	_ = cmd.RegisterFlagCompletionFunc("generator", cmdutil.CompleteGenerators(f))
+	_ = cmd.RegisterFlagCompletionFunc("stack", complete.Stacks(f))
+	_ = cmd.RegisterFlagCompletionFunc("generator", complete.Generators(f))
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
 	return cmd
 }
@@ -98,12 +93,10 @@ func runApply(ctx context.Context, opts *ApplyOptions) error {
 	default:
 		output.Successf(ios, "Stack %s %s: deployment object #%d (%s, checksum %s)", res.Stack.Name, res.Result, obj.SequenceID, obj.ID, obj.YAMLChecksum[:12])
 	}
-	switch opts.Format {
-	case output.FormatJSON:
-		return output.WriteJSON(ios.Out, res)
-	case output.FormatYAML:
-		return output.WriteYAML(ios.Out, res)
-	case output.FormatName:
+	if ok, err := output.WriteWire(ios.Out, opts.Format, res); ok {
+		return err
+	}
+	if opts.Format == output.FormatName {
 		_, err := fmt.Fprintf(ios.Out, "deploymentobject/%s\n", obj.ID)
 		return err
 	}

@@ -11,9 +11,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/brokkr/brokkr/cli/cmd/resource"
 	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/complete"
 	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/cli/resolve"
+	"github.com/brokkr/brokkr/cli/specs"
+	"github.com/brokkr/brokkr/cli/verb"
 	"github.com/brokkr/brokkr/client"
 )
 
@@ -49,23 +52,30 @@ the stack's latest object with the bundle stack apply would post.`,
 		},
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			if len(args) == 0 {
-				comp, _ := cmdutil.CompleteStacks(f)(cmd, args, toComplete)
-				objs, _ := resource.CompleteObjectIDs(f)(cmd, args, toComplete)
+				comp, _ := complete.Stacks(f)(cmd, args, toComplete)
+				objs, _ := complete.ObjectIDs(f)(cmd, args, toComplete)
 				return append(comp, objs...), cobra.ShellCompDirectiveNoFileComp
 			}
-			return resource.CompleteObjectIDs(f)(cmd, args, toComplete)
+			return complete.ObjectIDs(f)(cmd, args, toComplete)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
-			if runF != nil {
-				return runF(opts)
-			}
-			return runDiff(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, runDiff)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.File, "filename", "f", "", `Compare the stack's latest object with these manifests ("-" reads stdin)`)
 	cmd.Flags().BoolVar(&opts.ExitCode, "exit-code", false, "Exit 1 when there are differences")
 	return cmd
+}
+
+// diffSide is one side of a diff: a name for the header and the text.
+type diffSide struct{ name, text string }
+
+// noObject is the side of a diff where there is no deployment object.
+var noObject = diffSide{name: "/dev/null"}
+
+func objectSide(o client.DeploymentObject) diffSide {
+	return diffSide{name: objectName(o), text: o.YAMLContent}
 }
 
 func runDiff(ctx context.Context, opts *DiffOptions) error {
@@ -74,64 +84,19 @@ func runDiff(ctx context.Context, opts *DiffOptions) error {
 	if err != nil {
 		return err
 	}
-	var nameA, nameB, a, b string
+	var a, b diffSide
 	switch {
 	case len(opts.Args) == 2:
-		ids := make([]uuid.UUID, 2)
-		for i, s := range opts.Args {
-			if ids[i], err = cmdutil.ParseUUID("deployment object ID", s); err != nil {
-				return err
-			}
-		}
-		oa, err := c.DeploymentObjects().Get(ctx, ids[0])
-		if err != nil {
-			return err
-		}
-		ob, err := c.DeploymentObjects().Get(ctx, ids[1])
-		if err != nil {
-			return err
-		}
-		nameA, nameB, a, b = objectName(oa), objectName(ob), oa.YAMLContent, ob.YAMLContent
+		a, b, err = diffObjects(ctx, c, opts.Args)
 	case opts.File != "":
-		ms, err := ReadManifests(opts.File, f.IOStreams.In)
-		if err != nil {
-			return err
-		}
-		bundle, err := BuildBundle(ms)
-		if err != nil {
-			return err
-		}
-		id, err := resource.StackID(ctx, c, opts.Args[0])
-		if err != nil {
-			return err
-		}
-		objs, err := resource.ObjectsOf(ctx, c, id, 1, true)
-		if err != nil {
-			return err
-		}
-		nameA, nameB, b = "/dev/null", opts.File, bundle
-		if len(objs) > 0 {
-			nameA, a = objectName(objs[0]), objs[0].YAMLContent
-		}
+		a, b, err = diffFiles(ctx, c, opts)
 	default:
-		id, err := resource.StackID(ctx, c, opts.Args[0])
-		if err != nil {
-			return err
-		}
-		objs, err := resource.ObjectsOf(ctx, c, id, 2, true)
-		if err != nil {
-			return err
-		}
-		switch len(objs) {
-		case 0:
-			return fmt.Errorf("stack %s has no deployment objects", opts.Args[0])
-		case 1:
-			nameA, nameB, b = "/dev/null", objectName(objs[0]), objs[0].YAMLContent
-		default:
-			nameA, nameB, a, b = objectName(objs[1]), objectName(objs[0]), objs[1].YAMLContent, objs[0].YAMLContent
-		}
+		a, b, err = diffLatest(ctx, c, opts.Args[0])
 	}
-	d := UnifiedDiff(nameA, nameB, a, b)
+	if err != nil {
+		return err
+	}
+	d := UnifiedDiff(a.name, b.name, a.text, b.text)
 	if d == "" {
 		fmt.Fprintln(f.IOStreams.ErrOut, "No differences.")
 		return nil
@@ -143,6 +108,72 @@ func runDiff(ctx context.Context, opts *DiffOptions) error {
 		return cmdutil.ErrSilent
 	}
 	return nil
+}
+
+// diffObjects compares two deployment objects given by id.
+func diffObjects(ctx context.Context, c *client.Client, args []string) (diffSide, diffSide, error) {
+	objs := make([]diffSide, 2)
+	ids := make([]uuid.UUID, 2)
+	for i, s := range args {
+		id, err := cmdutil.ParseUUID("deployment object ID", s)
+		if err != nil {
+			return diffSide{}, diffSide{}, err
+		}
+		ids[i] = id
+	}
+	for i, id := range ids {
+		o, err := c.DeploymentObjects().Get(ctx, id)
+		if err != nil {
+			return diffSide{}, diffSide{}, err
+		}
+		objs[i] = objectSide(o)
+	}
+	return objs[0], objs[1], nil
+}
+
+// diffFiles compares the stack's latest object with the bundle of the manifests of -f.
+func diffFiles(ctx context.Context, c *client.Client, opts *DiffOptions) (diffSide, diffSide, error) {
+	ms, err := ReadManifests(opts.File, opts.Factory.IOStreams.In)
+	if err != nil {
+		return diffSide{}, diffSide{}, err
+	}
+	bundle, err := BuildBundle(ms)
+	if err != nil {
+		return diffSide{}, diffSide{}, err
+	}
+	objs, err := latestObjects(ctx, c, opts.Args[0], 1)
+	if err != nil {
+		return diffSide{}, diffSide{}, err
+	}
+	a := noObject
+	if len(objs) > 0 {
+		a = objectSide(objs[0])
+	}
+	return a, diffSide{name: opts.File, text: bundle}, nil
+}
+
+// diffLatest compares the stack's latest object with the one before it.
+func diffLatest(ctx context.Context, c *client.Client, ref string) (diffSide, diffSide, error) {
+	objs, err := latestObjects(ctx, c, ref, 2)
+	if err != nil {
+		return diffSide{}, diffSide{}, err
+	}
+	switch len(objs) {
+	case 0:
+		return diffSide{}, diffSide{}, fmt.Errorf("stack %s has no deployment objects", ref)
+	case 1:
+		return noObject, objectSide(objs[0]), nil
+	}
+	return objectSide(objs[1]), objectSide(objs[0]), nil
+}
+
+// latestObjects returns the stack's n newest deployment objects with their YAML.
+func latestObjects(ctx context.Context, c *client.Client, ref string, n int) ([]client.DeploymentObject, error) {
+	id, err := resolve.StackID(ctx, c, ref)
+	if err != nil {
+		return nil, err
+	}
+	return resolve.StackObjects(ctx, c, id, n, true)
 }
 
 func objectName(o client.DeploymentObject) string {
@@ -183,32 +214,22 @@ type RollbackOptions struct {
 // NewCmdRollback returns stack rollback; runF replaces the run function in tests.
 func NewCmdRollback(f *cmdutil.Factory, runF func(*RollbackOptions) error) *cobra.Command {
 	opts := &RollbackOptions{Factory: f}
-	cmd := &cobra.Command{
+	cmd := verb.OneArg(&cobra.Command{
 		Use:   "rollback NAME|ID --to SEQUENCE|OBJECT_ID",
 		Short: "Make an earlier deployment object's YAML the latest again",
 		Long: `Roll a stack back: the YAML of an earlier deployment object (by sequence number or id) is
 posted as a new deployment object, so history stays append-only. Nothing is written when the
 latest object already has that content.`,
-		Example:           "  brokkrctl stack rollback web --to 3\n  brokkrctl stack rollback web --to 9d2c4b1e-...",
-		Args:              cmdutil.ExactArgs(1, "stack NAME or ID"),
-		ValidArgsFunction: cmdutil.OnlyFirstArg(cmdutil.CompleteStacks(f)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
+		Example: "  brokkrctl stack rollback web --to 3\n  brokkrctl stack rollback web --to 9d2c4b1e-...",
+	}, stackArg(f), verb.Setup[RollbackOptions]{Opts: opts, Format: &opts.Format, Ref: &opts.Ref, RunF: runF, Run: runRollback,
+		Check: func(*cobra.Command) error {
 			if opts.To == "" {
 				return cmdutil.FlagErrorf("--to is required: a sequence number or a deployment object id")
 			}
-			opts.Ref = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return runRollback(cmd.Context(), opts)
-		},
-	}
+			return nil
+		}})
 	cmd.Flags().StringVar(&opts.To, "to", "", "Sequence number or id of the object to restore")
-	output.AddFormatFlag(cmd, &opts.Format)
-	_ = cmd.RegisterFlagCompletionFunc("to", resource.CompleteObjectIDs(f))
+	_ = cmd.RegisterFlagCompletionFunc("to", complete.ObjectIDs(f))
 	return cmd
 }
 
@@ -241,11 +262,11 @@ func runRollback(ctx context.Context, opts *RollbackOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := resource.Stack(ctx, c, opts.Ref)
+	st, err := resolve.Stack(ctx, c, opts.Ref)
 	if err != nil {
 		return err
 	}
-	objs, err := resource.ObjectsOf(ctx, c, st.ID, 0, false)
+	objs, err := resolve.StackObjects(ctx, c, st.ID, 0, false)
 	if err != nil {
 		return err
 	}
@@ -266,12 +287,12 @@ func runRollback(ctx context.Context, opts *RollbackOptions) error {
 	if objs[0].YAMLChecksum == target.YAMLChecksum && !objs[0].IsDeletionMarker {
 		objs[0].YAMLContent = target.YAMLContent // equal checksums: equal content
 		output.Successf(f.IOStreams, "Stack %s already has the content of object #%d (latest is #%d)", st.Name, target.SequenceID, objs[0].SequenceID)
-		return output.PrintOne(p, ObjectSpec, objs[0])
+		return output.PrintOne(p, specs.DeploymentObject, objs[0])
 	}
 	obj, err := c.Stacks().CreateDeploymentObject(ctx, st.ID, target.YAMLContent, false)
 	if err != nil {
 		return err
 	}
 	output.Successf(f.IOStreams, "Rolled stack %s back to the content of object #%d as object #%d", st.Name, target.SequenceID, obj.SequenceID)
-	return output.PrintOne(p, ObjectSpec, obj)
+	return output.PrintOne(p, specs.DeploymentObject, obj)
 }

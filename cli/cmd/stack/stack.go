@@ -6,17 +6,26 @@ package stack
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/brokkr/brokkr/cli/cmd/resource"
 	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/complete"
+	"github.com/brokkr/brokkr/cli/meta"
 	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/cli/resolve"
+	"github.com/brokkr/brokkr/cli/specs"
+	"github.com/brokkr/brokkr/cli/verb"
+	"github.com/brokkr/brokkr/cli/watch"
 	"github.com/brokkr/brokkr/client"
 )
+
+// stackArg is the stack argument of the verbs on one stack.
+func stackArg(f *cmdutil.Factory) verb.Arg {
+	return verb.Arg{What: "stack NAME or ID", Complete: complete.Stacks(f)}
+}
 
 // NewCmdStack returns the stack noun.
 func NewCmdStack(f *cmdutil.Factory) *cobra.Command {
@@ -36,82 +45,16 @@ stack apply its latest object.`,
 		NewCmdDelete(f, nil), NewCmdApply(f, nil), NewCmdWait(f, nil), NewCmdObjects(f, nil),
 		NewCmdDiff(f, nil), NewCmdRollback(f, nil), NewCmdHealth(f, nil),
 		NewCmdTelemetry(f, nil, telemetryEvents), NewCmdTelemetry(f, nil, telemetryLogs),
-		resource.NewCmdLabel(f, MetaAPI(f)), resource.NewCmdAnnotation(f, MetaAPI(f)))
+		meta.NewCmdLabel(f, MetaAPI(f)), meta.NewCmdAnnotation(f, MetaAPI(f)))
 	return cmd
 }
 
 // MetaAPI connects the label and annotation verbs to stacks.
-func MetaAPI(f *cmdutil.Factory) resource.MetaAPI {
-	return resource.MetaAPI{
-		Noun:     "stack",
-		Complete: cmdutil.CompleteStacks(f),
-		Resolve:  resource.StackID,
-		Labels: func(ctx context.Context, c *client.Client, id uuid.UUID) ([]resource.Label, error) {
-			ls, err := c.Stacks().Labels(ctx, id)
-			out := make([]resource.Label, len(ls))
-			for i, l := range ls {
-				out[i] = resource.Label{Label: l.Label}
-			}
-			return out, err
-		},
-		AddLabel: func(ctx context.Context, c *client.Client, id uuid.UUID, l string) error {
-			_, err := c.Stacks().AddLabel(ctx, id, l)
-			return err
-		},
-		RemoveLabel: func(ctx context.Context, c *client.Client, id uuid.UUID, l string) error {
-			return c.Stacks().RemoveLabel(ctx, id, l)
-		},
-		Annotations: func(ctx context.Context, c *client.Client, id uuid.UUID) ([]resource.Annotation, error) {
-			as, err := c.Stacks().Annotations(ctx, id)
-			out := make([]resource.Annotation, len(as))
-			for i, a := range as {
-				out[i] = resource.Annotation{Key: a.Key, Value: a.Value}
-			}
-			return out, err
-		},
-		AddAnnotation: func(ctx context.Context, c *client.Client, id uuid.UUID, k, v string) error {
-			_, err := c.Stacks().AddAnnotation(ctx, id, k, v)
-			return err
-		},
-		RemoveAnnotation: func(ctx context.Context, c *client.Client, id uuid.UUID, k string) error {
-			return c.Stacks().RemoveAnnotation(ctx, id, k)
-		},
-	}
-}
-
-// Spec is the table of stacks.
-var Spec = output.Spec[client.Stack]{
-	Kind: "stack",
-	Name: func(s client.Stack) string { return s.Name },
-	Columns: []output.Column[client.Stack]{
-		output.Text("ID", func(s client.Stack) string { return s.ID.String() }),
-		output.Text("NAME", func(s client.Stack) string { return s.Name }),
-		output.Text("GENERATOR", func(s client.Stack) string { return s.GeneratorID.String() }),
-		output.Age("AGE", func(s client.Stack) *time.Time { return &s.CreatedAt }),
-		output.WideOnly(output.Age("UPDATED", func(s client.Stack) *time.Time { return &s.UpdatedAt })),
-		output.WideOnly(output.Text("DESCRIPTION", func(s client.Stack) string { return resource.OrDash(s.Description) })),
-	},
-}
-
-// ObjectSpec is the table of deployment objects.
-var ObjectSpec = output.Spec[client.DeploymentObject]{
-	Kind:   "deploymentobject",
-	Plural: "deployment objects",
-	Name:   func(o client.DeploymentObject) string { return o.ID.String() },
-	Columns: []output.Column[client.DeploymentObject]{
-		output.Text("SEQ", func(o client.DeploymentObject) string { return strconv.FormatInt(o.SequenceID, 10) }),
-		output.Text("ID", func(o client.DeploymentObject) string { return o.ID.String() }),
-		output.Text("CHECKSUM", func(o client.DeploymentObject) string { return resource.Short(o.YAMLChecksum) }),
-		output.Age("CREATED", func(o client.DeploymentObject) *time.Time { return &o.CreatedAt }),
-		output.Text("MARKER", func(o client.DeploymentObject) string {
-			if o.IsDeletionMarker {
-				return "deletion"
-			}
-			return "-"
-		}),
-		output.WideOnly(output.Text("STACK", func(o client.DeploymentObject) string { return o.StackID.String() })),
-		output.WideOnly(output.Text("SIZE", func(o client.DeploymentObject) string { return strconv.Itoa(len(o.YAMLContent)) })),
-	},
+func MetaAPI(f *cmdutil.Factory) meta.API {
+	return meta.For("stack", complete.Stacks(f), resolve.StackID,
+		func(c *client.Client) meta.Service[client.StackLabel, client.StackAnnotation] { return c.Stacks() },
+		func(l client.StackLabel) string { return l.Label },
+		func(a client.StackAnnotation) meta.Annotation { return meta.Annotation{Key: a.Key, Value: a.Value} })
 }
 
 // ListOptions are the inputs of stack list.
@@ -126,7 +69,7 @@ type ListOptions struct {
 // NewCmdList returns stack list; runF replaces the run function in tests.
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
 	opts := &ListOptions{Factory: f}
-	cmd := &cobra.Command{
+	cmd := verb.NoArg(&cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List stacks",
@@ -135,25 +78,11 @@ generator's own otherwise. --watch re-renders the list every --interval.`,
 		Example: `  brokkrctl stack list
   brokkrctl stack list --generator ci -o wide
   brokkrctl stack list --watch`,
-		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
-			if opts.Watch && opts.Interval < 100*time.Millisecond {
-				return cmdutil.FlagErrorf("--interval must be at least 100ms")
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runList(cmd.Context(), opts)
-		},
-	}
+	}, verb.Setup[ListOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runList,
+		Check: func(*cobra.Command) error { return watch.CheckFlags(opts.Watch, opts.Interval) }})
 	cmd.Flags().StringVar(&opts.Generator, "generator", "", "Only stacks of this generator (name or id)")
-	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "Keep polling and re-render the list")
-	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "Polling interval of --watch")
-	output.AddFormatFlag(cmd, &opts.Format)
-	_ = cmd.RegisterFlagCompletionFunc("generator", cmdutil.CompleteGenerators(f))
+	watch.AddFlags(cmd, &opts.Watch, &opts.Interval)
+	_ = cmd.RegisterFlagCompletionFunc("generator", complete.Generators(f))
 	return cmd
 }
 
@@ -162,65 +91,31 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	var gen *uuid.UUID
-	if opts.Generator != "" {
-		id, err := resource.GeneratorID(ctx, c, opts.Generator)
-		if err != nil {
-			return err
-		}
-		gen = &id
+	gen, err := resolve.OptionalGeneratorID(ctx, c, opts.Generator)
+	if err != nil {
+		return err
 	}
 	render := func(ctx context.Context, p *output.Printer) error {
 		stacks, err := c.Stacks().List(ctx, gen)
 		if err != nil {
 			return err
 		}
-		return output.PrintList(p, Spec, stacks)
+		return output.PrintList(p, specs.Stack, stacks)
 	}
 	p := output.NewPrinter(opts.Factory, opts.Format)
-	if !opts.Watch {
-		return render(ctx, p)
-	}
-	return resource.Watch(ctx, p, opts.Interval, "brokkrctl stack list", render)
+	return watch.Render(ctx, p, opts.Watch, opts.Interval, "brokkrctl stack list", render)
 }
 
 // GetOptions are the inputs of stack get.
-type GetOptions struct {
-	Factory *cmdutil.Factory
-	Ref     string
-	Format  output.Format
-}
+type GetOptions = verb.RefOptions
 
 // NewCmdGet returns stack get; runF replaces the run function in tests.
 func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command {
-	opts := &GetOptions{Factory: f}
-	cmd := &cobra.Command{
-		Use:               "get NAME|ID",
-		Short:             "Show a stack",
-		Example:           "  brokkrctl stack get web\n  brokkrctl stack get web -o yaml",
-		Args:              cmdutil.ExactArgs(1, "stack NAME or ID"),
-		ValidArgsFunction: cmdutil.OnlyFirstArg(cmdutil.CompleteStacks(f)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
-			opts.Ref = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			c, err := f.Client()
-			if err != nil {
-				return err
-			}
-			s, err := resource.Stack(cmd.Context(), c, opts.Ref)
-			if err != nil {
-				return err
-			}
-			return output.PrintOne(output.NewPrinter(f, opts.Format), Spec, s)
-		},
-	}
-	output.AddFormatFlag(cmd, &opts.Format)
-	return cmd
+	return verb.ShowRefCmd(f, runF, &cobra.Command{
+		Use:     "get NAME|ID",
+		Short:   "Show a stack",
+		Example: "  brokkrctl stack get web\n  brokkrctl stack get web -o yaml",
+	}, stackArg(f), resolve.Stack, verb.One(specs.Stack))
 }
 
 // CreateOptions are the inputs of stack create.
@@ -229,170 +124,94 @@ type CreateOptions struct {
 	Name        string
 	Generator   string
 	Description string
-	Format      output.Format
+	// HasDescription is set when --description was given (possibly empty).
+	HasDescription bool
+	Format         output.Format
 }
 
 // NewCmdCreate returns stack create; runF replaces the run function in tests.
 func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Command {
 	opts := &CreateOptions{Factory: f}
-	cmd := &cobra.Command{
+	cmd := verb.NoArg(&cobra.Command{
 		Use:   "create --name NAME --generator NAME|ID",
 		Short: "Create an empty stack",
 		Long: `Create an empty stack owned by a generator. stack apply creates stacks on the way; use
 create to set one up before its first manifests.`,
 		Example: "  brokkrctl stack create --name web --generator ci --description \"web tier\"",
-		Args:    cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
+	}, verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
+		Check: func(cmd *cobra.Command) error {
 			if opts.Name == "" {
 				return cmdutil.FlagErrorf("--name is required")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			ctx := cmd.Context()
-			c, err := f.Client()
-			if err != nil {
-				return err
-			}
-			genID, err := owningGenerator(ctx, c, opts.Generator)
-			if err != nil {
-				return err
-			}
-			req := client.CreateStackRequest{Name: opts.Name, GeneratorID: genID}
-			if cmd.Flags().Changed("description") {
-				req.Description = &opts.Description
-			}
-			s, err := c.Stacks().Create(ctx, req)
-			if err != nil {
-				return err
-			}
-			output.Successf(f.IOStreams, "Created stack %s", s.Name)
-			return output.PrintOne(output.NewPrinter(f, opts.Format), Spec, s)
-		},
-	}
+			opts.HasDescription = cmd.Flags().Changed("description")
+			return nil
+		}})
 	cmd.Flags().StringVar(&opts.Name, "name", "", "Name of the stack (required)")
 	cmd.Flags().StringVar(&opts.Generator, "generator", "", "Owning generator, name or id (required with an admin PAK)")
 	cmd.Flags().StringVar(&opts.Description, "description", "", "Description")
-	output.AddFormatFlag(cmd, &opts.Format)
-	_ = cmd.RegisterFlagCompletionFunc("generator", cmdutil.CompleteGenerators(f))
+	_ = cmd.RegisterFlagCompletionFunc("generator", complete.Generators(f))
 	return cmd
+}
+
+func runCreate(ctx context.Context, opts *CreateOptions) error {
+	create := func(ctx context.Context, c *client.Client) (client.Stack, error) {
+		genID, err := owningGenerator(ctx, c, opts.Generator)
+		if err != nil {
+			return client.Stack{}, err
+		}
+		req := client.CreateStackRequest{Name: opts.Name, GeneratorID: genID}
+		if opts.HasDescription {
+			req.Description = &opts.Description
+		}
+		return c.Stacks().Create(ctx, req)
+	}
+	return verb.Change(ctx, opts.Factory, opts.Format, specs.Stack, create, func(s client.Stack) string {
+		return "Created stack " + s.Name
+	})
 }
 
 // UpdateOptions are the inputs of stack update.
-type UpdateOptions struct {
-	Factory     *cmdutil.Factory
-	Ref         string
-	Name        *string
-	Description *string
-	Format      output.Format
-}
+type UpdateOptions = verb.RenameOptions
 
 // NewCmdUpdate returns stack update; runF replaces the run function in tests.
 func NewCmdUpdate(f *cmdutil.Factory, runF func(*UpdateOptions) error) *cobra.Command {
-	opts := &UpdateOptions{Factory: f}
-	var name, desc string
-	cmd := &cobra.Command{
-		Use:               "update NAME|ID [--name NAME] [--description TEXT]",
-		Short:             "Rename a stack or change its description",
-		Example:           "  brokkrctl stack update web --description \"public web tier\"",
-		Args:              cmdutil.ExactArgs(1, "stack NAME or ID"),
-		ValidArgsFunction: cmdutil.OnlyFirstArg(cmdutil.CompleteStacks(f)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
-			opts.Ref = args[0]
-			if cmd.Flags().Changed("name") {
-				opts.Name = &name
-			}
-			if cmd.Flags().Changed("description") {
-				opts.Description = &desc
-			}
-			if opts.Name == nil && opts.Description == nil {
-				return cmdutil.FlagErrorf("nothing to change: give --name or --description")
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			c, err := f.Client()
-			if err != nil {
-				return err
-			}
-			s, err := resource.Stack(cmd.Context(), c, opts.Ref)
-			if err != nil {
-				return err
-			}
-			if opts.Name != nil {
-				s.Name = *opts.Name
-			}
-			if opts.Description != nil {
-				s.Description = opts.Description
-			}
-			s, err = c.Stacks().Update(cmd.Context(), s)
-			if err != nil {
-				return err
-			}
-			output.Successf(f.IOStreams, "Updated stack %s", s.Name)
-			return output.PrintOne(output.NewPrinter(f, opts.Format), Spec, s)
-		},
-	}
-	cmd.Flags().StringVar(&name, "name", "", "New name")
-	cmd.Flags().StringVar(&desc, "description", "", "New description")
-	output.AddFormatFlag(cmd, &opts.Format)
-	return cmd
+	return verb.RenameCmd(f, runF, &cobra.Command{
+		Use:     "update NAME|ID [--name NAME] [--description TEXT]",
+		Short:   "Rename a stack or change its description",
+		Example: "  brokkrctl stack update web --description \"public web tier\"",
+	}, stackArg(f), runUpdate)
+}
+
+func runUpdate(ctx context.Context, opts *UpdateOptions) error {
+	update := verb.Via(resolve.Stack, opts.Ref, func(ctx context.Context, c *client.Client, v client.Stack) (client.Stack, error) {
+		opts.Apply(&v.Name, &v.Description)
+		return c.Stacks().Update(ctx, v)
+	})
+	return verb.Change(ctx, opts.Factory, opts.Format, specs.Stack, update, func(v client.Stack) string {
+		return "Updated stack " + v.Name
+	})
 }
 
 // DeleteOptions are the inputs of stack delete.
-type DeleteOptions struct {
-	Factory *cmdutil.Factory
-	Ref     string
-	Yes     bool
-}
+type DeleteOptions = verb.DeleteOptions
 
 // NewCmdDelete returns stack delete; runF replaces the run function in tests.
 func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Command {
-	opts := &DeleteOptions{Factory: f}
-	cmd := &cobra.Command{
+	return verb.DeleteCmd(f, runF, &cobra.Command{
 		Use:   "delete NAME|ID",
 		Short: "Delete a stack",
 		Long: `Delete a stack and its deployment objects. The broker leaves a deletion marker so agents
 remove what they applied. On a terminal the command asks for confirmation unless --yes is
 given; without a terminal --yes is required.`,
-		Example:           "  brokkrctl stack delete web --yes",
-		Aliases:           []string{"rm"},
-		Args:              cmdutil.ExactArgs(1, "stack NAME or ID"),
-		ValidArgsFunction: cmdutil.OnlyFirstArg(cmdutil.CompleteStacks(f)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ref = args[0]
-			if !opts.Yes && !f.IOStreams.CanPrompt() {
-				return cmdutil.FlagErrorf("--yes is required when not running interactively")
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			c, err := f.Client()
-			if err != nil {
-				return err
-			}
-			s, err := resource.Stack(cmd.Context(), c, opts.Ref)
-			if err != nil {
-				return err
-			}
-			if err := cmdutil.ConfirmDestructive(f, opts.Yes, fmt.Sprintf("Delete stack %s? Agents will remove its resources.", s.Name)); err != nil {
-				return err
-			}
-			if err := c.Stacks().Delete(cmd.Context(), s.ID); err != nil {
-				return err
-			}
-			output.Successf(f.IOStreams, "Deleted stack %s", s.Name)
-			return nil
+		Example: "  brokkrctl stack delete web --yes",
+		Aliases: []string{"rm"},
+	}, stackArg(f), resolve.Stack, verb.Deletion[client.Stack]{
+		Question: func(s client.Stack) string {
+			return fmt.Sprintf("Delete stack %s? Agents will remove its resources.", s.Name)
 		},
-	}
-	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Delete without asking for confirmation")
-	return cmd
+		Delete: func(ctx context.Context, c *client.Client, s client.Stack) error { return c.Stacks().Delete(ctx, s.ID) },
+		Done:   func(s client.Stack) string { return "Deleted stack " + s.Name },
+	})
 }
 
 // ObjectsOptions are the inputs of stack objects.
@@ -406,44 +225,23 @@ type ObjectsOptions struct {
 // NewCmdObjects returns stack objects; runF replaces the run function in tests.
 func NewCmdObjects(f *cmdutil.Factory, runF func(*ObjectsOptions) error) *cobra.Command {
 	opts := &ObjectsOptions{Factory: f}
-	cmd := &cobra.Command{
+	cmd := verb.OneArg(&cobra.Command{
 		Use:     "objects NAME|ID",
 		Aliases: []string{"history"},
 		Short:   "Show the history of a stack's deployment objects",
 		Long: `List a stack's deployment objects, newest first: sequence, id, checksum, age and whether
 the object is a deletion marker. The manifests themselves are fetched only for -o json and
 -o yaml; --limit keeps the newest objects only.`,
-		Example:           "  brokkrctl stack objects web\n  brokkrctl stack history web --limit 5 -o json",
-		Args:              cmdutil.ExactArgs(1, "stack NAME or ID"),
-		ValidArgsFunction: cmdutil.OnlyFirstArg(cmdutil.CompleteStacks(f)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
-			if opts.Limit < 0 {
-				return cmdutil.FlagErrorf("--limit must not be negative")
-			}
-			opts.Ref = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			c, err := f.Client()
-			if err != nil {
-				return err
-			}
-			id, err := resource.StackID(cmd.Context(), c, opts.Ref)
-			if err != nil {
-				return err
-			}
-			withYAML := opts.Format == output.FormatJSON || opts.Format == output.FormatYAML
-			objs, err := resource.ObjectsOf(cmd.Context(), c, id, opts.Limit, withYAML)
-			if err != nil {
-				return err
-			}
-			return output.PrintList(output.NewPrinter(f, opts.Format), ObjectSpec, objs)
-		},
-	}
-	output.AddFormatFlag(cmd, &opts.Format)
+		Example: "  brokkrctl stack objects web\n  brokkrctl stack history web --limit 5 -o json",
+	}, stackArg(f), verb.Setup[ObjectsOptions]{Opts: opts, Format: &opts.Format, Ref: &opts.Ref, RunF: runF, Run: runObjects,
+		Check: func(*cobra.Command) error { return cmdutil.CheckLimit(opts.Limit) }})
 	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "Show the newest N objects only (0 = all)")
 	return cmd
+}
+
+func runObjects(ctx context.Context, opts *ObjectsOptions) error {
+	return verb.List(ctx, opts.Factory, opts.Format, specs.DeploymentObject, verb.Via(resolve.StackID, opts.Ref,
+		func(ctx context.Context, c *client.Client, id uuid.UUID) ([]client.DeploymentObject, error) {
+			return resolve.StackObjects(ctx, c, id, opts.Limit, opts.Format.IsWire())
+		}))
 }

@@ -11,15 +11,6 @@ import (
 	"github.com/brokkr/brokkr/cli/output"
 )
 
-// usageErrors runs a command without a runF seam and expects every argv to fail with a
-// usage error before the command reaches the broker.
-func usageErrors(t *testing.T, newCmd func(f *cmdutil.Factory) *cobra.Command, argvs ...[]string) {
-	t.Helper()
-	for _, args := range argvs {
-		cmdtest.WantFlagError(t, args, cmdtest.Execute(newCmd(cmdtest.Factory(false, "")), args))
-	}
-}
-
 func sp(s string) *string { return &s }
 
 func TestNewCmdList(t *testing.T) {
@@ -44,7 +35,7 @@ func TestNewCmdGet(t *testing.T) {
 func TestNewCmdCreate(t *testing.T) {
 	cmdtest.RunTable(t, NewCmdCreate, func(o *CreateOptions) { o.Factory = nil }, []cmdtest.FlagCase[CreateOptions]{
 		{Name: "all flags", Args: []string{"--name", "web", "--generator", "ci", "--description", "d", "-o", "yaml"},
-			Want: CreateOptions{Name: "web", Generator: "ci", Description: "d", Format: output.FormatYAML}},
+			Want: CreateOptions{Name: "web", Generator: "ci", Description: "d", HasDescription: true, Format: output.FormatYAML}},
 		{Name: "no name", Args: []string{"--generator", "ci"}, WantErr: true},
 		{Name: "positional", Args: []string{"web"}, WantErr: true},
 		{Name: "bad format", Args: []string{"--name", "web", "-o", "x"}, WantErr: true},
@@ -161,6 +152,6 @@ func TestStackMetaVerbsUsageErrors(t *testing.T) {
 			t.Fatalf("stack %s: not found (%v)", path, err)
 		}
 	}
-	usageErrors(t, func(f *cmdutil.Factory) *cobra.Command { return NewCmdStack(f) },
+	cmdtest.WantUsageErrors(t, func(f *cmdutil.Factory) *cobra.Command { return NewCmdStack(f) },
 		[]string{"apply", "--stack", "web"}, []string{"wait", "web", "--for", "x"})
 }

@@ -7,89 +7,18 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/brokkr/brokkr/cli/cmd/resource"
 	"github.com/brokkr/brokkr/cli/cmdutil"
 	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/cli/resolve"
+	"github.com/brokkr/brokkr/cli/specs"
+	"github.com/brokkr/brokkr/cli/verb"
 	"github.com/brokkr/brokkr/client"
 )
-
-// HealthSpec is the table of a stack's object health.
-var HealthSpec = output.Spec[client.DeploymentObjectHealthSummary]{
-	Kind:   "deploymentobject",
-	Plural: "health reports",
-	Name:   func(h client.DeploymentObjectHealthSummary) string { return h.ID.String() },
-	Columns: []output.Column[client.DeploymentObjectHealthSummary]{
-		output.Text("OBJECT", func(h client.DeploymentObjectHealthSummary) string { return h.ID.String() }),
-		output.Text("STATUS", func(h client.DeploymentObjectHealthSummary) string { return h.Status }),
-		output.Text("HEALTHY", func(h client.DeploymentObjectHealthSummary) string { return strconv.FormatInt(h.HealthyAgents, 10) }),
-		output.Text("DEGRADED", func(h client.DeploymentObjectHealthSummary) string { return strconv.FormatInt(h.DegradedAgents, 10) }),
-		output.Text("FAILING", func(h client.DeploymentObjectHealthSummary) string { return strconv.FormatInt(h.FailingAgents, 10) }),
-	},
-}
-
-// HealthOptions are the inputs of stack health.
-type HealthOptions struct {
-	Factory *cmdutil.Factory
-	Ref     string
-	Format  output.Format
-}
-
-// NewCmdHealth returns stack health; runF replaces the run function in tests.
-func NewCmdHealth(f *cmdutil.Factory, runF func(*HealthOptions) error) *cobra.Command {
-	opts := &HealthOptions{Factory: f}
-	cmd := &cobra.Command{
-		Use:               "health NAME|ID",
-		Short:             "Show the health agents report for a stack's objects",
-		Example:           "  brokkrctl stack health web\n  brokkrctl stack health web -o json",
-		Args:              cmdutil.ExactArgs(1, "stack NAME or ID"),
-		ValidArgsFunction: cmdutil.OnlyFirstArg(cmdutil.CompleteStacks(f)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
-			opts.Ref = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			c, err := f.Client()
-			if err != nil {
-				return err
-			}
-			id, err := resource.StackID(cmd.Context(), c, opts.Ref)
-			if err != nil {
-				return err
-			}
-			h, err := c.Stacks().Health(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			return PrintStackHealth(output.NewPrinter(f, opts.Format), h)
-		},
-	}
-	output.AddFormatFlag(cmd, &opts.Format)
-	return cmd
-}
-
-// PrintStackHealth prints a stack's health: the wire object for json and yaml, otherwise the
-// overall status on stderr and a table of objects.
-func PrintStackHealth(p *output.Printer, h client.StackHealthResponse) error {
-	switch p.Format {
-	case output.FormatJSON:
-		return output.WriteJSON(p.IO.Out, h)
-	case output.FormatYAML:
-		return output.WriteYAML(p.IO.Out, h)
-	case output.FormatName:
-		return output.PrintList(p, HealthSpec, h.DeploymentObjects)
-	}
-	fmt.Fprintf(p.IO.ErrOut, "Stack %s: %s\n", h.StackID, h.OverallStatus)
-	return output.PrintList(p, HealthSpec, h.DeploymentObjects)
-}
 
 type telemetryKind int
 
@@ -109,43 +38,9 @@ type TelemetryOptions struct {
 	Format  output.Format
 }
 
-// EventSpec is the table of forwarded Kubernetes events.
-var EventSpec = output.Spec[client.AgentK8sEvent]{
-	Kind: "event",
-	Name: func(e client.AgentK8sEvent) string { return e.ID.String() },
-	Columns: []output.Column[client.AgentK8sEvent]{
-		output.Age("OBSERVED", func(e client.AgentK8sEvent) *time.Time { return &e.ObservedAt }),
-		output.Text("TYPE", func(e client.AgentK8sEvent) string { return e.EventType }),
-		output.Text("REASON", func(e client.AgentK8sEvent) string { return e.Reason }),
-		output.Text("OBJECT", func(e client.AgentK8sEvent) string { return objectRef(e.InvolvedObject) }),
-		output.Text("MESSAGE", func(e client.AgentK8sEvent) string { return e.Message }),
-		output.WideOnly(output.Text("AGENT", func(e client.AgentK8sEvent) string { return e.AgentID.String() })),
-	},
-}
-
-func objectRef(r client.K8sObjectRef) string {
-	s := r.Kind + "/" + r.Name
-	if r.Namespace != nil && *r.Namespace != "" {
-		s = *r.Namespace + "/" + s
-	}
-	return s
-}
-
 // ParseSince accepts a duration back from now ("15m") or an RFC 3339 time.
 func ParseSince(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		if d < 0 {
-			d = -d
-		}
-		return now.Add(-d), nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, cmdutil.FlagErrorf("invalid --since %q: want a duration such as 15m or an RFC 3339 time", s)
+	return cmdutil.ParseTimeFlag("--since", "15m", s, now)
 }
 
 // NewCmdTelemetry returns stack events or stack logs; runF replaces the run function in
@@ -159,31 +54,7 @@ func NewCmdTelemetry(f *cmdutil.Factory, runF func(*TelemetryOptions) error, kin
 		Long: `Show the Kubernetes events agents forwarded for a stack, oldest first. The broker keeps a
 few hours of telemetry. --follow keeps the command running and prints new events as they
 arrive over the stack's live channel.`,
-		Example:           "  brokkrctl stack events web --since 30m\n  brokkrctl stack events web --follow",
-		Args:              cmdutil.ExactArgs(1, "stack NAME or ID"),
-		ValidArgsFunction: cmdutil.OnlyFirstArg(cmdutil.CompleteStacks(f)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
-			now := time.Now()
-			if f.Now != nil {
-				now = f.Now()
-			}
-			t, err := ParseSince(since, now)
-			if err != nil {
-				return err
-			}
-			opts.Since = t
-			if opts.Limit < 0 || opts.Limit > 5000 {
-				return cmdutil.FlagErrorf("--limit must be within 1..5000")
-			}
-			opts.Ref = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return runTelemetry(cmd.Context(), opts)
-		},
+		Example: "  brokkrctl stack events web --since 30m\n  brokkrctl stack events web --follow",
 	}
 	if opts.Logs {
 		cmd.Use = "logs NAME|ID"
@@ -193,6 +64,18 @@ arrive over the stack's live channel.`,
 the command running and prints new lines as they arrive over the stack's live channel.`
 		cmd.Example = "  brokkrctl stack logs web --since 10m --limit 200\n  brokkrctl stack logs web -f"
 	}
+	verb.OneArg(cmd, stackArg(f), verb.Setup[TelemetryOptions]{Opts: opts, Format: &opts.Format, Ref: &opts.Ref, RunF: runF, Run: runTelemetry,
+		Check: func(*cobra.Command) error {
+			t, err := ParseSince(since, f.TimeNow())
+			if err != nil {
+				return err
+			}
+			opts.Since = t
+			if opts.Limit < 0 || opts.Limit > 5000 {
+				return cmdutil.FlagErrorf("--limit must be within 1..5000")
+			}
+			return nil
+		}})
 	cmd.Flags().StringVar(&since, "since", "", "Only rows newer than a duration ago (15m) or an RFC 3339 time")
 	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "Most rows to show (default 500)")
 	if opts.Logs {
@@ -200,7 +83,6 @@ the command running and prints new lines as they arrive over the stack's live ch
 	} else {
 		cmd.Flags().BoolVar(&opts.Follow, "follow", false, "Keep streaming new rows")
 	}
-	output.AddFormatFlag(cmd, &opts.Format)
 	return cmd
 }
 
@@ -210,7 +92,7 @@ func runTelemetry(ctx context.Context, opts *TelemetryOptions) error {
 	if err != nil {
 		return err
 	}
-	id, err := resource.StackID(ctx, c, opts.Ref)
+	id, err := resolve.StackID(ctx, c, opts.Ref)
 	if err != nil {
 		return err
 	}
@@ -231,8 +113,9 @@ func runTelemetry(ctx context.Context, opts *TelemetryOptions) error {
 		}
 		lines := slices.Clone(h.Lines)
 		slices.Reverse(lines)
-		if !opts.Follow && (opts.Format == output.FormatJSON || opts.Format == output.FormatYAML) {
-			return printWire(p, h)
+		if !opts.Follow && opts.Format.IsWire() {
+			_, err := p.PrintWire(h)
+			return err
 		}
 		for _, l := range lines {
 			if err := printLogLine(p, l.Namespace, l.Pod, l.Container, l.TS, l.Line, l); err != nil {
@@ -247,10 +130,10 @@ func runTelemetry(ctx context.Context, opts *TelemetryOptions) error {
 		events := slices.Clone(h.Events)
 		slices.Reverse(events)
 		if !opts.Follow {
-			if opts.Format == output.FormatJSON || opts.Format == output.FormatYAML {
-				return printWire(p, h)
+			if ok, err := p.PrintWire(h); ok {
+				return err
 			}
-			return output.PrintList(p, EventSpec, events)
+			return output.PrintList(p, specs.K8sEvent, events)
 		}
 		for _, e := range events {
 			if err := printEvent(p, e); err != nil {
@@ -303,25 +186,18 @@ func runTelemetry(ctx context.Context, opts *TelemetryOptions) error {
 	}
 }
 
-func printWire(p *output.Printer, v any) error {
-	if p.Format == output.FormatYAML {
-		return output.WriteYAML(p.IO.Out, v)
-	}
-	return output.WriteJSON(p.IO.Out, v)
-}
-
 // printEvent prints one event as a line (JSON lines with -o json).
 func printEvent(p *output.Printer, e client.AgentK8sEvent) error {
-	if p.Format == output.FormatJSON || p.Format == output.FormatYAML {
+	if p.Format.IsWire() {
 		return writeJSONLine(p.IO.Out, e)
 	}
 	ts := e.ObservedAt.UTC().Format(time.RFC3339)
-	_, err := fmt.Fprintf(p.IO.Out, "%s  %-7s  %s  %s: %s\n", ts, e.EventType, e.Reason, objectRef(e.InvolvedObject), strings.TrimSpace(e.Message))
+	_, err := fmt.Fprintf(p.IO.Out, "%s  %-7s  %s  %s: %s\n", ts, e.EventType, e.Reason, specs.ObjectRef(e.InvolvedObject), strings.TrimSpace(e.Message))
 	return err
 }
 
 func printLogLine(p *output.Printer, ns, pod, container string, ts time.Time, line string, raw any) error {
-	if p.Format == output.FormatJSON || p.Format == output.FormatYAML {
+	if p.Format.IsWire() {
 		return writeJSONLine(p.IO.Out, raw)
 	}
 	prefix := ns + "/" + pod + "/" + container

@@ -12,8 +12,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/brokkr/brokkr/cli/cmd/resource"
 	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/complete"
+	"github.com/brokkr/brokkr/cli/resolve"
+	"github.com/brokkr/brokkr/cli/verb"
 	"github.com/brokkr/brokkr/client"
 )
 
@@ -36,7 +38,7 @@ type WaitOptions struct {
 // NewCmdWait returns stack wait; runF replaces the run function in tests.
 func NewCmdWait(f *cmdutil.Factory, runF func(*WaitOptions) error) *cobra.Command {
 	opts := &WaitOptions{Factory: f}
-	cmd := &cobra.Command{
+	cmd := verb.OneArg(&cobra.Command{
 		Use:   "wait NAME|ID --for applied|healthy",
 		Short: "Wait until agents applied a stack's latest object, or report it healthy",
 		Long: `Wait for a rollout. Every agent associated with the stack (by target, label or
@@ -47,9 +49,8 @@ The command fails with the agent's message as soon as an agent reports a FAILURE
 the object, when the stack is deleted, or after --timeout.`,
 		Example: `  brokkrctl stack apply -f ./manifests --stack web && brokkrctl stack wait web --for applied
   brokkrctl stack wait web --for healthy --timeout 10m --agent edge-1/prod`,
-		Args:              cmdutil.ExactArgs(1, "stack NAME or ID"),
-		ValidArgsFunction: cmdutil.OnlyFirstArg(cmdutil.CompleteStacks(f)),
-		RunE: func(cmd *cobra.Command, args []string) error {
+	}, stackArg(f), verb.Setup[WaitOptions]{Opts: opts, Ref: &opts.Ref, RunF: runF, Run: runWait,
+		Check: func(*cobra.Command) error {
 			opts.For = strings.ToLower(opts.For)
 			if opts.For != ForApplied && opts.For != ForHealthy {
 				return cmdutil.FlagErrorf("invalid --for %q: want applied or healthy", opts.For)
@@ -60,19 +61,14 @@ the object, when the stack is deleted, or after --timeout.`,
 			if opts.Interval < 50*time.Millisecond {
 				return cmdutil.FlagErrorf("--interval must be at least 50ms")
 			}
-			opts.Ref = args[0]
-			if runF != nil {
-				return runF(opts)
-			}
-			return runWait(cmd.Context(), opts)
-		},
-	}
+			return nil
+		}})
 	cmd.Flags().StringVar(&opts.For, "for", ForApplied, "Condition: applied or healthy")
 	cmd.Flags().StringVar(&opts.Agent, "agent", "", "Wait for this agent only (id or NAME/CLUSTER)")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "Give up after this long")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "Polling interval")
-	_ = cmd.RegisterFlagCompletionFunc("for", cobra.FixedCompletions([]string{ForApplied, ForHealthy}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("agent", resource.CompleteAgents(f))
+	_ = cmd.RegisterFlagCompletionFunc("for", complete.Fixed(ForApplied, ForHealthy))
+	_ = cmd.RegisterFlagCompletionFunc("agent", complete.Agents(f))
 	return cmd
 }
 
@@ -94,13 +90,13 @@ func runWait(ctx context.Context, opts *WaitOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := resource.Stack(ctx, c, opts.Ref)
+	st, err := resolve.Stack(ctx, c, opts.Ref)
 	if err != nil {
 		return err
 	}
 	var only *uuid.UUID
 	if opts.Agent != "" {
-		id, err := resource.AgentID(ctx, c, opts.Agent)
+		id, err := resolve.AgentID(ctx, c, opts.Agent)
 		if err != nil {
 			return err
 		}
@@ -175,7 +171,7 @@ func pollWait(ctx context.Context, c *client.Client, st client.Stack, only *uuid
 	} else if err != nil {
 		return state, err
 	}
-	objs, err := resource.ObjectsOf(ctx, c, st.ID, 1, false)
+	objs, err := resolve.StackObjects(ctx, c, st.ID, 1, false)
 	if err != nil {
 		return state, err
 	}

@@ -43,10 +43,7 @@ never to the screen.`,
 			if opts.Refresh < time.Second {
 				return cmdutil.FlagErrorf("--refresh must be at least 1s")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Debug, "debug", "", "Write a debug log to this file")

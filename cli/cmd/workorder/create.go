@@ -11,7 +11,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/complete"
 	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/cli/specs"
+	"github.com/brokkr/brokkr/cli/verb"
 	"github.com/brokkr/brokkr/client"
 )
 
@@ -39,7 +42,7 @@ type CreateOptions struct {
 // NewCmdCreate returns workorder create; runF replaces the run function in tests.
 func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Command {
 	opts := &CreateOptions{Factory: f}
-	cmd := &cobra.Command{
+	cmd := verb.NoArg(&cobra.Command{
 		Use:   "create",
 		Short: "Enqueue a work order",
 		Long: `Enqueue a work order for the agents it targets: the listed agents, agents with any of the
@@ -53,22 +56,15 @@ flags override the file's values and add to its targeting.`,
   brokkrctl workorder create --type custom --yaml-file job.yaml --agent 5b0e... --annotation region=eu
   brokkrctl workorder create -f order.yaml -o json
   cat order.json | brokkrctl workorder create -f -`,
-		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
+	}, verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
+		Check: func(cmd *cobra.Command) error {
 			req, err := buildRequest(opts, cmd)
 			if err != nil {
 				return err
 			}
 			opts.Request = req
-			if runF != nil {
-				return runF(opts)
-			}
-			return runCreate(cmd.Context(), opts)
-		},
-	}
+			return nil
+		}})
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.File, "filename", "f", "", `YAML or JSON file with the request ("-" reads stdin)`)
 	fl.StringVar(&opts.WorkType, "type", "", "Work type, e.g. build or custom")
@@ -79,8 +75,7 @@ flags override the file's values and add to its targeting.`,
 	fl.Int32Var(&opts.MaxRetries, "max-retries", 0, "Retries after a retryable failure (default 3)")
 	fl.Int32Var(&opts.Backoff, "backoff", 0, "Base backoff between retries in seconds (default 60)")
 	fl.Int32Var(&opts.ClaimTimeout, "claim-timeout", 0, "Seconds a claim lasts before the order is offered again (default 3600)")
-	output.AddFormatFlag(cmd, &opts.Format)
-	_ = cmd.RegisterFlagCompletionFunc("agent", cmdutil.CompleteAgentIDs(f))
+	_ = cmd.RegisterFlagCompletionFunc("agent", complete.AgentIDs(f))
 	return cmd
 }
 
@@ -192,14 +187,10 @@ func displayName(path string) string {
 }
 
 func runCreate(ctx context.Context, opts *CreateOptions) error {
-	c, err := opts.Factory.Client()
-	if err != nil {
-		return err
+	create := func(ctx context.Context, c *client.Client) (client.WorkOrder, error) {
+		return c.WorkOrders().Create(ctx, opts.Request)
 	}
-	w, err := c.WorkOrders().Create(ctx, opts.Request)
-	if err != nil {
-		return err
-	}
-	output.Successf(opts.Factory.IOStreams, "Created work order %s", w.ID)
-	return output.PrintOne(output.NewPrinter(opts.Factory, opts.Format), Spec, w)
+	return verb.Change(ctx, opts.Factory, opts.Format, specs.WorkOrder, create, func(w client.WorkOrder) string {
+		return "Created work order " + w.ID.String()
+	})
 }

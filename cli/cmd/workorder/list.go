@@ -7,9 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/brokkr/brokkr/cli/cmd/resource"
 	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/complete"
 	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/cli/specs"
+	"github.com/brokkr/brokkr/cli/verb"
+	"github.com/brokkr/brokkr/cli/watch"
 	"github.com/brokkr/brokkr/client"
 )
 
@@ -29,7 +32,7 @@ var queuedStatuses = []string{client.WorkOrderPending, client.WorkOrderClaimed, 
 // NewCmdList returns workorder list; runF replaces the run function in tests.
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
 	opts := &ListOptions{Factory: f}
-	cmd := &cobra.Command{
+	cmd := verb.NoArg(&cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List queued work orders",
@@ -40,11 +43,8 @@ whenever it changed. Stop watching with Ctrl-C.`,
   brokkrctl workorder list --status RETRY_PENDING --type build -o wide
   brokkrctl workorder list --watch --interval 5s
   brokkrctl workorder list --limit 50`,
-		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
+	}, verb.Setup[ListOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runList,
+		Check: func(*cobra.Command) error {
 			if opts.Status != "" {
 				opts.Status = strings.ToUpper(opts.Status)
 				if !contains(queuedStatuses, opts.Status) {
@@ -54,22 +54,16 @@ whenever it changed. Stop watching with Ctrl-C.`,
 			if opts.Limit < 0 {
 				return cmdutil.FlagErrorf("--limit must not be negative")
 			}
-			if opts.Watch && opts.Interval < 100*time.Millisecond {
-				return cmdutil.FlagErrorf("--interval must be at least 100ms")
+			if err := watch.CheckFlags(opts.Watch, opts.Interval); err != nil {
+				return err
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runList(cmd.Context(), opts)
-		},
-	}
+			return nil
+		}})
 	cmd.Flags().StringVar(&opts.Status, "status", "", "Only orders in this status: PENDING, CLAIMED or RETRY_PENDING")
 	cmd.Flags().StringVar(&opts.WorkType, "type", "", "Only orders of this work type")
-	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "Keep polling and re-render the list")
-	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "Polling interval of --watch")
+	watch.AddFlags(cmd, &opts.Watch, &opts.Interval)
 	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "Show the newest N orders only (0 = all)")
-	output.AddFormatFlag(cmd, &opts.Format)
-	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(queuedStatuses, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("status", complete.Fixed(queuedStatuses...))
 	return cmd
 }
 
@@ -89,18 +83,11 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	}
 	filter := &client.WorkOrderListOptions{Status: opts.Status, WorkType: opts.WorkType, Limit: opts.Limit}
 	p := output.NewPrinter(opts.Factory, opts.Format)
-	if !opts.Watch {
+	return watch.Render(ctx, p, opts.Watch, opts.Interval, "brokkrctl workorder list", func(ctx context.Context, p *output.Printer) error {
 		orders, err := c.WorkOrders().List(ctx, filter)
 		if err != nil {
 			return err
 		}
-		return output.PrintList(p, Spec, orders)
-	}
-	return resource.Watch(ctx, p, opts.Interval, "brokkrctl workorder list", func(ctx context.Context, snap *output.Printer) error {
-		orders, err := c.WorkOrders().List(ctx, filter)
-		if err != nil {
-			return err
-		}
-		return output.PrintList(snap, Spec, orders)
+		return output.PrintList(p, specs.WorkOrder, orders)
 	})
 }

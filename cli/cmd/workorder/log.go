@@ -7,7 +7,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/brokkr/brokkr/cli/cmdutil"
+	"github.com/brokkr/brokkr/cli/complete"
 	"github.com/brokkr/brokkr/cli/output"
+	"github.com/brokkr/brokkr/cli/specs"
+	"github.com/brokkr/brokkr/cli/verb"
 	"github.com/brokkr/brokkr/client"
 )
 
@@ -27,7 +30,7 @@ func NewCmdLog(f *cmdutil.Factory, runF func(*LogOptions) error) *cobra.Command 
 	opts := &LogOptions{Factory: f}
 	var success bool
 	var agent string
-	cmd := &cobra.Command{
+	cmd := verb.NoArg(&cobra.Command{
 		Use:   "log",
 		Short: "List finished work orders",
 		Long:  "List finished work orders (succeeded, or failed for good), most recently completed first.",
@@ -35,11 +38,8 @@ func NewCmdLog(f *cmdutil.Factory, runF func(*LogOptions) error) *cobra.Command 
   brokkrctl workorder log --success=false --type build -o wide
   brokkrctl workorder log --agent 5b0e6f9e-8a0c-4d52-a1f4-3a1c2b7d9e10
   brokkrctl workorder log get 0b7c6a1e-5d1f-4c1b-9a77-2f0f4d1e8c11`,
-		Args: cmdutil.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
+	}, verb.Setup[LogOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runLog,
+		Check: func(cmd *cobra.Command) error {
 			if cmd.Flags().Changed("success") {
 				opts.Success = &success
 			}
@@ -53,73 +53,33 @@ func NewCmdLog(f *cmdutil.Factory, runF func(*LogOptions) error) *cobra.Command 
 			if opts.Limit < 0 {
 				return cmdutil.FlagErrorf("--limit must not be negative")
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runLog(cmd.Context(), opts)
-		},
-	}
+			return nil
+		}})
 	cmd.Flags().StringVar(&opts.WorkType, "type", "", "Only orders of this work type")
 	cmd.Flags().BoolVar(&success, "success", false, "Only succeeded orders (--success=false: only failed ones)")
 	cmd.Flags().StringVar(&agent, "agent", "", "Only orders claimed by this agent")
 	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "At most this many entries (0 = all)")
-	output.AddFormatFlag(cmd, &opts.Format)
-	_ = cmd.RegisterFlagCompletionFunc("agent", cmdutil.CompleteAgentIDs(f))
+	_ = cmd.RegisterFlagCompletionFunc("agent", complete.AgentIDs(f))
 	cmd.AddCommand(NewCmdLogGet(f, nil))
 	return cmd
 }
 
 func runLog(ctx context.Context, opts *LogOptions) error {
-	c, err := opts.Factory.Client()
-	if err != nil {
-		return err
-	}
-	entries, err := c.WorkOrders().Log(ctx, &client.WorkOrderLogOptions{WorkType: opts.WorkType, Success: opts.Success, AgentID: opts.AgentID, Limit: opts.Limit})
-	if err != nil {
-		return err
-	}
-	return output.PrintList(output.NewPrinter(opts.Factory, opts.Format), LogSpec, entries)
+	return verb.List(ctx, opts.Factory, opts.Format, specs.WorkOrderLog, func(ctx context.Context, c *client.Client) ([]client.WorkOrderLog, error) {
+		return c.WorkOrders().Log(ctx, &client.WorkOrderLogOptions{WorkType: opts.WorkType, Success: opts.Success, AgentID: opts.AgentID, Limit: opts.Limit})
+	})
 }
 
 // LogGetOptions are the inputs of workorder log get.
-type LogGetOptions struct {
-	Factory *cmdutil.Factory
-	ID      uuid.UUID
-	Format  output.Format
-}
+type LogGetOptions = verb.IDOptions
 
 // NewCmdLogGet returns workorder log get; runF replaces the run function in tests.
 func NewCmdLogGet(f *cmdutil.Factory, runF func(*LogGetOptions) error) *cobra.Command {
-	opts := &LogGetOptions{Factory: f}
-	cmd := &cobra.Command{
-		Use:               "get ID",
-		Short:             "Show a finished work order",
-		Example:           "  brokkrctl workorder log get 0b7c6a1e-5d1f-4c1b-9a77-2f0f4d1e8c11 -o yaml",
-		Args:              cmdutil.ExactArgs(1, "work order ID"),
-		ValidArgsFunction: cmdutil.OnlyFirstArg(cmdutil.CompleteWorkOrderLogIDs(f)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Format.Validate(); err != nil {
-				return err
-			}
-			id, err := cmdutil.ParseUUID("work order ID", args[0])
-			if err != nil {
-				return err
-			}
-			opts.ID = id
-			if runF != nil {
-				return runF(opts)
-			}
-			c, err := f.Client()
-			if err != nil {
-				return err
-			}
-			e, err := c.WorkOrders().LogEntry(cmd.Context(), opts.ID)
-			if err != nil {
-				return err
-			}
-			return output.PrintOne(output.NewPrinter(f, opts.Format), LogSpec, e)
-		},
-	}
-	output.AddFormatFlag(cmd, &opts.Format)
-	return cmd
+	return verb.ShowIDCmd(f, runF, &cobra.Command{
+		Use:     "get ID",
+		Short:   "Show a finished work order",
+		Example: "  brokkrctl workorder log get 0b7c6a1e-5d1f-4c1b-9a77-2f0f4d1e8c11 -o yaml",
+	}, verb.Arg{What: "work order ID", Complete: complete.WorkOrderLogIDs(f)}, func(ctx context.Context, c *client.Client, id uuid.UUID) (client.WorkOrderLog, error) {
+		return c.WorkOrders().LogEntry(ctx, id)
+	}, verb.One(specs.WorkOrderLog))
 }

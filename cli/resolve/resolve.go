@@ -1,18 +1,16 @@
-// Package resource holds what the resource nouns of brokkrctl share: resolving the names and
-// ids people type into API objects, shell completion of them, the label and annotation verbs,
-// and polling helpers for --watch.
-package resource
+// Package resolve turns the names and ids people type into brokkrctl's arguments into the
+// API objects they mean: an id is fetched (or, for the *ID functions, taken as is), a name
+// is looked up in the list the caller's PAK can see.
+package resolve
 
 import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 
-	"github.com/brokkr/brokkr/cli/cmdutil"
 	"github.com/brokkr/brokkr/client"
 )
 
@@ -24,24 +22,54 @@ type NotFoundError struct {
 
 func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %q not found", e.Kind, e.Ref) }
 
+// parseID reports whether ref (trimmed) is an id.
+func parseID(ref string) (uuid.UUID, bool) {
+	id, err := uuid.Parse(strings.TrimSpace(ref))
+	return id, err == nil
+}
+
+// get fetches the kind of object with the id, naming it in the error.
+func get[T any](ctx context.Context, kind string, id uuid.UUID, fetch func(context.Context, uuid.UUID) (T, error)) (T, error) {
+	v, err := fetch(ctx, id)
+	if err != nil {
+		return v, fmt.Errorf("get %s %s: %w", kind, id, err)
+	}
+	return v, nil
+}
+
+// idOf returns the id ref names: an id as is, without a request, otherwise the id of what
+// find resolves the name to.
+func idOf[T any](ctx context.Context, c *client.Client, ref string, find func(context.Context, *client.Client, string) (T, error), id func(T) uuid.UUID) (uuid.UUID, error) {
+	if v, ok := parseID(ref); ok {
+		return v, nil
+	}
+	v, err := find(ctx, c, ref)
+	return id(v), err
+}
+
+// named returns the items of list whose name is ref.
+func named[T any](list []T, ref string, name func(T) string) []T {
+	var out []T
+	for _, v := range list {
+		if name(v) == ref {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Generator returns the generator named by ref: an id, or a name.
 func Generator(ctx context.Context, c *client.Client, ref string) (client.Generator, error) {
 	ref = strings.TrimSpace(ref)
-	if id, err := uuid.Parse(ref); err == nil {
-		g, err := c.Generators().Get(ctx, id)
-		if err != nil {
-			return g, fmt.Errorf("get generator %s: %w", id, err)
-		}
-		return g, nil
+	if id, ok := parseID(ref); ok {
+		return get(ctx, "generator", id, c.Generators().Get)
 	}
 	gens, err := c.Generators().List(ctx)
 	if err != nil {
 		return client.Generator{}, fmt.Errorf("list generators: %w", err)
 	}
-	for _, g := range gens {
-		if g.Name == ref {
-			return g, nil
-		}
+	if found := named(gens, ref, func(g client.Generator) string { return g.Name }); len(found) > 0 {
+		return found[0], nil
 	}
 	return client.Generator{}, &NotFoundError{Kind: "generator", Ref: ref}
 }
@@ -49,34 +77,21 @@ func Generator(ctx context.Context, c *client.Client, ref string) (client.Genera
 // GeneratorID returns the id of the generator named by ref (an id is taken as is, without a
 // request, so generator PAKs that may not list generators can still name themselves).
 func GeneratorID(ctx context.Context, c *client.Client, ref string) (uuid.UUID, error) {
-	if id, err := uuid.Parse(strings.TrimSpace(ref)); err == nil {
-		return id, nil
-	}
-	g, err := Generator(ctx, c, ref)
-	return g.ID, err
+	return idOf(ctx, c, ref, Generator, func(g client.Generator) uuid.UUID { return g.ID })
 }
 
 // Stack returns the stack named by ref: an id, or the name of a stack the caller can see.
 // A name shared by stacks of several generators is ambiguous.
 func Stack(ctx context.Context, c *client.Client, ref string) (client.Stack, error) {
 	ref = strings.TrimSpace(ref)
-	if id, err := uuid.Parse(ref); err == nil {
-		s, err := c.Stacks().Get(ctx, id)
-		if err != nil {
-			return s, fmt.Errorf("get stack %s: %w", id, err)
-		}
-		return s, nil
+	if id, ok := parseID(ref); ok {
+		return get(ctx, "stack", id, c.Stacks().Get)
 	}
 	stacks, err := c.Stacks().List(ctx, nil)
 	if err != nil {
 		return client.Stack{}, fmt.Errorf("list stacks: %w", err)
 	}
-	var found []client.Stack
-	for _, s := range stacks {
-		if s.Name == ref {
-			found = append(found, s)
-		}
-	}
+	found := named(stacks, ref, func(s client.Stack) string { return s.Name })
 	switch len(found) {
 	case 0:
 		return client.Stack{}, &NotFoundError{Kind: "stack", Ref: ref}
@@ -90,15 +105,16 @@ func Stack(ctx context.Context, c *client.Client, ref string) (client.Stack, err
 	return client.Stack{}, fmt.Errorf("stack name %q is ambiguous (%s): use the id", ref, strings.Join(ids, ", "))
 }
 
+// StackID returns the id of the stack named by ref; an id is taken as is, without a request.
+func StackID(ctx context.Context, c *client.Client, ref string) (uuid.UUID, error) {
+	return idOf(ctx, c, ref, Stack, func(s client.Stack) uuid.UUID { return s.ID })
+}
+
 // Agent returns the agent named by ref: an id, "NAME/CLUSTER", or a name that is unique.
 func Agent(ctx context.Context, c *client.Client, ref string) (client.Agent, error) {
 	ref = strings.TrimSpace(ref)
-	if id, err := uuid.Parse(ref); err == nil {
-		a, err := c.Agents().Get(ctx, id)
-		if err != nil {
-			return a, fmt.Errorf("get agent %s: %w", id, err)
-		}
-		return a, nil
+	if id, ok := parseID(ref); ok {
+		return get(ctx, "agent", id, c.Agents().Get)
 	}
 	if name, cluster, ok := strings.Cut(ref, "/"); ok {
 		a, err := c.Agents().Search(ctx, name, cluster)
@@ -114,12 +130,7 @@ func Agent(ctx context.Context, c *client.Client, ref string) (client.Agent, err
 	if err != nil {
 		return client.Agent{}, fmt.Errorf("list agents: %w", err)
 	}
-	var found []client.Agent
-	for _, a := range agents {
-		if a.Name == ref {
-			found = append(found, a)
-		}
-	}
+	found := named(agents, ref, func(a client.Agent) string { return a.Name })
 	switch len(found) {
 	case 0:
 		return client.Agent{}, &NotFoundError{Kind: "agent", Ref: ref}
@@ -131,31 +142,14 @@ func Agent(ctx context.Context, c *client.Client, ref string) (client.Agent, err
 
 // AgentID returns the id of the agent named by ref; an id is taken as is, without a request.
 func AgentID(ctx context.Context, c *client.Client, ref string) (uuid.UUID, error) {
-	if id, err := uuid.Parse(strings.TrimSpace(ref)); err == nil {
-		return id, nil
-	}
-	a, err := Agent(ctx, c, ref)
-	return a.ID, err
-}
-
-// StackID returns the id of the stack named by ref; an id is taken as is, without a request.
-func StackID(ctx context.Context, c *client.Client, ref string) (uuid.UUID, error) {
-	if id, err := uuid.Parse(strings.TrimSpace(ref)); err == nil {
-		return id, nil
-	}
-	s, err := Stack(ctx, c, ref)
-	return s.ID, err
+	return idOf(ctx, c, ref, Agent, func(a client.Agent) uuid.UUID { return a.ID })
 }
 
 // Template returns the template version named by ref: an id, or a name (its latest version).
 func Template(ctx context.Context, c *client.Client, ref string) (client.StackTemplate, error) {
 	ref = strings.TrimSpace(ref)
-	if id, err := uuid.Parse(ref); err == nil {
-		t, err := c.Templates().Get(ctx, id)
-		if err != nil {
-			return t, fmt.Errorf("get template %s: %w", id, err)
-		}
-		return t, nil
+	if id, ok := parseID(ref); ok {
+		return get(ctx, "template", id, c.Templates().Get)
 	}
 	versions, err := TemplateVersions(ctx, c, ref)
 	if err != nil {
@@ -167,26 +161,27 @@ func Template(ctx context.Context, c *client.Client, ref string) (client.StackTe
 	return versions[len(versions)-1], nil
 }
 
+// TemplateID returns the id of the template version named by ref; an id is taken as is,
+// without a request.
+func TemplateID(ctx context.Context, c *client.Client, ref string) (uuid.UUID, error) {
+	return idOf(ctx, c, ref, Template, func(t client.StackTemplate) uuid.UUID { return t.ID })
+}
+
 // TemplateVersions returns the live versions of the templates called name, oldest first.
 func TemplateVersions(ctx context.Context, c *client.Client, name string) ([]client.StackTemplate, error) {
 	all, err := c.Templates().List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
 	}
-	var out []client.StackTemplate
-	for _, t := range all {
-		if t.Name == name {
-			out = append(out, t)
-		}
-	}
+	out := named(all, name, func(t client.StackTemplate) string { return t.Name })
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil
 }
 
-// ObjectsOf returns a stack's live deployment objects, highest sequence first. limit > 0
+// StackObjects returns a stack's live deployment objects, highest sequence first. limit > 0
 // stops after the limit newest; without withYAML their yaml_content is left empty, which
 // spares downloading every version of the manifests.
-func ObjectsOf(ctx context.Context, c *client.Client, stackID uuid.UUID, limit int, withYAML bool) ([]client.DeploymentObject, error) {
+func StackObjects(ctx context.Context, c *client.Client, stackID uuid.UUID, limit int, withYAML bool) ([]client.DeploymentObject, error) {
 	var objs []client.DeploymentObject
 	opts := &client.DeploymentObjectListOptions{WithoutYAML: !withYAML}
 	for {
@@ -210,40 +205,14 @@ func ObjectsOf(ctx context.Context, c *client.Client, stackID uuid.UUID, limit i
 	return objs, nil
 }
 
-// ParseID is cmdutil.ParseUUID for an argument.
-func ParseID(what, s string) (uuid.UUID, error) { return cmdutil.ParseUUID(what, s) }
-
-// Short abbreviates a checksum or id for tables.
-func Short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
+// OptionalGeneratorID is GeneratorID for an optional flag: "" names no generator (nil).
+func OptionalGeneratorID(ctx context.Context, c *client.Client, ref string) (*uuid.UUID, error) {
+	if ref == "" {
+		return nil, nil
 	}
-	return s
-}
-
-// OrDash returns "-" for an empty or nil string.
-func OrDash(s *string) string {
-	if s == nil || *s == "" {
-		return "-"
+	id, err := GeneratorID(ctx, c, ref)
+	if err != nil {
+		return nil, err
 	}
-	return *s
-}
-
-// BoolPtr renders an optional boolean: yes, no or -.
-func BoolPtr(b *bool) string {
-	switch {
-	case b == nil:
-		return "-"
-	case *b:
-		return "yes"
-	}
-	return "no"
-}
-
-// IntPtr renders an optional number or -.
-func IntPtr[T ~int32 | ~int64](n *T) string {
-	if n == nil {
-		return "-"
-	}
-	return strconv.FormatInt(int64(*n), 10)
+	return &id, nil
 }
