@@ -18,21 +18,24 @@ import (
 // Model is the root of the dashboard: tabs, status line, help overlay, confirmations and the
 // context picker around the active view.
 type Model struct {
-	env      *ui.Env
-	opts     Options
-	views    []ui.View
-	active   int
-	width    int
-	height   int
-	help     bool
-	confirm  *ui.ConfirmMsg
-	picker   *picker
-	flash    ui.FlashMsg
-	flashAt  time.Time
-	lastOK   time.Time
-	lastErr  error
-	context  string
-	quitting bool
+	env   *ui.Env
+	opts  Options
+	views []ui.View
+	// generation counts the sets of views: switching context makes new ones, and the
+	// answers of the old ones go nowhere.
+	generation int
+	active     int
+	width      int
+	height     int
+	help       bool
+	confirm    *ui.ConfirmMsg
+	picker     *picker
+	flash      ui.FlashMsg
+	flashAt    time.Time
+	lastOK     time.Time
+	lastErr    error
+	context    string
+	quitting   bool
 }
 
 type picker struct {
@@ -57,11 +60,7 @@ func (m *Model) Init() tea.Cmd {
 	if len(m.views) > 0 {
 		m.env.SetActive(m.views[m.active].Title())
 	}
-	cmds := []tea.Cmd{tea.RequestBackgroundColor}
-	for _, v := range m.views {
-		cmds = append(cmds, v.Init())
-	}
-	return tea.Batch(cmds...)
+	return tea.Batch(tea.RequestBackgroundColor, m.initViews())
 }
 
 // Active returns the active view (for tests).
@@ -98,6 +97,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.env.Client, m.context = msg.client, msg.name
 		m.lastOK, m.lastErr = time.Time{}, nil
+		m.generation++
 		views := make([]ui.View, len(m.views))
 		for i := range m.views {
 			views[i] = m.opts.Views[i](m.env)
@@ -105,31 +105,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.views = views
 		m.flash, m.flashAt = ui.FlashMsg{Text: "switched to context " + msg.name}, m.env.Now()
 		return m, m.initViews()
+	case routed:
+		return m, m.deliver(msg)
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case tea.PasteMsg:
+		return m, m.update(m.active, msg)
 	}
-	// Data and timer messages go to every view: each takes only its own.
+	// A message no view asked for (a terminal report, say) reaches every view.
 	return m, m.broadcast(msg)
-}
-
-func (m *Model) initViews() tea.Cmd {
-	cmds := make([]tea.Cmd, 0, len(m.views))
-	for _, v := range m.views {
-		cmds = append(cmds, v.Init())
-	}
-	return tea.Batch(cmds...)
-}
-
-func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
-	var cmds []tea.Cmd
-	for i, v := range m.views {
-		nv, cmd := v.Update(msg)
-		m.views[i] = nv
-		if cmd != nil {
-			cmds = append(cmds, cmd)
-		}
-	}
-	return tea.Batch(cmds...)
 }
 
 func (m *Model) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
@@ -202,9 +186,7 @@ func (m *Model) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 	}
-	nv, cmd := v.Update(k)
-	m.views[m.active] = nv
-	return m, cmd
+	return m, m.update(m.active, k)
 }
 
 // activate puts view i on screen and lets it refresh.
@@ -270,12 +252,12 @@ func (m *Model) statusLine(w int) string {
 	if m.confirm != nil {
 		return ui.Fit(s.Warn.Render(m.confirm.Prompt+" [y/N]"), w)
 	}
-	left := s.Muted.Render("context ") + orDash(m.context) + s.Muted.Render(" · ") + m.opts.BrokerURL
+	left := s.Muted.Render("context ") + ui.OrDash(m.context) + s.Muted.Render(" · ") + m.opts.BrokerURL
 	var right string
 	now := m.env.Now()
 	switch {
 	case m.lastErr != nil:
-		right = s.Bad.Render("broker unreachable: " + oneLine(m.lastErr.Error()))
+		right = s.Bad.Render("broker unreachable: " + ui.FirstLine(m.lastErr.Error()))
 		if !m.lastOK.IsZero() {
 			right += s.Muted.Render(" · data from " + ui.Age(now, m.lastOK) + " ago")
 		}
@@ -291,7 +273,7 @@ func (m *Model) statusLine(w int) string {
 		if m.flash.Error {
 			st = s.FlashErr
 		}
-		right = st.Render(oneLine(m.flash.Text))
+		right = st.Render(ui.FirstLine(m.flash.Text))
 	}
 	lw := ansi.StringWidth(left)
 	if lw+1+20 > w { // too narrow for both: the state matters more than where
@@ -349,18 +331,4 @@ func (m *Model) renderPicker(w, h int) string {
 	}
 	b.WriteString("\n" + s.Muted.Render("enter switches · esc cancels"))
 	return ui.Box(s, "switch context", b.String(), w, h)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/tui"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 	"github.com/brokkr/brokkr/tui/ui"
 )
 
@@ -29,6 +30,14 @@ type fakeView struct {
 
 type fakeLoaded struct{ text string }
 
+// fakeLive is an answer holding a channel, released when no view takes it.
+type fakeLive struct{ released *int }
+
+func (m fakeLive) Release() { *m.released++ }
+
+// released counts the fakeLive answers released.
+var released int
+
 func (v *fakeView) Title() string { return v.name }
 func (v *fakeView) Init() tea.Cmd {
 	if v.inits != nil {
@@ -40,8 +49,16 @@ func (v *fakeView) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
 		v.keys = append(v.keys, msg.String())
-		if msg.String() == "d" {
+		switch msg.String() {
+		case "d":
 			return v, ui.Confirm("Delete thing?", func() tea.Msg { return fakeLoaded{"deleted"} })
+		case "l": // a load: its answer, with the broker's reachability
+			name := v.name
+			return v, tea.Batch(func() tea.Msg { return fakeLoaded{name} }, ui.Status(now, nil))
+		case "w": // a live channel opens
+			return v, func() tea.Msg { return fakeLive{&released} }
+		case "Q": // a command of bubbletea's own
+			return v, tea.Quit
 		}
 		if msg.String() == "/" {
 			v.capturing = true
@@ -96,23 +113,6 @@ func (h *harness) send(msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
-func press(s string) tea.KeyPressMsg {
-	switch s {
-	case "tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab}
-	case "shift+tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "ctrl+c":
-		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
-	}
-	r := []rune(s)[0]
-	return tea.KeyPressMsg{Code: r, Text: s}
-}
-
 func (h *harness) screen() string { return ui.Plain(h.m.Render()) }
 
 func TestTabsAndKeys(t *testing.T) {
@@ -121,21 +121,21 @@ func TestTabsAndKeys(t *testing.T) {
 		t.Fatalf("%d views initialised at start, want 3", h.inits)
 	}
 	golden.RequireEqual(t, h.screen())
-	h.send(press("tab"))
+	h.send(viewtest.Key("tab"))
 	if h.m.Active().Title() != "Beta" {
 		t.Fatalf("tab: active %s", h.m.Active().Title())
 	}
-	h.send(press("shift+tab"))
-	h.send(press("shift+tab"))
+	h.send(viewtest.Key("shift+tab"))
+	h.send(viewtest.Key("shift+tab"))
 	if h.m.Active().Title() != "Gamma" {
 		t.Fatalf("shift+tab wraps: active %s", h.m.Active().Title())
 	}
-	h.send(press("1"))
-	h.send(press("x"))
+	h.send(viewtest.Key("1"))
+	h.send(viewtest.Key("x"))
 	if h.m.Active().Title() != "Alpha" || strings.Join(h.views[0].keys, ",") != "x" {
 		t.Fatalf("view keys %v", h.views[0].keys)
 	}
-	h.send(press("9")) // no ninth view: nothing happens
+	h.send(viewtest.Key("9")) // no ninth view: nothing happens
 	if h.m.Active().Title() != "Alpha" {
 		t.Fatal("9 switched views")
 	}
@@ -154,9 +154,9 @@ func TestTabsAndKeys(t *testing.T) {
 
 func TestCapturingViewGetsGlobalKeys(t *testing.T) {
 	h := newHarness(t, tui.Options{})
-	h.send(press("/"))
+	h.send(viewtest.Key("/"))
 	for _, k := range []string{"q", "?", "tab", "2", "c"} {
-		if cmd := h.send(press(k)); cmd != nil {
+		if cmd := h.send(viewtest.Key(k)); cmd != nil {
 			if _, quit := cmd().(tea.QuitMsg); quit {
 				t.Fatalf("%s quit while the view was capturing", k)
 			}
@@ -165,8 +165,8 @@ func TestCapturingViewGetsGlobalKeys(t *testing.T) {
 	if h.m.Active().Title() != "Alpha" || strings.Join(h.views[0].keys, ",") != "/,q,?,tab,2,c" {
 		t.Fatalf("active %s, view keys %v", h.m.Active().Title(), h.views[0].keys)
 	}
-	h.send(press("enter"))
-	cmd := h.send(press("q"))
+	h.send(viewtest.Key("enter"))
+	cmd := h.send(viewtest.Key("q"))
 	if cmd == nil {
 		t.Fatal("q did not quit")
 	}
@@ -177,10 +177,10 @@ func TestCapturingViewGetsGlobalKeys(t *testing.T) {
 
 func TestHelpOverlay(t *testing.T) {
 	h := newHarness(t, tui.Options{Contexts: []string{"a"}, SwitchContext: func(string) (*client.Client, error) { return nil, nil }})
-	h.send(press("?"))
+	h.send(viewtest.Key("?"))
 	golden.RequireEqual(t, h.screen())
-	h.send(press("x")) // swallowed by the overlay
-	h.send(press("esc"))
+	h.send(viewtest.Key("x")) // swallowed by the overlay
+	h.send(viewtest.Key("esc"))
 	if len(h.views[0].keys) != 0 || strings.Contains(h.screen(), "Everywhere") {
 		t.Fatalf("after esc: keys %v\n%s", h.views[0].keys, h.screen())
 	}
@@ -188,21 +188,26 @@ func TestHelpOverlay(t *testing.T) {
 
 func TestConfirmation(t *testing.T) {
 	h := newHarness(t, tui.Options{})
-	cmd := h.send(press("d"))
+	cmd := h.send(viewtest.Key("d"))
 	h.send(cmd()) // the view asks for confirmation
 	if !strings.Contains(h.screen(), "Delete thing? [y/N]") {
 		t.Fatalf("no prompt:\n%s", h.screen())
 	}
-	if cmd := h.send(press("n")); cmd != nil {
+	if cmd := h.send(viewtest.Key("n")); cmd != nil {
 		t.Fatal("n ran the action")
 	}
 	if !strings.Contains(h.screen(), "cancelled") {
 		t.Fatalf("no cancel note:\n%s", h.screen())
 	}
 	h.send(cmd())
-	cmd = h.send(press("y"))
-	if cmd == nil || cmd().(fakeLoaded).text != "deleted" {
+	cmd = h.send(viewtest.Key("y"))
+	if cmd == nil {
 		t.Fatal("y did not run the action")
+	}
+	// The action's answer goes to the view that asked.
+	h.send(cmd())
+	if got := h.views[0].other; len(got) == 0 || got[len(got)-1] != (fakeLoaded{"deleted"}) {
+		t.Fatalf("y did not run the action: the view got %v", got)
 	}
 }
 
@@ -256,18 +261,18 @@ func TestContextSwitch(t *testing.T) {
 			}
 			return client.New("http://prod:3000")
 		}})
-	h.send(press("c"))
+	h.send(viewtest.Key("c"))
 	golden.RequireEqual(t, h.screen())
-	h.send(press("j"))
-	cmd := h.send(press("enter"))
+	h.send(viewtest.Key("j"))
+	cmd := h.send(viewtest.Key("enter"))
 	h.send(cmd())
 	if !strings.Contains(h.screen(), "context prod: no PAK") || h.inits != 3 {
 		t.Fatalf("failed switch:\n%s", h.screen())
 	}
 	fail = false
-	h.send(press("c"))
-	h.send(press("j"))
-	cmd = h.send(press("enter"))
+	h.send(viewtest.Key("c"))
+	h.send(viewtest.Key("j"))
+	cmd = h.send(viewtest.Key("enter"))
 	h.send(cmd())
 	if h.inits != 6 || !strings.Contains(h.screen(), "switched to context prod") || !strings.Contains(h.screen(), "context prod ·") {
 		t.Fatalf("switch: %d inits\n%s", h.inits, h.screen())

@@ -12,7 +12,7 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
 	"github.com/google/uuid"
 )
 
@@ -27,7 +27,7 @@ type terminal struct {
 
 // startTerminal builds brokkrctl and runs `brokkrctl tui` against the broker in a detached
 // tmux session of width×height cells.
-func startTerminal(t *testing.T, b *brokertest.Broker, width, height int, args ...string) *terminal {
+func startTerminal(t *testing.T, b *servertest.Broker, width, height int, args ...string) *terminal {
 	t.Helper()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
@@ -112,7 +112,7 @@ func (term *terminal) capture(name, screen string) {
 // real PostgreSQL: it shows the seeded fleet, filters agents, opens a detail, requests
 // diagnostics (played by the agent here) and sees the result, and quits.
 func TestDashboardEndToEnd(t *testing.T) {
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	ctx := context.Background()
 	edge1 := b.CreateAgent(t, "edge-1", "eu-west", true)
 	edge2 := b.CreateAgent(t, "edge-2", "us-east", true)

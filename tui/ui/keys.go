@@ -1,6 +1,9 @@
 package ui
 
-import "charm.land/bubbles/v2/key"
+import (
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
 
 // Global key bindings; views add their own (see View.Keys).
 var (
@@ -21,4 +24,32 @@ var (
 	KeyBack   = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back"))
 	KeyFilter = key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter"))
 	KeyDelete = key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "delete"))
+
+	// Keys of pages that scroll and of text input, as the footer names them.
+	KeyScroll = key.NewBinding(key.WithKeys("up", "k", "down", "j"), key.WithHelp("↑↓/jk", "scroll"))
+	KeyPage   = key.NewBinding(key.WithKeys("pgup", "pgdown"), key.WithHelp("pgup/pgdn", "page"))
+	KeyCancel = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel"))
 )
+
+// ScrollKey applies a scrolling key to a page's offset: up and down move it by a line,
+// pgup and pgdown by page lines, home (g) to the top and end (G) to last. It reports
+// whether k is such a key; the caller keeps the offset within the page.
+func ScrollKey(k tea.KeyPressMsg, offset, page, last int) (int, bool) {
+	switch {
+	case key.Matches(k, KeyUp):
+		offset--
+	case key.Matches(k, KeyDown):
+		offset++
+	case key.Matches(k, KeyPgUp):
+		offset -= page
+	case key.Matches(k, KeyPgDown):
+		offset += page
+	case k.String() == "home" || k.String() == "g":
+		offset = 0
+	case k.String() == "end" || k.String() == "G":
+		offset = last
+	default:
+		return offset, false
+	}
+	return offset, true
+}

@@ -121,3 +121,46 @@ func (l *List) FilterLine(s *Styles) string {
 	}
 	return ""
 }
+
+// Matching returns the rows whose texts match the list's filter, in order.
+func Matching[T any](l *List, rows []T, texts func(T) []string) []T {
+	out := make([]T, 0, len(rows))
+	for _, r := range rows {
+		if l.Match(texts(r)...) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Selected returns the row under the list's cursor among rows (the matching ones).
+func Selected[T any](l *List, rows []T) (T, bool) {
+	if l.Cursor < 0 || l.Cursor >= len(rows) {
+		var none T
+		return none, false
+	}
+	return rows[l.Cursor], true
+}
+
+// Requests numbers a view's requests of one kind, so that an answer arriving after the
+// answer to a later request is dropped.
+type Requests struct{ last, taken uint64 }
+
+// Next numbers a new request.
+func (r *Requests) Next() uint64 {
+	r.last++
+	return r.last
+}
+
+// Last returns the number of the latest request.
+func (r *Requests) Last() uint64 { return r.last }
+
+// Take reports whether the answer to request n is to be taken, that is not older than one
+// taken already, and records it. Answers numbered 0 are always taken.
+func (r *Requests) Take(n uint64) bool {
+	if n != 0 && n <= r.taken {
+		return false
+	}
+	r.taken = max(r.taken, n)
+	return true
+}

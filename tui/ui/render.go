@@ -146,3 +146,23 @@ func Clip(text string, width, height int) string {
 
 // Plain strips every ANSI sequence: golden files hold what a NO_COLOR terminal shows.
 func Plain(s string) string { return ansi.Strip(s) }
+
+// ScrollBox draws lines in a box of width×height titled title, from line offset on (kept
+// within the last page). When the lines do not all fit, the title says which ones show:
+// "(3-20 of 41)". Below 6×3 cells only the title shows.
+func ScrollBox(s *Styles, title string, lines []string, offset, width, height int) string {
+	if width < 6 || height < 3 {
+		return FrameText(title, width, height)
+	}
+	innerW, innerH := width-2, height-2
+	start := min(offset, max(len(lines)-innerH, 0))
+	end := min(start+innerH, len(lines))
+	shown := make([]string, 0, end-start)
+	for _, l := range lines[start:end] {
+		shown = append(shown, Fit(l, innerW))
+	}
+	if len(lines) > innerH {
+		title += fmt.Sprintf(" (%d-%d of %d)", start+1, end, len(lines))
+	}
+	return FrameText(Box(s, title, strings.Join(shown, "\n"), width, height), width, height)
+}

@@ -37,6 +37,25 @@ func (e *Env) SetActive(title string) { e.active = title }
 // a dashboard of seven tabs asks the broker for one tab's data at a time.
 func (e *Env) Active(title string) bool { return e.active == "" || e.active == title }
 
+// Tick returns a command that answers msg after the polling period (5 s when unset).
+func (e *Env) Tick(msg tea.Msg) tea.Cmd {
+	every := e.RefreshEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	return tea.Tick(every, func(time.Time) tea.Msg { return msg })
+}
+
+// Poll answers the polling timer of the view of this title: on screen the view reloads and
+// its timer runs again; off screen only the timer runs, and the view asks nothing until it
+// is shown.
+func (e *Env) Poll(title string, reload func() tea.Cmd, timer tea.Msg) tea.Cmd {
+	if !e.Active(title) {
+		return e.Tick(timer)
+	}
+	return tea.Batch(reload(), e.Tick(timer))
+}
+
 // ActivatedMsg tells the views that the one of this title came on screen; it refreshes at
 // once instead of waiting for its next poll.
 type ActivatedMsg struct{ Title string }
@@ -50,15 +69,17 @@ func (e *Env) Timeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, 10*time.Second)
 }
 
-// View is one tab of the dashboard. The root model routes messages to the active view (and
-// data messages to the view that asked for them), draws the tab bar, status line and help,
+// View is one tab of the dashboard. The root model hands keys to the active view and the
+// answers of a view's commands to that view only, draws the tab bar, status line and help,
 // and gives the view the rest of the screen.
 type View interface {
 	// Title is the tab's name.
 	Title() string
 	// Init starts the view's first load.
 	Init() tea.Cmd
-	// Update handles a message; views ignore messages that are not theirs.
+	// Update handles a message: a key (or a paste) of the active view, an answer of one of
+	// the view's own commands, or a message for every view (ActivatedMsg, a terminal
+	// report).
 	Update(msg tea.Msg) (View, tea.Cmd)
 	// Render draws the view into width×height cells.
 	Render(width, height int) string
@@ -69,11 +90,10 @@ type View interface {
 	Capturing() bool
 }
 
-// StatusMsg tells the root about the broker's reachability: Err nil means a request just
-// succeeded at At; otherwise the broker could not be reached or refused.
-type StatusMsg struct {
-	At  time.Time
-	Err error
+// Releaser is an answer that holds something to let go of (a live subscription) when no
+// view takes it: the view that asked was replaced when the dashboard switched context.
+type Releaser interface {
+	Release()
 }
 
 // FlashMsg shows a short message in the status line (an action's outcome).

@@ -7,8 +7,6 @@ package agents
 import (
 	"slices"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
@@ -30,14 +28,7 @@ var (
 	keyPause  = key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause/resume"))
 	keyLabels = key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "edit labels"))
 	keyApply  = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply"))
-	keyCancel = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel"))
-	keyScroll = key.NewBinding(key.WithKeys("up", "k", "down", "j"), key.WithHelp("↑↓/jk", "scroll"))
-	keyPage   = key.NewBinding(key.WithKeys("pgup", "pgdown"), key.WithHelp("pgup/pgdn", "page"))
 )
-
-// instances numbers the views, so a view takes only the answers to its own requests (views
-// are recreated when the dashboard switches context).
-var instances atomic.Uint64
 
 type mode int
 
@@ -49,7 +40,6 @@ const (
 // Model is the Agents view. Build it with New.
 type Model struct {
 	env *ui.Env
-	id  uint64
 
 	// The list.
 	list     ui.List
@@ -57,16 +47,14 @@ type Model struct {
 	labels   map[uuid.UUID][]string // sorted labels by agent
 	loaded   bool
 	listErr  error
-	listGen  uint64 // last list request
-	listSeen uint64 // newest list answer applied
+	listReqs ui.Requests
 
 	// The detail page.
 	mode       mode
 	current    client.Agent // the agent whose detail is open (from the list until loaded)
 	detail     *Detail
 	detailErr  error
-	detailGen  uint64
-	detailSeen uint64
+	detailReqs ui.Requests
 	scroll     int
 	height     int // height of the last render, for paging
 
@@ -78,17 +66,14 @@ type Model struct {
 
 // New returns the Agents view.
 func New(env *ui.Env) ui.View {
-	return &Model{env: env, id: instances.Add(1), labels: map[uuid.UUID][]string{}, height: 20}
+	return &Model{env: env, labels: map[uuid.UUID][]string{}, height: 20}
 }
-
-// ID identifies this view instance in its messages.
-func (m *Model) ID() uint64 { return m.id }
 
 // Title implements ui.View.
 func (m *Model) Title() string { return "Agents" }
 
 // Init loads the agents and starts polling.
-func (m *Model) Init() tea.Cmd { return tea.Batch(m.loadList(), m.tick()) }
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.loadList(), m.env.Tick(TickMsg{})) }
 
 // Capturing reports that the filter or the label editor is taking keys.
 func (m *Model) Capturing() bool { return m.editing || m.list.Editing() }
@@ -97,9 +82,9 @@ func (m *Model) Capturing() bool { return m.editing || m.list.Editing() }
 func (m *Model) Keys() []key.Binding {
 	switch {
 	case m.editing:
-		return []key.Binding{keyApply, keyCancel}
+		return []key.Binding{keyApply, ui.KeyCancel}
 	case m.mode == modeDetail:
-		return []key.Binding{keyScroll, keyPage, ui.KeyBack, keyPause, keyLabels, ui.KeyRefresh}
+		return []key.Binding{ui.KeyScroll, ui.KeyPage, ui.KeyBack, keyPause, keyLabels, ui.KeyRefresh}
 	}
 	return []key.Binding{ui.KeyUp, ui.KeyDown, ui.KeyOpen, ui.KeyFilter, keyPause, keyLabels, ui.KeyRefresh}
 }
@@ -108,34 +93,21 @@ func (m *Model) Keys() []key.Binding {
 func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 	switch msg := msg.(type) {
 	case LoadedMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		m.applyList(msg)
-		return m, status(msg.At, msg.Err)
+		return m, ui.Status(msg.At, msg.Err)
 	case DetailMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		m.applyDetail(msg)
-		return m, status(msg.At, msg.Err)
+		return m, ui.Status(msg.At, msg.Err)
 	case ActionMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		text := msg.Text
 		if msg.Err != nil {
 			text += ": " + msg.Err.Error()
 		}
-		return m, tea.Batch(ui.Flash(text, msg.Err != nil), status(msg.At, reachability(msg.Err)), m.reload())
+		// A refusal of an action (a 404 label, a 409 duplicate) shows in the flash, not as an
+		// unreachable broker.
+		return m, tea.Batch(ui.Flash(text, msg.Err != nil), ui.Status(msg.At, ui.Unreachable(msg.Err)), m.reload())
 	case TickMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
-		if !m.env.Active(m.Title()) {
-			return m, m.tick() // off screen: keep the timer, skip the requests
-		}
-		return m, tea.Batch(m.reload(), m.tick())
+		return m, m.env.Poll(m.Title(), m.reload, TickMsg{})
 	case ui.ActivatedMsg:
 		if msg.Title != m.Title() {
 			return m, nil
@@ -165,45 +137,18 @@ func (m *Model) reload() tea.Cmd {
 	return m.loadList()
 }
 
-func (m *Model) tick() tea.Cmd {
-	id := m.id
-	return tea.Tick(m.env.RefreshEvery, func(time.Time) tea.Msg { return TickMsg{ViewID: id} })
-}
-
-func status(at time.Time, err error) tea.Cmd {
-	return func() tea.Msg { return ui.StatusMsg{At: at, Err: err} }
-}
-
-// reachability keeps the errors that say something about reaching the broker: a refusal of
-// an action (a 404 label, a 409 duplicate) shows in the flash, not as an unreachable broker.
-func reachability(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := client.AsError(err); ok {
-		return nil
-	}
-	return err
-}
-
 // applyList takes a list answer, keeping the cursor on the agent it was on.
 func (m *Model) applyList(msg LoadedMsg) {
-	if msg.Gen != 0 && msg.Gen <= m.listSeen {
+	if !m.listReqs.Take(msg.Gen) {
 		return // an older request answered late
 	}
-	m.listSeen = max(m.listSeen, msg.Gen)
 	m.listErr = msg.Err
 	if msg.Err != nil && msg.Agents == nil {
 		return // keep the last data
 	}
 	selected, hadSel := m.selected()
 	agents := slices.Clone(msg.Agents)
-	slices.SortStableFunc(agents, func(a, b client.Agent) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ClusterName, b.ClusterName)
-	})
+	slices.SortStableFunc(agents, ui.CompareAgents)
 	labels := make(map[uuid.UUID][]string, len(agents))
 	for _, a := range agents {
 		l, ok := msg.Labels[a.ID]
@@ -234,10 +179,9 @@ func (m *Model) applyList(msg LoadedMsg) {
 }
 
 func (m *Model) applyDetail(msg DetailMsg) {
-	if msg.AgentID != m.current.ID || (msg.Gen != 0 && msg.Gen <= m.detailSeen) {
+	if msg.AgentID != m.current.ID || !m.detailReqs.Take(msg.Gen) {
 		return
 	}
-	m.detailSeen = max(m.detailSeen, msg.Gen)
 	m.detailErr = msg.Err
 	if msg.Detail == nil {
 		return // keep the last data
@@ -254,24 +198,13 @@ func (m *Model) applyDetail(msg DetailMsg) {
 
 // visible returns the agents that match the filter, in display order.
 func (m *Model) visible() []client.Agent {
-	out := make([]client.Agent, 0, len(m.agents))
-	for _, a := range m.agents {
-		texts := append([]string{a.Name, a.ClusterName, a.Status}, m.labels[a.ID]...)
-		if m.list.Match(texts...) {
-			out = append(out, a)
-		}
-	}
-	return out
+	return ui.Matching(&m.list, m.agents, func(a client.Agent) []string {
+		return append([]string{a.Name, a.ClusterName, a.Status}, m.labels[a.ID]...)
+	})
 }
 
 // selected returns the agent under the cursor of the list.
-func (m *Model) selected() (client.Agent, bool) {
-	rows := m.visible()
-	if m.list.Cursor < 0 || m.list.Cursor >= len(rows) {
-		return client.Agent{}, false
-	}
-	return rows[m.list.Cursor], true
-}
+func (m *Model) selected() (client.Agent, bool) { return ui.Selected(&m.list, m.visible()) }
 
 // target returns the agent actions apply to: the open one on the detail page, the selected
 // one on the list.
@@ -320,30 +253,19 @@ func (m *Model) key(k tea.KeyPressMsg) (ui.View, tea.Cmd) {
 }
 
 func (m *Model) detailKey(k tea.KeyPressMsg) (ui.View, tea.Cmd) {
-	page := max(m.height-2, 1)
+	if off, ok := ui.ScrollKey(k, m.scroll, max(m.height-2, 1), len(m.detailLines())); ok {
+		m.scroll = off
+		m.clampScroll()
+		return m, nil
+	}
 	switch {
-	case key.Matches(k, ui.KeyUp):
-		m.scroll--
-	case key.Matches(k, ui.KeyDown):
-		m.scroll++
-	case key.Matches(k, ui.KeyPgUp):
-		m.scroll -= page
-	case key.Matches(k, ui.KeyPgDown):
-		m.scroll += page
-	case k.String() == "home" || k.String() == "g":
-		m.scroll = 0
-	case k.String() == "end" || k.String() == "G":
-		m.scroll = len(m.detailLines())
 	case key.Matches(k, ui.KeyBack):
 		m.mode = modeList
 		return m, nil
 	case key.Matches(k, ui.KeyRefresh):
 		return m, m.reload()
-	default:
-		return m.actionKey(k)
 	}
-	m.clampScroll()
-	return m, nil
+	return m.actionKey(k)
 }
 
 // clampScroll keeps the detail page's offset between the top and the last full page.

@@ -12,13 +12,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 	"github.com/brokkr/brokkr/tui/ui"
 )
 
 var now = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 func ago(d time.Duration) *time.Time { t := now.Add(-d); return &t }
-func ptr[T any](v T) *T              { return &v }
 
 // fixed ids keep the golden files stable.
 func id(n int) uuid.UUID { return uuid.MustParse(fmt.Sprintf("%08d-0000-4000-8000-%012d", n*1111, n)) }
@@ -27,11 +27,11 @@ func fixture() LoadedMsg {
 	agents := []client.Agent{
 		{ID: id(3), Name: "lab-1", ClusterName: "lab", Status: StatusInactive, CreatedAt: now.Add(-30 * 24 * time.Hour)},
 		{ID: id(1), Name: "edge-eu-1", ClusterName: "eu-west", Status: StatusActive, LastHeartbeat: ago(12 * time.Second),
-			K8sReachable: ptr(true), K8sAPILatencyMs: ptr(int32(14)), K8sReportedAt: ago(12 * time.Second), CreatedAt: now.Add(-72 * time.Hour)},
+			K8sReachable: viewtest.Ptr(true), K8sAPILatencyMs: viewtest.Ptr(int32(14)), K8sReportedAt: ago(12 * time.Second), CreatedAt: now.Add(-72 * time.Hour)},
 		{ID: id(2), Name: "edge-us-1", ClusterName: "us-east", Status: StatusActive, LastHeartbeat: ago(3 * time.Minute),
-			K8sReachable: ptr(false), K8sReportedAt: ago(3 * time.Minute), CreatedAt: now.Add(-48 * time.Hour)},
+			K8sReachable: viewtest.Ptr(false), K8sReportedAt: ago(3 * time.Minute), CreatedAt: now.Add(-48 * time.Hour)},
 		{ID: id(4), Name: "staging-1", ClusterName: "staging", Status: StatusActive, LastHeartbeat: ago(40 * time.Second),
-			K8sReachable: ptr(true), CreatedAt: now.Add(-5 * time.Hour)},
+			K8sReachable: viewtest.Ptr(true), CreatedAt: now.Add(-5 * time.Hour)},
 	}
 	return LoadedMsg{Agents: agents, At: now, Labels: map[uuid.UUID][]string{
 		id(1): {"region:eu", "env:prod"},
@@ -47,7 +47,7 @@ func detailFixture() *Detail {
 	events := []client.AgentEvent{
 		{ID: id(30), CreatedAt: now.Add(-2 * time.Minute), DeploymentObjectID: id(41), EventType: "DEPLOY", Status: "SUCCESS"},
 		{ID: id(31), CreatedAt: now.Add(-50 * time.Minute), DeploymentObjectID: id(40), EventType: "DEPLOY", Status: "FAILURE",
-			Message: ptr("apply Deployment web: admission webhook denied the request\nsecond line")},
+			Message: viewtest.Ptr("apply Deployment web: admission webhook denied the request\nsecond line")},
 	}
 	return &Detail{
 		Agent:       l,
@@ -71,62 +71,14 @@ func detailFixture() *Detail {
 
 func newModel(t *testing.T) *Model {
 	t.Helper()
-	env := &ui.Env{Now: func() time.Time { return now }, Styles: ui.NewStyles(true, true), RefreshEvery: time.Second}
-	m := New(env).(*Model)
-	msg := fixture()
-	msg.ViewID = m.ID()
-	m.Update(msg)
+	m := New(viewtest.Env(now, time.Second)).(*Model)
+	m.Update(fixture())
 	return m
 }
 
 func press(m *Model, keys ...string) tea.Cmd {
-	var cmd tea.Cmd
-	for _, k := range keys {
-		var msg tea.KeyPressMsg
-		switch k {
-		case "enter":
-			msg = tea.KeyPressMsg{Code: tea.KeyEnter}
-		case "esc":
-			msg = tea.KeyPressMsg{Code: tea.KeyEscape}
-		case "pgdown":
-			msg = tea.KeyPressMsg{Code: tea.KeyPgDown}
-		case "pgup":
-			msg = tea.KeyPressMsg{Code: tea.KeyPgUp}
-		case "space":
-			msg = tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
-		default:
-			r := []rune(k)[0]
-			msg = tea.KeyPressMsg{Code: r, Text: k}
-		}
-		_, cmd = m.Update(msg)
-	}
+	_, cmd := viewtest.Press(m, keys...)
 	return cmd
-}
-
-// typeText sends each character of s as a key press.
-func typeText(m *Model, s string) {
-	for _, r := range s {
-		if r == ' ' {
-			press(m, "space")
-			continue
-		}
-		press(m, string(r))
-	}
-}
-
-func render(t *testing.T, m *Model, w, h int) string {
-	t.Helper()
-	out := m.Render(w, h)
-	lines := strings.Split(out, "\n")
-	if len(lines) != h {
-		t.Fatalf("render %dx%d: %d lines", w, h, len(lines))
-	}
-	for i, l := range lines {
-		if got := len([]rune(ui.Plain(l))); got != w {
-			t.Fatalf("render %dx%d: line %d is %d cells: %q", w, h, i, got, ui.Plain(l))
-		}
-	}
-	return ui.Plain(out)
 }
 
 // openDetail opens the selected agent and answers the detail request.
@@ -138,14 +90,14 @@ func openDetail(t *testing.T, m *Model) {
 	if m.mode != modeDetail {
 		t.Fatal("enter did not open the detail")
 	}
-	m.Update(DetailMsg{ViewID: m.ID(), Gen: m.detailGen, At: now, AgentID: m.current.ID, Detail: detailFixture()})
+	m.Update(DetailMsg{Gen: m.detailReqs.Last(), At: now, AgentID: m.current.ID, Detail: detailFixture()})
 }
 
 func TestListRender(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {120, 30}} {
 		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
 			m := newModel(t)
-			golden.RequireEqual(t, render(t, m, size[0], size[1]))
+			golden.RequireEqual(t, viewtest.Render(t, m, size[0], size[1]))
 		})
 	}
 }
@@ -165,17 +117,16 @@ func TestListSortedAndLabelsSorted(t *testing.T) {
 }
 
 func TestEmptyAndTinyRenders(t *testing.T) {
-	env := &ui.Env{Now: func() time.Time { return now }, Styles: ui.NewStyles(true, true), RefreshEvery: time.Second}
-	m := New(env).(*Model)
-	if out := render(t, m, 80, 5); !strings.Contains(out, "loading…") {
+	m := New(viewtest.Env(now, time.Second)).(*Model)
+	if out := viewtest.Render(t, m, 80, 5); !strings.Contains(out, "loading…") {
 		t.Fatalf("before the first answer:\n%s", out)
 	}
-	m.Update(LoadedMsg{ViewID: m.ID(), Gen: 1, At: now, Agents: []client.Agent{}})
-	if out := render(t, m, 80, 5); !strings.Contains(out, "no agents") {
+	m.Update(LoadedMsg{Gen: 1, At: now, Agents: []client.Agent{}})
+	if out := viewtest.Render(t, m, 80, 5); !strings.Contains(out, "no agents") {
 		t.Fatalf("empty fleet:\n%s", out)
 	}
 	for _, size := range [][2]int{{1, 1}, {3, 2}, {10, 3}} {
-		render(t, m, size[0], size[1])
+		viewtest.Render(t, m, size[0], size[1])
 	}
 	if m.Render(0, 0) != "" {
 		t.Fatal("0×0 render is not empty")
@@ -197,7 +148,7 @@ func TestFilter(t *testing.T) {
 	if !m.Capturing() {
 		t.Fatal("not capturing while the filter is typed")
 	}
-	typeText(m, "prod")
+	viewtest.Type(m, "prod")
 	press(m, "enter")
 	if m.Capturing() || m.list.Filter != "prod" {
 		t.Fatalf("filter %q, capturing %v", m.list.Filter, m.Capturing())
@@ -205,7 +156,7 @@ func TestFilter(t *testing.T) {
 	if n := len(m.visible()); n != 2 {
 		t.Fatalf("%d agents match prod, want 2", n)
 	}
-	golden.RequireEqual(t, render(t, m, 80, 24))
+	golden.RequireEqual(t, viewtest.Render(t, m, 80, 24))
 
 	// Filters match cluster and status too; every word must match.
 	m.list.Filter = "INACTIVE lab"
@@ -231,7 +182,7 @@ func TestCursorFollowsAgentAcrossReloads(t *testing.T) {
 	}
 	// A new agent sorts before the selected one; the cursor stays on edge-us-1.
 	msg := fixture()
-	msg.ViewID, msg.Gen = m.ID(), 5
+	msg.Gen = 5
 	msg.Agents = append(msg.Agents, client.Agent{ID: id(5), Name: "edge-ap-1", ClusterName: "ap", Status: StatusActive})
 	m.Update(msg)
 	if a, _ := m.selected(); a.Name != "edge-us-1" || m.list.Cursor != 2 {
@@ -239,18 +190,10 @@ func TestCursorFollowsAgentAcrossReloads(t *testing.T) {
 	}
 	// An older answer arriving late is dropped.
 	stale := fixture()
-	stale.ViewID, stale.Gen = m.ID(), msg.Gen-1
+	stale.Gen = msg.Gen - 1
 	m.Update(stale)
 	if len(m.agents) != 5 {
 		t.Fatalf("stale answer applied: %d agents", len(m.agents))
-	}
-	// Answers for another view instance are ignored.
-	other := fixture()
-	other.ViewID, other.Gen = m.ID()+1000, msg.Gen+10
-	other.Agents = nil
-	m.Update(other)
-	if len(m.agents) != 5 {
-		t.Fatal("another view's answer was applied")
 	}
 	// Cursor movement clamps at both ends.
 	press(m, "G", "j", "j")
@@ -265,7 +208,7 @@ func TestCursorFollowsAgentAcrossReloads(t *testing.T) {
 
 func TestLoadErrorKeepsData(t *testing.T) {
 	m := newModel(t)
-	_, cmd := m.Update(LoadedMsg{ViewID: m.ID(), Gen: 99, At: now, Err: errors.New("dial tcp 127.0.0.1:1: connection refused")})
+	_, cmd := m.Update(LoadedMsg{Gen: 99, At: now, Err: errors.New("dial tcp 127.0.0.1:1: connection refused")})
 	if len(m.agents) != 4 {
 		t.Fatalf("error dropped the data: %d agents", len(m.agents))
 	}
@@ -273,13 +216,13 @@ func TestLoadErrorKeepsData(t *testing.T) {
 	if !ok || st.Err == nil {
 		t.Fatalf("load error reported %#v", st)
 	}
-	out := render(t, m, 80, 24)
+	out := viewtest.Render(t, m, 80, 24)
 	if !strings.Contains(out, "error: dial tcp 127.0.0.1:1: connection refused") || !strings.Contains(out, "edge-eu-1") {
 		t.Fatalf("error render:\n%s", out)
 	}
 	// Labels that could not be read keep their last value.
 	part := fixture()
-	part.ViewID, part.Gen, part.Err = m.ID(), 100, errors.New("labels of lab-1: boom")
+	part.Gen, part.Err = 100, errors.New("labels of lab-1: boom")
 	delete(part.Labels, id(3))
 	m.Update(part)
 	if got := strings.Join(m.labels[id(3)], ","); got != "env:dev" {
@@ -289,22 +232,19 @@ func TestLoadErrorKeepsData(t *testing.T) {
 
 func TestTickReloads(t *testing.T) {
 	m := newModel(t)
-	gen := m.listGen
-	_, cmd := m.Update(TickMsg{ViewID: m.ID()})
-	if cmd == nil || m.listGen != gen+1 {
-		t.Fatalf("tick did not reload (gen %d → %d)", gen, m.listGen)
-	}
-	if _, cmd := m.Update(TickMsg{ViewID: m.ID() + 1}); cmd != nil {
-		t.Fatal("another view's tick reloaded")
+	gen := m.listReqs.Last()
+	_, cmd := m.Update(TickMsg{})
+	if cmd == nil || m.listReqs.Last() != gen+1 {
+		t.Fatalf("tick did not reload (gen %d → %d)", gen, m.listReqs.Last())
 	}
 	openDetail(t, m)
-	dgen := m.detailGen
-	m.Update(TickMsg{ViewID: m.ID()})
-	if m.detailGen != dgen+1 {
+	dgen := m.detailReqs.Last()
+	m.Update(TickMsg{})
+	if m.detailReqs.Last() != dgen+1 {
 		t.Fatal("tick on the detail page did not reload the detail")
 	}
 	press(m, "r")
-	if m.detailGen != dgen+2 {
+	if m.detailReqs.Last() != dgen+2 {
 		t.Fatal("r on the detail page did not reload the detail")
 	}
 }
@@ -312,14 +252,14 @@ func TestTickReloads(t *testing.T) {
 func TestDetail(t *testing.T) {
 	m := newModel(t)
 	press(m, "/")
-	typeText(m, "edge")
+	viewtest.Type(m, "edge")
 	press(m, "enter")
 	openDetail(t, m)
 	if m.current.Name != "edge-eu-1" {
 		t.Fatalf("opened %s", m.current.Name)
 	}
-	t.Run("full", func(t *testing.T) { golden.RequireEqual(t, render(t, m, 100, 50)) })
-	t.Run("80x24", func(t *testing.T) { golden.RequireEqual(t, render(t, m, 80, 24)) })
+	t.Run("full", func(t *testing.T) { golden.RequireEqual(t, viewtest.Render(t, m, 100, 50)) })
+	t.Run("80x24", func(t *testing.T) { golden.RequireEqual(t, viewtest.Render(t, m, 80, 24)) })
 
 	// Back to the list keeps the cursor and the filter.
 	press(m, "esc")
@@ -330,11 +270,11 @@ func TestDetail(t *testing.T) {
 	if m.current.Name != "edge-us-1" || m.detail != nil {
 		t.Fatalf("second open: %s, stale detail %v", m.current.Name, m.detail != nil)
 	}
-	if out := render(t, m, 80, 24); !strings.Contains(out, "Agent edge-us-1/us-east") || !strings.Contains(out, "loading…") {
+	if out := viewtest.Render(t, m, 80, 24); !strings.Contains(out, "Agent edge-us-1/us-east") || !strings.Contains(out, "loading…") {
 		t.Fatalf("detail while loading:\n%s", out)
 	}
 	// A late answer for the first agent is not shown as the second.
-	m.Update(DetailMsg{ViewID: m.ID(), Gen: m.detailGen, At: now, AgentID: id(1), Detail: detailFixture()})
+	m.Update(DetailMsg{Gen: m.detailReqs.Last(), At: now, AgentID: id(1), Detail: detailFixture()})
 	if m.detail != nil {
 		t.Fatal("detail of another agent applied")
 	}
@@ -347,8 +287,8 @@ func TestDetail(t *testing.T) {
 func TestDetailLoadError(t *testing.T) {
 	m := newModel(t)
 	openDetail(t, m)
-	m.Update(DetailMsg{ViewID: m.ID(), Gen: m.detailGen + 1, At: now, AgentID: m.current.ID, Err: errors.New("GET /agents/x: 503")})
-	out := render(t, m, 80, 24)
+	m.Update(DetailMsg{Gen: m.detailReqs.Last() + 1, At: now, AgentID: m.current.ID, Err: errors.New("GET /agents/x: 503")})
+	out := viewtest.Render(t, m, 80, 24)
 	if !strings.Contains(out, "error: GET /agents/x: 503") || !strings.Contains(out, "Labels (2)") {
 		t.Fatalf("failed reload must keep the last detail and show the error:\n%s", out)
 	}
@@ -360,7 +300,7 @@ func TestDetailScrolling(t *testing.T) {
 	const h = 12
 	total := len(m.detailLines())
 	body := h - 1
-	render(t, m, 80, h)
+	viewtest.Render(t, m, 80, h)
 	press(m, "j", "j", "j")
 	if m.scroll != 3 {
 		t.Fatalf("scroll %d after 3×j", m.scroll)
@@ -373,7 +313,7 @@ func TestDetailScrolling(t *testing.T) {
 	if m.scroll != 2+h-2 {
 		t.Fatalf("scroll %d after pgdown", m.scroll)
 	}
-	golden.RequireEqual(t, render(t, m, 80, h))
+	golden.RequireEqual(t, viewtest.Render(t, m, 80, h))
 	press(m, "G")
 	if m.scroll != total-body {
 		t.Fatalf("scroll %d at the end, want %d", m.scroll, total-body)
@@ -382,7 +322,7 @@ func TestDetailScrolling(t *testing.T) {
 	if m.scroll != total-body {
 		t.Fatalf("scrolled past the end: %d", m.scroll)
 	}
-	out := render(t, m, 80, h)
+	out := viewtest.Render(t, m, 80, h)
 	if !strings.Contains(out, "DEPLOY   FAILURE") {
 		t.Fatalf("the last page does not show the last event:\n%s", out)
 	}
@@ -392,13 +332,13 @@ func TestDetailScrolling(t *testing.T) {
 	}
 	// Tiny screens, with and without the label editor, never break the frame.
 	for _, size := range [][2]int{{1, 1}, {5, 2}, {20, 3}, {30, 4}} {
-		render(t, m, size[0], size[1])
+		viewtest.Render(t, m, size[0], size[1])
 	}
 	press(m, "G", "l")
 	for _, size := range [][2]int{{1, 1}, {5, 2}, {20, 3}, {80, 12}} {
-		render(t, m, size[0], size[1])
+		viewtest.Render(t, m, size[0], size[1])
 	}
-	if out := render(t, m, 80, 12); !strings.Contains(out, "labels> ") {
+	if out := viewtest.Render(t, m, 80, 12); !strings.Contains(out, "labels> ") {
 		t.Fatalf("label editor missing on the detail page:\n%s", out)
 	}
 	press(m, "esc")
@@ -406,7 +346,7 @@ func TestDetailScrolling(t *testing.T) {
 		t.Fatal("esc in the editor left the detail page")
 	}
 	// A screen taller than the page does not scroll.
-	render(t, m, 80, 60)
+	viewtest.Render(t, m, 80, 60)
 	press(m, "j", "G")
 	if m.scroll != 0 {
 		t.Fatalf("scrolled a page that fits: %d", m.scroll)
@@ -422,11 +362,11 @@ func TestLabelEditor(t *testing.T) {
 		t.Fatal("label editor not capturing")
 	}
 	// Global keys are typed, not acted on.
-	typeText(m, "+tier:edge -env:prod")
+	viewtest.Type(m, "+tier:edge -env:prod")
 	if m.mode != modeList || m.input.Value() != "+tier:edge -env:prod" {
 		t.Fatalf("typed %q", m.input.Value())
 	}
-	golden.RequireEqual(t, render(t, m, 80, 24))
+	golden.RequireEqual(t, viewtest.Render(t, m, 80, 24))
 
 	cmd := press(m, "enter")
 	if m.Capturing() {
@@ -447,7 +387,7 @@ func TestLabelEditor(t *testing.T) {
 func TestLabelEditorAddOnlyAndCancel(t *testing.T) {
 	m := newModel(t)
 	press(m, "l")
-	typeText(m, "tier:edge env:prod")
+	viewtest.Type(m, "tier:edge env:prod")
 	cmd := press(m, "enter")
 	msg := cmd()
 	if _, ok := msg.(ui.ConfirmMsg); ok {
@@ -455,20 +395,20 @@ func TestLabelEditorAddOnlyAndCancel(t *testing.T) {
 	}
 	// Without a broker the action reports that, with what it meant to do.
 	act, ok := msg.(ActionMsg)
-	if !ok || act.Err == nil || act.ViewID != m.ID() {
+	if !ok || act.Err == nil {
 		t.Fatalf("add-only action returned %#v", msg)
 	}
 
 	// esc cancels without a command.
 	press(m, "l")
-	typeText(m, "-env:prod")
+	viewtest.Type(m, "-env:prod")
 	if cmd := press(m, "esc"); cmd != nil || m.Capturing() {
 		t.Fatal("esc did not cancel the editor")
 	}
 
 	// Edits that change nothing say so.
 	press(m, "l")
-	typeText(m, "+env:prod -nope")
+	viewtest.Type(m, "+env:prod -nope")
 	f, ok := press(m, "enter")().(ui.FlashMsg)
 	if !ok || f.Error || f.Text != "no label changes (already has env:prod; has no nope)" {
 		t.Fatalf("no-op edit: %#v", f)
@@ -476,7 +416,7 @@ func TestLabelEditorAddOnlyAndCancel(t *testing.T) {
 
 	// Invalid input keeps the editor open with an error.
 	press(m, "l")
-	typeText(m, "+")
+	viewtest.Type(m, "+")
 	f, ok = press(m, "enter")().(ui.FlashMsg)
 	if !ok || !f.Error || !m.Capturing() {
 		t.Fatalf("invalid edit: %#v, capturing %v", f, m.Capturing())
@@ -529,8 +469,8 @@ func TestPauseResumeConfirm(t *testing.T) {
 
 func TestActionOutcome(t *testing.T) {
 	m := newModel(t)
-	gen := m.listGen
-	_, cmd := m.Update(ActionMsg{ViewID: m.ID(), At: now, Text: "paused agent edge-eu-1/eu-west"})
+	gen := m.listReqs.Last()
+	_, cmd := m.Update(ActionMsg{At: now, Text: "paused agent edge-eu-1/eu-west"})
 	msgs := cmd().(tea.BatchMsg)
 	var flash ui.FlashMsg
 	for _, c := range msgs {
@@ -538,10 +478,10 @@ func TestActionOutcome(t *testing.T) {
 			flash = f
 		}
 	}
-	if flash.Text != "paused agent edge-eu-1/eu-west" || flash.Error || m.listGen != gen+1 {
-		t.Fatalf("flash %#v, reload gen %d → %d", flash, gen, m.listGen)
+	if flash.Text != "paused agent edge-eu-1/eu-west" || flash.Error || m.listReqs.Last() != gen+1 {
+		t.Fatalf("flash %#v, reload gen %d → %d", flash, gen, m.listReqs.Last())
 	}
-	_, cmd = m.Update(ActionMsg{ViewID: m.ID(), At: now, Text: "labels of x", Err: &client.Error{StatusCode: 404, Code: "agent_label_not_found"}})
+	_, cmd = m.Update(ActionMsg{At: now, Text: "labels of x", Err: &client.Error{StatusCode: 404, Code: "agent_label_not_found"}})
 	for _, c := range cmd().(tea.BatchMsg) {
 		switch msg := c().(type) {
 		case ui.FlashMsg:
@@ -558,22 +498,15 @@ func TestActionOutcome(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	m := newModel(t)
-	helps := func() string {
-		var out []string
-		for _, k := range m.Keys() {
-			out = append(out, k.Help().Key)
-		}
-		return strings.Join(out, " ")
-	}
-	if got := helps(); got != "↑/k ↓/j enter / p l r" {
+	if got := viewtest.HelpKeys(m); got != "↑/k ↓/j enter / p l r" {
 		t.Fatalf("list keys %q", got)
 	}
 	openDetail(t, m)
-	if got := helps(); got != "↑↓/jk pgup/pgdn esc p l r" {
+	if got := viewtest.HelpKeys(m); got != "↑↓/jk pgup/pgdn esc p l r" {
 		t.Fatalf("detail keys %q", got)
 	}
 	press(m, "l")
-	if got := helps(); got != "enter esc" {
+	if got := viewtest.HelpKeys(m); got != "enter esc" {
 		t.Fatalf("editor keys %q", got)
 	}
 	for _, k := range m.Keys() {

@@ -13,85 +13,14 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
 	"github.com/brokkr/brokkr/tui"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 	"github.com/brokkr/brokkr/tui/ui"
 	"github.com/brokkr/brokkr/tui/views/agents"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
-
-// driver runs commands synchronously the way the program would, feeding the view's (or the
-// root's) answers back. Polling ticks are not followed.
-type driver struct {
-	t      *testing.T
-	update func(tea.Msg) tea.Cmd
-	seen   []tea.Msg
-}
-
-func (d *driver) run(cmd tea.Cmd) {
-	d.t.Helper()
-	queue := []tea.Cmd{cmd}
-	for len(queue) > 0 {
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		msg := c()
-		d.seen = append(d.seen, msg)
-		switch msg := msg.(type) {
-		case tea.BatchMsg:
-			queue = append(queue, msg...)
-		case agents.LoadedMsg, agents.DetailMsg, agents.ActionMsg, ui.FlashMsg, ui.StatusMsg, ui.ConfirmMsg:
-			queue = append(queue, d.update(msg))
-		}
-	}
-}
-
-func (d *driver) key(k string) tea.Cmd {
-	var msg tea.KeyPressMsg
-	switch k {
-	case "enter":
-		msg = tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		msg = tea.KeyPressMsg{Code: tea.KeyEscape}
-	case " ":
-		msg = tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
-	default:
-		msg = tea.KeyPressMsg{Code: []rune(k)[0], Text: k}
-	}
-	return d.update(msg)
-}
-
-// typeText types s; the commands of typing (cursor blinks) are not run.
-func (d *driver) typeText(s string) {
-	for _, r := range s {
-		d.key(string(r))
-	}
-}
-
-// confirm returns the last confirmation the commands asked for.
-func (d *driver) confirm() ui.ConfirmMsg {
-	d.t.Helper()
-	for i := len(d.seen) - 1; i >= 0; i-- {
-		if c, ok := d.seen[i].(ui.ConfirmMsg); ok {
-			d.seen = d.seen[:i]
-			return c
-		}
-	}
-	d.t.Fatal("no confirmation was asked")
-	return ui.ConfirmMsg{}
-}
-
-func (d *driver) lastFlash() ui.FlashMsg {
-	for i := len(d.seen) - 1; i >= 0; i-- {
-		if f, ok := d.seen[i].(ui.FlashMsg); ok {
-			return f
-		}
-	}
-	return ui.FlashMsg{}
-}
 
 func contains(t *testing.T, out string, want ...string) {
 	t.Helper()
@@ -102,7 +31,7 @@ func contains(t *testing.T, out string, want ...string) {
 	}
 }
 
-func labelsOf(t *testing.T, b *brokertest.Broker, id uuid.UUID) []string {
+func labelsOf(t *testing.T, b *servertest.Broker, id uuid.UUID) []string {
 	t.Helper()
 	ls, err := b.Admin.Agents().Labels(context.Background(), id)
 	if err != nil {
@@ -116,7 +45,7 @@ func labelsOf(t *testing.T, b *brokertest.Broker, id uuid.UUID) []string {
 	return out
 }
 
-func statusOf(t *testing.T, b *brokertest.Broker, id uuid.UUID) string {
+func statusOf(t *testing.T, b *servertest.Broker, id uuid.UUID) string {
 	t.Helper()
 	a, err := b.Admin.Agents().Get(context.Background(), id)
 	if err != nil {
@@ -127,7 +56,7 @@ func statusOf(t *testing.T, b *brokertest.Broker, id uuid.UUID) string {
 
 func TestAgainstBroker(t *testing.T) {
 	ctx := context.Background()
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	eu := b.CreateAgent(t, "edge-eu-1", "eu-west", true)
 	us := b.CreateAgent(t, "edge-us-1", "us-east", true)
 	lab := b.CreateAgent(t, "lab-1", "lab", false)
@@ -168,19 +97,15 @@ func TestAgainstBroker(t *testing.T) {
 
 	env := &ui.Env{Client: b.Admin, Now: time.Now, Styles: ui.NewStyles(true, true), Ctx: ctx, RefreshEvery: 10 * time.Millisecond}
 	v := agents.New(env)
-	d := &driver{t: t, update: func(msg tea.Msg) tea.Cmd {
-		nv, cmd := v.Update(msg)
-		v = nv
-		return cmd
-	}}
+	d := &viewtest.Driver{T: t, View: v, Feed: viewtest.Types(agents.LoadedMsg{}, agents.DetailMsg{}, agents.ActionMsg{})}
 	render := func() string { return ui.Plain(v.Render(120, 60)) }
 
 	// Load.
-	d.run(v.Init())
+	d.Run(v.Init())
 	out := render()
 	contains(t, out, "edge-eu-1", "edge-us-1", "lab-1", "INACTIVE", "ok 9ms", "env:dev")
 	var okStatus bool
-	for _, m := range d.seen {
+	for _, m := range d.Seen {
 		if s, ok := m.(ui.StatusMsg); ok && s.Err == nil {
 			okStatus = true
 		}
@@ -190,12 +115,12 @@ func TestAgainstBroker(t *testing.T) {
 	}
 
 	// Filter.
-	d.key("/")
+	d.Key("/")
 	if !v.Capturing() {
 		t.Fatal("filter not capturing")
 	}
-	d.typeText("prod")
-	d.key("enter")
+	d.Type("prod")
+	d.Key("enter")
 	out = render()
 	contains(t, out, "edge-eu-1", "edge-us-1")
 	if strings.Contains(out, "lab-1") {
@@ -203,7 +128,7 @@ func TestAgainstBroker(t *testing.T) {
 	}
 
 	// Detail of edge-eu-1.
-	d.run(d.key("enter"))
+	d.Run(d.Key("enter"))
 	out = render()
 	contains(t, out, "Agent edge-eu-1/eu-west", "reachable · API 9ms", "owner = platform", "env:prod",
 		"Targets (1)", "Associated stacks (2)", "web", "by target", "metrics", "by label/annotation",
@@ -215,60 +140,60 @@ func TestAgainstBroker(t *testing.T) {
 	}
 
 	// Pause, then resume, each confirmed.
-	d.run(d.key("p"))
-	c := d.confirm()
+	d.Run(d.Key("p"))
+	c := d.LastConfirm(t)
 	if c.Prompt != "Pause agent edge-eu-1/eu-west (status INACTIVE)?" {
 		t.Fatalf("prompt %q", c.Prompt)
 	}
 	if got := statusOf(t, b, eu.ID); got != "ACTIVE" {
 		t.Fatalf("paused before the confirmation: %s", got)
 	}
-	d.run(c.On)
+	d.Run(c.On)
 	if got := statusOf(t, b, eu.ID); got != "INACTIVE" {
 		t.Fatalf("after pause the broker says %s", got)
 	}
-	if f := d.lastFlash(); f.Error || f.Text != "paused agent edge-eu-1/eu-west" {
+	if f := d.LastFlash(); f.Error || f.Text != "paused agent edge-eu-1/eu-west" {
 		t.Fatalf("flash %#v", f)
 	}
 	contains(t, render(), "Agent edge-eu-1/eu-west  INACTIVE")
-	d.run(d.key("p"))
-	c = d.confirm()
+	d.Run(d.Key("p"))
+	c = d.LastConfirm(t)
 	if c.Prompt != "Resume agent edge-eu-1/eu-west (status ACTIVE)?" {
 		t.Fatalf("prompt %q", c.Prompt)
 	}
-	d.run(c.On)
+	d.Run(c.On)
 	if got := statusOf(t, b, eu.ID); got != "ACTIVE" {
 		t.Fatalf("after resume the broker says %s", got)
 	}
 	contains(t, render(), "Agent edge-eu-1/eu-west  ACTIVE")
 
 	// Add a label: no confirmation.
-	d.key("l")
+	d.Key("l")
 	if !v.Capturing() {
 		t.Fatal("label editor not capturing")
 	}
-	d.typeText("+tier:edge")
-	d.run(d.key("enter"))
+	d.Type("+tier:edge")
+	d.Run(d.Key("enter"))
 	if got := strings.Join(labelsOf(t, b, eu.ID), ","); got != "env:prod,tier:edge" {
 		t.Fatalf("labels after add: %s", got)
 	}
-	if f := d.lastFlash(); f.Error || f.Text != "labels of edge-eu-1/eu-west: added tier:edge" {
+	if f := d.LastFlash(); f.Error || f.Text != "labels of edge-eu-1/eu-west: added tier:edge" {
 		t.Fatalf("flash %#v", f)
 	}
 	contains(t, render(), "env:prod  tier:edge")
 
 	// Remove one: confirmed.
-	d.key("l")
-	d.typeText("-env:prod")
-	d.run(d.key("enter"))
-	c = d.confirm()
+	d.Key("l")
+	d.Type("-env:prod")
+	d.Run(d.Key("enter"))
+	c = d.LastConfirm(t)
 	if c.Prompt != "Remove label env:prod from agent edge-eu-1/eu-west?" {
 		t.Fatalf("prompt %q", c.Prompt)
 	}
 	if got := strings.Join(labelsOf(t, b, eu.ID), ","); got != "env:prod,tier:edge" {
 		t.Fatalf("removed before the confirmation: %s", got)
 	}
-	d.run(c.On)
+	d.Run(c.On)
 	if got := strings.Join(labelsOf(t, b, eu.ID), ","); got != "tier:edge" {
 		t.Fatalf("labels after remove: %s", got)
 	}
@@ -278,7 +203,7 @@ func TestAgainstBroker(t *testing.T) {
 	contains(t, out, "Associated stacks (1)")
 
 	// Back to the list: the filter stays, and edge-eu-1 no longer matches it.
-	d.key("esc")
+	d.Key("esc")
 	out = render()
 	contains(t, out, "filter: prod", "edge-us-1")
 	if strings.Contains(out, "edge-eu-1") {
@@ -289,11 +214,11 @@ func TestAgainstBroker(t *testing.T) {
 	if err := b.Admin.Agents().RemoveLabel(ctx, us.ID, "env:prod"); err != nil {
 		t.Fatal(err)
 	}
-	d.key("l") // the view still believes edge-us-1 has env:prod
-	d.typeText("-env:prod")
-	d.run(d.key("enter"))
-	d.run(d.confirm().On)
-	if f := d.lastFlash(); !f.Error || !strings.Contains(f.Text, "agent_label_not_found") {
+	d.Key("l") // the view still believes edge-us-1 has env:prod
+	d.Type("-env:prod")
+	d.Run(d.Key("enter"))
+	d.Run(d.LastConfirm(t).On)
+	if f := d.LastFlash(); !f.Error || !strings.Contains(f.Text, "agent_label_not_found") {
 		t.Fatalf("flash of a refused removal %#v", f)
 	}
 }
@@ -302,7 +227,7 @@ func TestAgainstBroker(t *testing.T) {
 // the agent on the broker and the outcome shows.
 func TestConfirmFlowInDashboard(t *testing.T) {
 	ctx := context.Background()
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	// No heartbeats: the screen holds no times, so it can be compared with a golden file.
 	a := b.CreateAgent(t, "edge-eu-1", "eu-west", true)
 	b.CreateAgent(t, "lab-1", "lab", false)
@@ -313,19 +238,19 @@ func TestConfirmFlowInDashboard(t *testing.T) {
 	m := tui.New(ctx, tui.Options{Client: b.Admin, BrokerURL: "http://broker.test:3000", ContextName: "test",
 		NoColor: true, Dark: true, RefreshEvery: 10 * time.Millisecond, Now: func() time.Time { return fixed },
 		Views: []func(*ui.Env) ui.View{agents.New}})
-	d := &driver{t: t, update: func(msg tea.Msg) tea.Cmd {
+	d := &viewtest.Driver{T: t, Update: func(msg tea.Msg) tea.Cmd {
 		_, cmd := m.Update(msg)
 		return cmd
-	}}
+	}, Feed: viewtest.Types(agents.LoadedMsg{}, agents.DetailMsg{}, agents.ActionMsg{}, ui.FlashMsg{}, ui.StatusMsg{}, ui.ConfirmMsg{})}
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
-	d.run(m.Init())
+	d.Run(m.Init())
 
-	d.run(d.key("p"))
+	d.Run(d.Key("p"))
 	t.Run("asking", func(t *testing.T) { golden.RequireEqual(t, ui.Plain(m.Render())) })
 	if got := statusOf(t, b, a.ID); got != "ACTIVE" {
 		t.Fatalf("paused before the answer: %s", got)
 	}
-	d.run(d.key("y"))
+	d.Run(d.Key("y"))
 	if got := statusOf(t, b, a.ID); got != "INACTIVE" {
 		t.Fatalf("after y the broker says %s", got)
 	}

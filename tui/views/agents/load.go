@@ -12,18 +12,16 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/tui/ui"
 )
 
 // labelFetchers bounds the concurrent label requests of one list load.
 const labelFetchers = 4
 
-var errNoClient = errors.New("no broker connection")
-
 // LoadedMsg carries the agent list and every agent's labels. Agents is nil when the list
 // could not be read; Labels may lack the agents whose labels could not be read (Err says
 // why).
 type LoadedMsg struct {
-	ViewID uint64 // the view that asked (Model.ID)
 	Gen    uint64 // request generation; older answers than the applied one are dropped
 	At     time.Time
 	Agents []client.Agent
@@ -52,7 +50,6 @@ type Detail struct {
 // DetailMsg carries one agent's detail. Detail is nil when the agent could not be read;
 // otherwise Err lists the parts that could not be.
 type DetailMsg struct {
-	ViewID  uint64
 	Gen     uint64
 	At      time.Time
 	AgentID uuid.UUID
@@ -62,26 +59,24 @@ type DetailMsg struct {
 
 // ActionMsg reports the outcome of an action on an agent (pause, resume, label edit).
 type ActionMsg struct {
-	ViewID uint64
-	At     time.Time
-	Text   string
-	Err    error
+	At   time.Time
+	Text string
+	Err  error
 }
 
 // TickMsg is the view's polling timer.
-type TickMsg struct{ ViewID uint64 }
+type TickMsg struct{}
 
 func (m *Model) loadList() tea.Cmd {
-	m.listGen++
-	gen, id, env := m.listGen, m.id, m.env
+	gen, env := m.listReqs.Next(), m.env
 	return func() tea.Msg {
 		if env.Client == nil {
-			return LoadedMsg{ViewID: id, Gen: gen, At: env.Now(), Err: errNoClient}
+			return LoadedMsg{Gen: gen, At: env.Now(), Err: ui.ErrNoClient}
 		}
 		ctx, cancel := env.Timeout()
 		defer cancel()
 		agents, labels, err := fetchList(ctx, env.Client)
-		return LoadedMsg{ViewID: id, Gen: gen, At: env.Now(), Agents: agents, Labels: labels, Err: err}
+		return LoadedMsg{Gen: gen, At: env.Now(), Agents: agents, Labels: labels, Err: err}
 	}
 }
 
@@ -128,16 +123,15 @@ func fetchList(ctx context.Context, c *client.Client) ([]client.Agent, map[uuid.
 }
 
 func (m *Model) loadDetail(agentID uuid.UUID) tea.Cmd {
-	m.detailGen++
-	gen, id, env := m.detailGen, m.id, m.env
+	gen, env := m.detailReqs.Next(), m.env
 	return func() tea.Msg {
 		if env.Client == nil {
-			return DetailMsg{ViewID: id, Gen: gen, At: env.Now(), AgentID: agentID, Err: errNoClient}
+			return DetailMsg{Gen: gen, At: env.Now(), AgentID: agentID, Err: ui.ErrNoClient}
 		}
 		ctx, cancel := env.Timeout()
 		defer cancel()
 		d, err := fetchDetail(ctx, env.Client, agentID)
-		return DetailMsg{ViewID: id, Gen: gen, At: env.Now(), AgentID: agentID, Detail: d, Err: err}
+		return DetailMsg{Gen: gen, At: env.Now(), AgentID: agentID, Detail: d, Err: err}
 	}
 }
 
@@ -199,31 +193,31 @@ func fetchDetail(ctx context.Context, c *client.Client, id uuid.UUID) (*Detail, 
 }
 
 func (m *Model) setStatus(a client.Agent, to string) tea.Cmd {
-	id, env := m.id, m.env
+	env := m.env
 	done := "paused agent " + agentName(a)
 	if to == StatusActive {
 		done = "resumed agent " + agentName(a)
 	}
 	return func() tea.Msg {
 		if env.Client == nil {
-			return ActionMsg{ViewID: id, At: env.Now(), Text: done, Err: errNoClient}
+			return ActionMsg{At: env.Now(), Text: done, Err: ui.ErrNoClient}
 		}
 		ctx, cancel := env.Timeout()
 		defer cancel()
 		_, err := env.Client.Agents().Update(ctx, a.ID, client.UpdateAgentRequest{Status: &to})
 		if err != nil {
-			return ActionMsg{ViewID: id, At: env.Now(), Text: "set status of " + agentName(a), Err: err}
+			return ActionMsg{At: env.Now(), Text: "set status of " + agentName(a), Err: err}
 		}
-		return ActionMsg{ViewID: id, At: env.Now(), Text: done}
+		return ActionMsg{At: env.Now(), Text: done}
 	}
 }
 
 // editLabels adds, then removes labels, reporting what was done and what failed.
 func (m *Model) editLabels(a client.Agent, add, remove []string) tea.Cmd {
-	id, env := m.id, m.env
+	env := m.env
 	return func() tea.Msg {
 		if env.Client == nil {
-			return ActionMsg{ViewID: id, At: env.Now(), Text: "labels of " + agentName(a), Err: errNoClient}
+			return ActionMsg{At: env.Now(), Text: "labels of " + agentName(a), Err: ui.ErrNoClient}
 		}
 		ctx, cancel := env.Timeout()
 		defer cancel()
@@ -254,6 +248,6 @@ func (m *Model) editLabels(a client.Agent, add, remove []string) tea.Cmd {
 		if len(parts) > 0 {
 			text += ": " + strings.Join(parts, "; ")
 		}
-		return ActionMsg{ViewID: id, At: env.Now(), Text: text, Err: errors.Join(errs...)}
+		return ActionMsg{At: env.Now(), Text: text, Err: errors.Join(errs...)}
 	}
 }

@@ -34,20 +34,7 @@ func (m *Model) Render(width, height int) string {
 	} else {
 		lines = m.renderList(width, height)
 	}
-	return frame(lines, width, height)
-}
-
-// frame cuts or pads lines to exactly height lines of exactly width cells.
-func frame(lines []string, width, height int) string {
-	out := make([]string, height)
-	for i := range out {
-		if i < len(lines) {
-			out[i] = ui.Fit(lines[i], width)
-		} else {
-			out[i] = strings.Repeat(" ", width)
-		}
-	}
-	return strings.Join(out, "\n")
+	return ui.Frame(lines, width, height)
 }
 
 // footer is the bottom of both pages: the label editor or the filter, and the last error.
@@ -222,8 +209,8 @@ func (m *Model) detailLines() []string {
 		lines = append(lines,
 			field("Connection", conn),
 			field("Health", m.health(f)),
-			field("Pending", plural(f.PendingObjectCount, "deployment object")+" · "+
-				plural(f.PendingWorkOrders, "work order")+" · "+fmt.Sprintf("%d claimed", f.ClaimedWorkOrders)),
+			field("Pending", ui.Plural(f.PendingObjectCount, "deployment object")+" · "+
+				ui.Plural(f.PendingWorkOrders, "work order")+" · "+fmt.Sprintf("%d claimed", f.ClaimedWorkOrders)),
 			field("Last event", ago(f.LastEventAt)))
 	}
 	lines = append(lines,
@@ -296,7 +283,7 @@ func (m *Model) detailLines() []string {
 			msg = firstLine(*e.Message)
 		}
 		lines = append(lines, "  "+ui.Fit(ui.Age(now, e.CreatedAt), 4)+" "+ui.Fit(e.EventType, 8)+" "+
-			ui.Fit(s.Status(e.Status), 8)+" "+s.Muted.Render("object "+shortID(e.DeploymentObjectID))+"  "+msg)
+			ui.Fit(s.Status(e.Status), 8)+" "+s.Muted.Render("object "+ui.ShortID(e.DeploymentObjectID))+"  "+msg)
 	}
 	return lines
 }
@@ -344,16 +331,6 @@ func (m *Model) generatorName(id uuid.UUID) string {
 	}
 	return "generator " + id.String()
 }
-
-// plural counts things: "1 work order", "2 work orders".
-func plural(n int64, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return strconv.FormatInt(n, 10) + " " + thing + "s"
-}
-
-func shortID(id uuid.UUID) string { return id.String()[:8] }
 
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {

@@ -4,12 +4,9 @@
 package audit
 
 import (
-	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -27,11 +24,7 @@ var (
 	keyFilters = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "server filters"))
 	keyNext    = key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next page"))
 	keyPrev    = key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "previous page"))
-	keyScroll  = key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑↓/jk", "scroll"))
 )
-
-// instances numbers the views so that one ignores the answers meant for another.
-var instances atomic.Uint64
 
 // Query is what the list asks the broker for: the server-side filters and the page. Empty
 // fields do not filter.
@@ -106,21 +99,19 @@ func ParseSince(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// LoadedMsg carries the page answering Query (or the error of loading it) to the view View.
+// LoadedMsg carries the page answering Query (or the error of loading it).
 type LoadedMsg struct {
-	View  uint64
 	Query Query
 	List  client.AuditLogList
 	Err   error
 }
 
-// TickMsg is the polling timer of the view View.
-type TickMsg struct{ View uint64 }
+// TickMsg is the view's polling timer.
+type TickMsg struct{}
 
 // Model is the Audit view.
 type Model struct {
 	env      *ui.Env
-	id       uint64
 	pageSize int
 
 	query   Query // what is asked for
@@ -140,11 +131,8 @@ type Model struct {
 
 // New returns the Audit view.
 func New(env *ui.Env) ui.View {
-	return &Model{env: env, id: instances.Add(1), pageSize: PageSize}
+	return &Model{env: env, pageSize: PageSize}
 }
-
-// ID identifies this view instance in its messages.
-func (m *Model) ID() uint64 { return m.id }
 
 // Query returns what the list asks the broker for.
 func (m *Model) Query() Query { return m.query }
@@ -153,7 +141,7 @@ func (m *Model) Query() Query { return m.query }
 func (m *Model) Title() string { return "Audit" }
 
 // Init implements ui.View: the first load and the polling timer.
-func (m *Model) Init() tea.Cmd { return tea.Batch(m.load(), m.tick()) }
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.load(), m.env.Tick(TickMsg{})) }
 
 // Capturing implements ui.View: the filter form is open or the text filter is being typed.
 func (m *Model) Capturing() bool { return m.form != nil || m.list.Editing() }
@@ -164,7 +152,7 @@ func (m *Model) Keys() []key.Binding {
 	case m.form != nil:
 		return formKeys
 	case m.open:
-		return []key.Binding{keyScroll, ui.KeyPgDown, ui.KeyBack}
+		return []key.Binding{ui.KeyScroll, ui.KeyPgDown, ui.KeyBack}
 	}
 	return []key.Binding{ui.KeyOpen, ui.KeyFilter, keyFilters, keyNext, keyPrev, ui.KeyRefresh}
 }
@@ -201,7 +189,7 @@ func (m *Model) visible() []int {
 func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 	switch msg := msg.(type) {
 	case LoadedMsg:
-		if msg.View != m.id || msg.Query != m.query {
+		if msg.Query != m.query {
 			return m, nil
 		}
 		if msg.Err != nil {
@@ -216,13 +204,7 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 		m.list.Clamp(len(m.visible()))
 		return m, nil
 	case TickMsg:
-		if msg.View != m.id {
-			return m, nil
-		}
-		if !m.env.Active(m.Title()) {
-			return m, m.tick() // off screen: keep the timer, skip the requests
-		}
-		return m, tea.Batch(m.load(), m.tick())
+		return m, m.env.Poll(m.Title(), m.load, TickMsg{})
 	case ui.ActivatedMsg:
 		if msg.Title != m.Title() {
 			return m, nil
@@ -286,29 +268,15 @@ func (m *Model) listKey(k tea.KeyPressMsg) tea.Cmd {
 }
 
 func (m *Model) detailKey(k tea.KeyPressMsg) {
-	page := max(m.viewH-1, 1)
-	switch {
-	case key.Matches(k, ui.KeyBack):
+	maxScroll := max(len(m.detailLines())-max(m.viewH, 1), 0)
+	if off, ok := ui.ScrollKey(k, m.scroll, max(m.viewH-1, 1), maxScroll); ok {
+		m.scroll = min(max(off, 0), maxScroll)
+		return
+	}
+	if key.Matches(k, ui.KeyBack) {
 		m.open = false
 		m.keep(m.entry.ID)
-	case key.Matches(k, ui.KeyUp):
-		m.scrollBy(-1)
-	case key.Matches(k, ui.KeyDown):
-		m.scrollBy(1)
-	case key.Matches(k, ui.KeyPgUp):
-		m.scrollBy(-page)
-	case key.Matches(k, ui.KeyPgDown):
-		m.scrollBy(page)
-	case k.String() == "home" || k.String() == "g":
-		m.scroll = 0
-	case k.String() == "end" || k.String() == "G":
-		m.scrollBy(1 << 20)
 	}
-}
-
-func (m *Model) scrollBy(n int) {
-	maxScroll := max(len(m.detailLines())-max(m.viewH, 1), 0)
-	m.scroll = min(max(m.scroll+n, 0), maxScroll)
 }
 
 func (m *Model) formKey(k tea.KeyPressMsg) tea.Cmd {
@@ -335,26 +303,15 @@ func (m *Model) formKey(k tea.KeyPressMsg) tea.Cmd {
 
 // ---- commands ----
 
-func (m *Model) tick() tea.Cmd {
-	id := m.id
-	every := m.env.RefreshEvery
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	return tea.Tick(every, func(time.Time) tea.Msg { return TickMsg{View: id} })
-}
-
-var errNoClient = errors.New("no broker client")
-
 func (m *Model) load() tea.Cmd {
-	env, id, q, limit := m.env, m.id, m.query, m.pageSize
+	env, q, limit := m.env, m.query, m.pageSize
 	return func() tea.Msg {
 		if env.Client == nil {
-			return LoadedMsg{View: id, Query: q, Err: errNoClient}
+			return LoadedMsg{Query: q, Err: ui.ErrNoClient}
 		}
 		opts, err := q.Options(env.Now(), limit)
 		if err != nil {
-			return LoadedMsg{View: id, Query: q, Err: err}
+			return LoadedMsg{Query: q, Err: err}
 		}
 		ctx, cancel := env.Timeout()
 		defer cancel()
@@ -362,22 +319,6 @@ func (m *Model) load() tea.Cmd {
 		if err != nil {
 			err = fmt.Errorf("list audit logs: %w", err)
 		}
-		msg := LoadedMsg{View: id, Query: q, List: list, Err: err}
-		status := ui.StatusMsg{At: env.Now(), Err: unreachable(err)}
-		return tea.BatchMsg{
-			func() tea.Msg { return msg },
-			func() tea.Msg { return status },
-		}
+		return ui.WithStatus(LoadedMsg{Query: q, List: list, Err: err}, env.Now(), ui.Unusable(err))
 	}
-}
-
-// unreachable returns err when it means the broker cannot be used (transport failure,
-// refused credentials, server error) and nil when the broker answered a request it rejected.
-func unreachable(err error) error {
-	var ae *client.Error
-	if errors.As(err, &ae) && ae.StatusCode < 500 && ae.StatusCode != http.StatusUnauthorized &&
-		ae.StatusCode != http.StatusForbidden {
-		return nil
-	}
-	return err
 }

@@ -7,22 +7,23 @@ import (
 	"time"
 
 	"github.com/brokkr/brokkr/client"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 	"github.com/brokkr/brokkr/tui/ui"
 )
 
 // applyFilters opens the form, clears it, types values into the given fields and applies.
-func applyFilters(t *testing.T, v ui.View, values map[int]string) (ui.View, outcome) {
+func applyFilters(t *testing.T, v ui.View, values map[int]string) (ui.View, viewtest.Outcome) {
 	t.Helper()
-	v, _ = v.Update(press("f"))
-	v, _ = v.Update(press("ctrl+x"))
+	v, _ = v.Update(viewtest.Key("f"))
+	v, _ = v.Update(viewtest.Key("ctrl+x"))
 	for i := range fSince + 1 {
 		if s, ok := values[i]; ok {
-			v = typeText(v, s)
+			v = viewtest.Type(v, s)
 		}
-		v, _ = v.Update(press("tab"))
+		v, _ = v.Update(viewtest.Key("tab"))
 	}
-	v, cmd := v.Update(press("enter"))
+	v, cmd := v.Update(viewtest.Key("enter"))
 	if v.(*Model).FormOpen() {
 		t.Fatalf("form still open: %s", v.(*Model).form.err)
 	}
@@ -38,7 +39,7 @@ func actions(m *Model) []string {
 }
 
 func TestAgainstBroker(t *testing.T) {
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	ctx := context.Background()
 	wh := b.Admin.Webhooks()
 	ops, err := wh.Create(ctx, client.CreateWebhookRequest{Name: "ops-alerts", URL: "http://127.0.0.1:9/hook", EventTypes: []string{"*"}})
@@ -59,13 +60,14 @@ func TestAgainstBroker(t *testing.T) {
 	b.CreateAgent(t, "edge-1", "cluster-1", false)
 	b.Server.FlushAudit(ctx)
 
-	env := testEnv(b.Admin, time.Millisecond)
+	env := viewtest.Env(now, time.Millisecond)
+	env.Client = b.Admin
 	env.Now = time.Now
 	v := New(env)
 	m := v.(*Model)
 	v, out := drive(t, v, v.Init())
-	if len(out.statuses) != 1 || out.statuses[0].Err != nil || m.err != nil {
-		t.Fatalf("first load: statuses %+v, err %v", out.statuses, m.err)
+	if len(out.Statuses) != 1 || out.Statuses[0].Err != nil || m.err != nil {
+		t.Fatalf("first load: statuses %+v, err %v", out.Statuses, m.err)
 	}
 	all := strings.Join(actions(m), " ")
 	for _, want := range []string{"webhook.created", "webhook.updated", "webhook.deleted", "agent.created"} {
@@ -73,14 +75,14 @@ func TestAgainstBroker(t *testing.T) {
 			t.Fatalf("audit log lacks %s: %s", want, all)
 		}
 	}
-	if list := render(t, v, 120, 30); !strings.Contains(list, "webhook.deleted") || !strings.Contains(list, "admin") {
+	if list := viewtest.Render(t, v, 120, 30); !strings.Contains(list, "webhook.deleted") || !strings.Contains(list, "admin") {
 		t.Fatalf("list:\n%s", list)
 	}
 
 	// Server-side filter by action prefix.
 	v, out = applyFilters(t, v, map[int]string{fAction: "webhook.*"})
-	if len(out.statuses) != 1 || m.err != nil {
-		t.Fatalf("filtered load: %+v %v", out.statuses, m.err)
+	if len(out.Statuses) != 1 || m.err != nil {
+		t.Fatalf("filtered load: %+v %v", out.Statuses, m.err)
 	}
 	if got := actions(m); len(got) != 4 || m.total != 4 {
 		t.Fatalf("webhook.* gives %v (total %d), want 2 created, 1 updated, 1 deleted", got, m.total)
@@ -96,14 +98,14 @@ func TestAgainstBroker(t *testing.T) {
 	if len(m.entries) != 1 || *m.entries[0].ResourceID != ops.ID {
 		t.Fatalf("entries %+v", m.entries)
 	}
-	v, _ = v.Update(press("enter"))
-	detail := render(t, v, 80, 24)
+	v, _ = v.Update(viewtest.Key("enter"))
+	detail := viewtest.Render(t, v, 80, 24)
 	for _, want := range []string{`"enabled": false`, `"name": "ops-alerts"`, ops.ID.String(), "webhook.updated"} {
 		if !strings.Contains(detail, want) {
 			t.Fatalf("detail lacks %s:\n%s", want, detail)
 		}
 	}
-	v, _ = v.Update(press("esc"))
+	v, _ = v.Update(viewtest.Key("esc"))
 
 	// Paging through the webhook entries two at a time.
 	m.pageSize = 2
@@ -113,24 +115,24 @@ func TestAgainstBroker(t *testing.T) {
 	if len(first) != 2 || m.total != 4 {
 		t.Fatalf("first page %v of %d", first, m.total)
 	}
-	v, cmd := v.Update(press("n"))
+	v, cmd := v.Update(viewtest.Key("n"))
 	v, _ = drive(t, v, cmd)
 	second := actions(m)
 	if m.Query().Offset != 2 || len(second) != 2 || firstIDs[m.entries[0].ID.String()] || firstIDs[m.entries[1].ID.String()] {
 		t.Fatalf("second page %v", second)
 	}
-	if out := render(t, v, 80, 24); !strings.Contains(out, "entries 3–4 of 4 · page 2/2") {
+	if out := viewtest.Render(t, v, 80, 24); !strings.Contains(out, "entries 3–4 of 4 · page 2/2") {
 		t.Fatalf("second page:\n%s", out)
 	}
 	// The oldest entry of the second page is the first webhook's creation.
 	if second[1] != "webhook.created" {
 		t.Fatalf("oldest webhook entry %s", second[1])
 	}
-	v, cmd = v.Update(press("n"))
-	if _, out = drive(t, v, cmd); len(out.flashes) != 1 || out.flashes[0].Text != "already on the last page" {
-		t.Fatalf("n on the last page: %+v", out.flashes)
+	v, cmd = v.Update(viewtest.Key("n"))
+	if _, out = drive(t, v, cmd); len(out.Flashes) != 1 || out.Flashes[0].Text != "already on the last page" {
+		t.Fatalf("n on the last page: %+v", out.Flashes)
 	}
-	v, cmd = v.Update(press("b"))
+	v, cmd = v.Update(viewtest.Key("b"))
 	v, _ = drive(t, v, cmd)
 	if m.Query().Offset != 0 || strings.Join(actions(m), " ") != strings.Join(first, " ") {
 		t.Fatalf("back on the first page: %v", actions(m))
@@ -138,7 +140,7 @@ func TestAgainstBroker(t *testing.T) {
 
 	// A filter nothing matches.
 	v, _ = applyFilters(t, v, map[int]string{fActorType: "system"})
-	if len(m.entries) != 0 || !strings.Contains(render(t, v, 80, 24), "No audit entries.") {
+	if len(m.entries) != 0 || !strings.Contains(viewtest.Render(t, v, 80, 24), "No audit entries.") {
 		t.Fatalf("system entries %v", actions(m))
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/tui/ui"
@@ -49,7 +48,7 @@ func (m *Model) renderList(width, height int) string {
 		lines = append(lines, s.Muted.Render("server filters: ")+f+s.Muted.Render("  (f edits)"))
 	}
 	if m.err != nil {
-		lines = append(lines, s.Bad.Render("error: "+oneLine(m.err.Error())))
+		lines = append(lines, s.Bad.Render("error: "+ui.FirstLine(m.err.Error())))
 	}
 	if f := m.list.FilterLine(s); f != "" {
 		lines = append(lines, f)
@@ -80,7 +79,7 @@ func (m *Model) renderList(width, height int) string {
 		}
 		lines = append(lines, ui.Table(s, cols, rows, m.list.Cursor, width, body))
 	}
-	return frame(strings.Join(lines, "\n"), width, height)
+	return ui.FrameText(strings.Join(lines, "\n"), width, height)
 }
 
 // filterSummary lists the server-side filters of q ("" when there are none).
@@ -93,15 +92,15 @@ func filterSummary(q Query) string {
 	}
 	add("action", q.Action)
 	add("actor_type", q.ActorType)
-	add("actor_id", shortID(q.ActorID))
+	add("actor_id", clipID(q.ActorID))
 	add("resource_type", q.ResourceType)
-	add("resource_id", shortID(q.ResourceID))
+	add("resource_id", clipID(q.ResourceID))
 	add("since", q.Since)
 	return strings.Join(parts, " ")
 }
 
-// shortID cuts a UUID to its first 8 characters.
-func shortID(s string) string {
+// clipID cuts a typed UUID to its first 8 characters.
+func clipID(s string) string {
 	if len(s) > 8 {
 		return s[:8] + "…"
 	}
@@ -138,7 +137,7 @@ func oneLineJSON(raw json.RawMessage) string {
 	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, raw); err != nil {
-		return oneLine(string(raw))
+		return ui.FirstLine(string(raw))
 	}
 	return b.String()
 }
@@ -149,23 +148,10 @@ func isEmptyJSON(raw json.RawMessage) bool {
 }
 
 func (m *Model) renderDetail(width, height int) string {
-	title := "audit entry " + m.entry.Action
-	if width < 6 || height < 3 {
-		return frame(title, width, height)
+	if width >= 6 && height >= 3 {
+		m.viewH = height - 2
 	}
-	innerW, innerH := width-2, height-2
-	m.viewH = innerH
-	lines := m.detailLines()
-	start := min(m.scroll, max(len(lines)-innerH, 0))
-	end := min(start+innerH, len(lines))
-	shown := make([]string, 0, end-start)
-	for _, l := range lines[start:end] {
-		shown = append(shown, ui.Fit(l, innerW))
-	}
-	if len(lines) > innerH {
-		title += fmt.Sprintf(" (%d-%d of %d)", start+1, end, len(lines))
-	}
-	return frame(ui.Box(m.env.Styles, title, strings.Join(shown, "\n"), width, height), width, height)
+	return ui.ScrollBox(m.env.Styles, "audit entry "+m.entry.Action, m.detailLines(), m.scroll, width, height)
 }
 
 // detailLines is the detail's content: the entry's fields, then its details pretty-printed.
@@ -186,7 +172,7 @@ func (m *Model) detailLines() []string {
 	}
 	lines := []string{
 		field("ID", e.ID.String()),
-		field("Time", stamp(m.env.Now(), e.Timestamp)),
+		field("Time", ui.Stamp(m.env.Now(), e.Timestamp)),
 		field("Actor", actor),
 		field("Action", e.Action),
 		field("Resource", resource),
@@ -206,35 +192,4 @@ func (m *Model) detailLines() []string {
 		return append(lines, strings.Split(string(e.Details), "\n")...)
 	}
 	return append(lines, strings.Split(b.String(), "\n")...)
-}
-
-// stamp renders a time as its age and UTC timestamp.
-func stamp(now, t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return ui.Age(now, t) + " ago (" + t.UTC().Format("2006-01-02 15:04:05") + " UTC)"
-}
-
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
-}
-
-// frame cuts or pads text to exactly width×height cells.
-func frame(text string, width, height int) string {
-	lines := strings.Split(text, "\n")
-	if len(lines) > height {
-		lines = lines[:height]
-	}
-	for len(lines) < height {
-		lines = append(lines, "")
-	}
-	for i, l := range lines {
-		lines[i] = ui.Fit(l, width)
-	}
-	return strings.Join(lines, "\n")
 }

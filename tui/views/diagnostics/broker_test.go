@@ -2,6 +2,7 @@ package diagnostics
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,95 +10,71 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/brokkr/brokkr/client"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 	"github.com/brokkr/brokkr/tui/ui"
 )
 
 // driver runs a view's commands against a real broker the way the program would, feeding
-// the view's own answers back to it. Poll ticks are kept for the test to deliver, so it
-// decides when the view looks again; list ticks and spinner frames are dropped.
-type driver struct {
-	t       *testing.T
-	v       ui.View
-	polls   []PollMsg
-	flashes []ui.FlashMsg
+// the view its own answers. Poll ticks are kept for the test to deliver, so it decides when
+// the view looks again; list ticks and spinner frames are dropped.
+type driver struct{ viewtest.Driver }
+
+func newDriver(t *testing.T, v ui.View) *driver {
+	return &driver{viewtest.Driver{T: t, View: v, Reachable: true,
+		Feed: viewtest.Types(AgentsMsg{}, ObjectsMsg{}, RequestedMsg{}, PolledMsg{})}}
 }
 
-func (d *driver) run(cmd tea.Cmd) {
-	d.t.Helper()
-	queue := []tea.Cmd{cmd}
-	for len(queue) > 0 {
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		switch msg := c().(type) {
-		case tea.BatchMsg:
-			queue = append(queue, msg...)
-		case ui.StatusMsg:
-			if msg.Err != nil {
-				d.t.Fatalf("status reports an unreachable broker: %v", msg.Err)
-			}
-		case ui.FlashMsg:
-			d.flashes = append(d.flashes, msg)
-		case PollMsg:
-			d.polls = append(d.polls, msg)
-		case AgentsMsg, ObjectsMsg, RequestedMsg, PolledMsg:
-			var next tea.Cmd
-			d.v, next = d.v.Update(msg)
-			queue = append(queue, next)
+// polls returns the poll ticks the view scheduled that were not delivered yet.
+func (d *driver) polls() []PollMsg {
+	var out []PollMsg
+	for _, m := range d.Held {
+		if p, ok := m.(PollMsg); ok {
+			out = append(out, p)
 		}
 	}
-}
-
-func (d *driver) press(keys ...string) {
-	d.t.Helper()
-	for _, k := range keys {
-		var cmd tea.Cmd
-		d.v, cmd = d.v.Update(keyMsg(k))
-		d.run(cmd)
-	}
+	return out
 }
 
 // deliverPoll hands the view the poll tick it last scheduled.
 func (d *driver) deliverPoll() {
-	d.t.Helper()
-	if len(d.polls) == 0 {
-		d.t.Fatal("the view scheduled no poll")
+	d.T.Helper()
+	polls := d.polls()
+	if len(polls) == 0 {
+		d.T.Fatal("the view scheduled no poll")
 	}
-	p := d.polls[len(d.polls)-1]
-	d.polls = nil
+	d.Held = slices.DeleteFunc(d.Held, func(m tea.Msg) bool { _, ok := m.(PollMsg); return ok })
 	var cmd tea.Cmd
-	d.v, cmd = d.v.Update(p)
+	d.View, cmd = d.View.Update(polls[len(polls)-1])
 	if cmd == nil {
-		d.t.Fatal("the poll tick does not poll")
+		d.T.Fatal("the poll tick does not poll")
 	}
-	d.run(cmd)
+	d.Run(cmd)
 }
 
 func TestAgainstBroker(t *testing.T) {
 	ctx := context.Background()
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	a := b.CreateAgent(t, "edge-1", "cluster-1", true)
 	b.CreateAgent(t, "edge-2", "cluster-2", true)
 	st := b.CreateStack(t, "web-app", a.ID)
 	b.Post(t, st.ID, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-v1\n", false)
 	obj := b.Post(t, st.ID, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-v2\n  namespace: shop\n", false)
 
-	env := testEnv(b.Admin)
+	env := viewtest.Env(now, time.Second)
+	env.Client = b.Admin
 	env.Now = time.Now
 	env.RefreshEvery = time.Millisecond
 	m := New(env).(*Model)
 	m.pollEvery = time.Millisecond
-	d := &driver{t: t, v: m}
-	d.run(m.Init())
+	d := newDriver(t, m)
+	d.Run(m.Init())
 	if len(m.agents) != 2 || m.agents[0].Name != "edge-1" {
 		t.Fatalf("agents %v", m.agents)
 	}
 
 	// The agent's objects: the latest of its stack, named after the stack.
-	d.press("enter")
+	d.Press("enter")
 	if m.objectsErr != nil || len(m.objects) != 1 {
 		t.Fatalf("objects %v, err %v", m.objects, m.objectsErr)
 	}
@@ -106,7 +83,7 @@ func TestAgainstBroker(t *testing.T) {
 	}
 
 	// Request diagnostics: the broker has a pending request for the agent.
-	d.press("enter")
+	d.Press("enter")
 	if m.screen != screenWaiting || m.creating || m.waitErr != nil {
 		t.Fatalf("after enter: screen %v creating %v err %v", m.screen, m.creating, m.waitErr)
 	}
@@ -120,8 +97,8 @@ func TestAgainstBroker(t *testing.T) {
 
 	// Nothing collected yet: the poll keeps waiting.
 	d.deliverPoll()
-	if m.screen != screenWaiting || m.cur.req.Status != client.DiagnosticPending || len(d.polls) != 1 {
-		t.Fatalf("after a poll: screen %v status %s, %d polls scheduled", m.screen, m.cur.req.Status, len(d.polls))
+	if m.screen != screenWaiting || m.cur.req.Status != client.DiagnosticPending || len(d.polls()) != 1 {
+		t.Fatalf("after a poll: screen %v status %s, %d polls scheduled", m.screen, m.cur.req.Status, len(d.polls()))
 	}
 
 	// The agent claims the request; the view shows it.
@@ -132,7 +109,7 @@ func TestAgainstBroker(t *testing.T) {
 	if m.cur.req.Status != client.DiagnosticClaimed {
 		t.Fatalf("status %s after the claim", m.cur.req.Status)
 	}
-	if out := render(m, 80, 24); !strings.Contains(out, "Waiting for edge-1 to collect diagnostics… claimed") {
+	if out := ui.Plain(m.Render(80, 24)); !strings.Contains(out, "Waiting for edge-1 to collect diagnostics… claimed") {
 		t.Fatalf("waiting render:\n%s", out)
 	}
 
@@ -147,7 +124,7 @@ func TestAgainstBroker(t *testing.T) {
 	if m.screen != screenResult || m.cur.req.Status != client.DiagnosticCompleted {
 		t.Fatalf("after the result: screen %v status %s", m.screen, m.cur.req.Status)
 	}
-	if len(d.polls) != 0 {
+	if len(d.polls()) != 0 {
 		t.Fatal("the view keeps polling after the result")
 	}
 	checks := []struct {
@@ -159,8 +136,8 @@ func TestAgainstBroker(t *testing.T) {
 		{"l", []string{"web-7d9c5b-p9z1m/web (last 5 lines)", "panic: DATABASE_URL is not set"}},
 	}
 	for _, c := range checks {
-		d.press(c.tab)
-		out := render(m, 100, 30)
+		d.Press(c.tab)
+		out := ui.Plain(m.Render(100, 30))
 		for _, w := range c.want {
 			if !strings.Contains(out, w) {
 				t.Fatalf("tab %s lacks %q:\n%s", c.tab, w, out)
@@ -169,7 +146,7 @@ func TestAgainstBroker(t *testing.T) {
 	}
 
 	// The session's list has it, completed.
-	d.press("esc", "h")
+	d.Press("esc", "h")
 	if m.screen != screenHistory || len(m.history) != 1 || m.history[0].req.Status != client.DiagnosticCompleted {
 		t.Fatalf("history screen %v: %d entries", m.screen, len(m.history))
 	}
@@ -177,18 +154,19 @@ func TestAgainstBroker(t *testing.T) {
 
 func TestRequestRefusedAgainstBroker(t *testing.T) {
 	ctx := context.Background()
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	a := b.CreateAgent(t, "edge-1", "cluster-1", true)
 	st := b.CreateStack(t, "web-app", a.ID)
-	b.Post(t, st.ID, "kind: ConfigMap\nmetadata:\n  name: web\n", false)
+	b.Post(t, st.ID, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n", false)
 
-	env := testEnv(b.Admin)
+	env := viewtest.Env(now, time.Second)
+	env.Client = b.Admin
 	env.Now = time.Now
 	env.RefreshEvery = time.Millisecond
 	m := New(env).(*Model)
-	d := &driver{t: t, v: m}
-	d.run(m.Init())
-	d.press("enter")
+	d := newDriver(t, m)
+	d.Run(m.Init())
+	d.Press("enter")
 	if len(m.objects) != 1 {
 		t.Fatalf("objects %v", m.objects)
 	}
@@ -196,14 +174,14 @@ func TestRequestRefusedAgainstBroker(t *testing.T) {
 	if err := b.Admin.Agents().Delete(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	d.press("enter")
+	d.Press("enter")
 	if m.screen != screenWaiting || !m.creating || !client.IsNotFound(m.waitErr) {
 		t.Fatalf("screen %v creating %v err %v", m.screen, m.creating, m.waitErr)
 	}
-	if len(d.flashes) == 0 || !d.flashes[len(d.flashes)-1].Error {
-		t.Fatalf("flashes %v", d.flashes)
+	if len(d.Flashes) == 0 || !d.Flashes[len(d.Flashes)-1].Error {
+		t.Fatalf("flashes %v", d.Flashes)
 	}
-	if out := render(m, 80, 24); !strings.Contains(out, "The request could not be made") {
+	if out := ui.Plain(m.Render(80, 24)); !strings.Contains(out, "The request could not be made") {
 		t.Fatalf("render:\n%s", out)
 	}
 }

@@ -7,16 +7,16 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/tui/ui"
 )
 
 // loadAgents reads the agents to pick from.
 func (m *Model) loadAgents() tea.Cmd {
-	m.agentsGen++
-	env, id, gen := m.env, m.id, m.agentsGen
+	env, gen := m.env, m.agentsReqs.Next()
 	return func() tea.Msg {
-		msg := AgentsMsg{ViewID: id, Gen: gen}
+		msg := AgentsMsg{Gen: gen}
 		if env.Client == nil {
-			msg.At, msg.Err = env.Now(), errNoClient
+			msg.At, msg.Err = env.Now(), ui.ErrNoClient
 			return msg
 		}
 		ctx, cancel := env.Timeout()
@@ -39,12 +39,11 @@ func (m *Model) loadAgents() tea.Cmd {
 // stack associated with it) and its stacks, for their names. Both are open to the admin
 // keys, the read-only one included.
 func (m *Model) loadObjects(agentID uuid.UUID) tea.Cmd {
-	m.objGen++
-	env, id, gen := m.env, m.id, m.objGen
+	env, gen := m.env, m.objReqs.Next()
 	return func() tea.Msg {
-		msg := ObjectsMsg{ViewID: id, Gen: gen, AgentID: agentID}
+		msg := ObjectsMsg{Gen: gen, AgentID: agentID}
 		if env.Client == nil {
-			msg.At, msg.Err = env.Now(), errNoClient
+			msg.At, msg.Err = env.Now(), ui.ErrNoClient
 			return msg
 		}
 		ctx, cancel := env.Timeout()
@@ -70,11 +69,11 @@ func (m *Model) loadObjects(agentID uuid.UUID) tea.Cmd {
 
 // create asks the agent for diagnostics of the object.
 func (m *Model) create(wait uint64, agentID, objectID uuid.UUID) tea.Cmd {
-	env, id := m.env, m.id
+	env := m.env
 	return func() tea.Msg {
-		msg := RequestedMsg{ViewID: id, Wait: wait}
+		msg := RequestedMsg{Wait: wait}
 		if env.Client == nil {
-			msg.At, msg.Err = env.Now(), errNoClient
+			msg.At, msg.Err = env.Now(), ui.ErrNoClient
 			return msg
 		}
 		ctx, cancel := env.Timeout()
@@ -93,12 +92,12 @@ func (m *Model) create(wait uint64, agentID, objectID uuid.UUID) tea.Cmd {
 
 // poll reads the current request and its result.
 func (m *Model) poll() tea.Cmd {
-	env, id, wait := m.env, m.id, m.wait
+	env, wait := m.env, m.wait
 	reqID := m.cur.req.ID
 	return func() tea.Msg {
-		msg := PolledMsg{ViewID: id, Wait: wait}
+		msg := PolledMsg{Wait: wait}
 		if env.Client == nil {
-			msg.At, msg.Err = env.Now(), errNoClient
+			msg.At, msg.Err = env.Now(), ui.ErrNoClient
 			return msg
 		}
 		ctx, cancel := env.Timeout()

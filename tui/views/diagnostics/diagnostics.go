@@ -6,10 +6,8 @@
 package diagnostics
 
 import (
-	"errors"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -37,13 +35,7 @@ var (
 	keyPods    = key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pods"))
 	keyEvents  = key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "events"))
 	keyLogs    = key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "logs"))
-	keyScroll  = key.NewBinding(key.WithKeys("up", "k", "down", "j"), key.WithHelp("↑↓/jk", "scroll"))
-	keyPage    = key.NewBinding(key.WithKeys("pgup", "pgdown"), key.WithHelp("pgup/pgdn", "page"))
 )
-
-// instances numbers the views, so a view takes only the answers to its own requests (views
-// are recreated when the dashboard switches context).
-var instances atomic.Uint64
 
 type screen int
 
@@ -57,7 +49,6 @@ const (
 
 // AgentsMsg carries the agents to pick from.
 type AgentsMsg struct {
-	ViewID uint64
 	Gen    uint64
 	At     time.Time
 	Agents []client.Agent
@@ -67,7 +58,6 @@ type AgentsMsg struct {
 // ObjectsMsg carries an agent's deployment objects (the latest of each associated stack)
 // and its stacks, for their names.
 type ObjectsMsg struct {
-	ViewID  uint64
 	Gen     uint64
 	At      time.Time
 	AgentID uuid.UUID
@@ -79,7 +69,6 @@ type ObjectsMsg struct {
 // RequestedMsg is the outcome of asking for diagnostics; Wait is the waiting screen it
 // belongs to.
 type RequestedMsg struct {
-	ViewID  uint64
 	Wait    uint64
 	At      time.Time
 	Request client.DiagnosticRequest
@@ -88,7 +77,6 @@ type RequestedMsg struct {
 
 // PolledMsg carries a diagnostic request and its result, if any, as the broker has them.
 type PolledMsg struct {
-	ViewID   uint64
 	Wait     uint64
 	At       time.Time
 	Response client.DiagnosticResponse
@@ -97,12 +85,11 @@ type PolledMsg struct {
 
 // PollMsg makes a waiting view ask for the result again.
 type PollMsg struct {
-	ViewID uint64
-	Wait   uint64
+	Wait uint64
 }
 
 // TickMsg makes the view refresh the list on screen.
-type TickMsg struct{ ViewID uint64 }
+type TickMsg struct{}
 
 // object is a deployment object as the objects screen lists it.
 type object struct {
@@ -122,7 +109,6 @@ type entry struct {
 // Model is the Diagnostics view. Build it with New.
 type Model struct {
 	env       *ui.Env
-	id        uint64
 	screen    screen
 	pollEvery time.Duration
 
@@ -131,8 +117,7 @@ type Model struct {
 	agents     []client.Agent
 	agentsOK   bool
 	agentsErr  error
-	agentsGen  uint64
-	agentsSeen uint64
+	agentsReqs ui.Requests
 
 	// The chosen agent's objects.
 	agent      client.Agent
@@ -140,8 +125,7 @@ type Model struct {
 	objects    []object
 	objectsOK  bool
 	objectsErr error
-	objGen     uint64
-	objSeen    uint64
+	objReqs    ui.Requests
 
 	// The request being waited for or read.
 	cur      *entry
@@ -165,17 +149,14 @@ type Model struct {
 
 // New returns the Diagnostics view.
 func New(env *ui.Env) ui.View {
-	return &Model{env: env, id: instances.Add(1), pollEvery: pollEvery, width: 80, height: 20}
+	return &Model{env: env, pollEvery: pollEvery, width: 80, height: 20}
 }
-
-// ID identifies this view instance in its messages.
-func (m *Model) ID() uint64 { return m.id }
 
 // Title implements ui.View.
 func (m *Model) Title() string { return "Diagnostics" }
 
 // Init loads the agents and starts polling.
-func (m *Model) Init() tea.Cmd { return tea.Batch(m.loadAgents(), m.tick()) }
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.loadAgents(), m.env.Tick(TickMsg{})) }
 
 // Capturing reports that a filter is being typed.
 func (m *Model) Capturing() bool {
@@ -193,7 +174,7 @@ func (m *Model) Keys() []key.Binding {
 		}
 		return []key.Binding{keyAbandon}
 	case screenResult:
-		return []key.Binding{keyPods, keyEvents, keyLogs, keyScroll, keyPage, keyAgain, ui.KeyBack}
+		return []key.Binding{keyPods, keyEvents, keyLogs, ui.KeyScroll, ui.KeyPage, keyAgain, ui.KeyBack}
 	case screenHistory:
 		return []key.Binding{ui.KeyUp, ui.KeyDown, ui.KeyOpen, ui.KeyFilter, ui.KeyBack}
 	}
@@ -204,40 +185,22 @@ func (m *Model) Keys() []key.Binding {
 func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 	switch msg := msg.(type) {
 	case AgentsMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		m.applyAgents(msg)
-		return m, status(msg.At, msg.Err)
+		return m, ui.Status(msg.At, msg.Err)
 	case ObjectsMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		m.applyObjects(msg)
-		return m, status(msg.At, reachability(msg.Err))
+		return m, ui.Status(msg.At, ui.Unreachable(msg.Err))
 	case RequestedMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		return m, m.requested(msg)
 	case PolledMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		return m, m.polled(msg)
 	case PollMsg:
-		if msg.ViewID != m.id || msg.Wait != m.wait || m.screen != screenWaiting || m.cur == nil || m.final {
+		if msg.Wait != m.wait || m.screen != screenWaiting || m.cur == nil || m.final {
 			return m, nil
 		}
 		return m, m.poll()
 	case TickMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
-		if !m.env.Active(m.Title()) {
-			return m, m.tick() // off screen: keep the timer, skip the requests
-		}
-		return m, tea.Batch(m.reload(), m.tick())
+		return m, m.env.Poll(m.Title(), m.reload, TickMsg{})
 	case ui.ActivatedMsg:
 		if msg.Title != m.Title() {
 			return m, nil
@@ -269,11 +232,6 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 	return m, nil
 }
 
-func (m *Model) tick() tea.Cmd {
-	id := m.id
-	return tea.Tick(m.env.RefreshEvery, func(time.Time) tea.Msg { return TickMsg{ViewID: id} })
-}
-
 // reload refreshes the list on screen; the waiting screen polls on its own.
 func (m *Model) reload() tea.Cmd {
 	switch m.screen {
@@ -285,39 +243,17 @@ func (m *Model) reload() tea.Cmd {
 	return nil
 }
 
-func status(at time.Time, err error) tea.Cmd {
-	return func() tea.Msg { return ui.StatusMsg{At: at, Err: err} }
-}
-
-// reachability keeps the errors that say something about reaching the broker: a refusal (a
-// 404 object, a 400 request) shows in the view, not as an unreachable broker.
-func reachability(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := client.AsError(err); ok {
-		return nil
-	}
-	return err
-}
-
 func (m *Model) applyAgents(msg AgentsMsg) {
-	if msg.Gen != 0 && msg.Gen <= m.agentsSeen {
+	if !m.agentsReqs.Take(msg.Gen) {
 		return
 	}
-	m.agentsSeen = max(m.agentsSeen, msg.Gen)
 	m.agentsErr = msg.Err
 	if msg.Err != nil && msg.Agents == nil {
 		return // keep the last data
 	}
 	sel, hadSel := m.selectedAgent()
 	agents := slices.Clone(msg.Agents)
-	slices.SortStableFunc(agents, func(a, b client.Agent) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ClusterName, b.ClusterName)
-	})
+	slices.SortStableFunc(agents, ui.CompareAgents)
 	m.agents, m.agentsOK = agents, true
 	rows := m.visibleAgents()
 	if hadSel {
@@ -336,10 +272,9 @@ func (m *Model) applyAgents(msg AgentsMsg) {
 }
 
 func (m *Model) applyObjects(msg ObjectsMsg) {
-	if msg.AgentID != m.agent.ID || (msg.Gen != 0 && msg.Gen <= m.objSeen) {
+	if msg.AgentID != m.agent.ID || !m.objReqs.Take(msg.Gen) {
 		return
 	}
-	m.objSeen = max(m.objSeen, msg.Gen)
 	m.objectsErr = msg.Err
 	if msg.Err != nil && msg.Objects == nil {
 		return
@@ -353,7 +288,7 @@ func (m *Model) applyObjects(msg ObjectsMsg) {
 	for _, o := range msg.Objects {
 		name, ok := names[o.StackID]
 		if !ok {
-			name = short(o.StackID)
+			name = ui.ShortID(o.StackID)
 		}
 		objs = append(objs, object{obj: o, stack: name, content: summarize(o)})
 	}
@@ -371,40 +306,22 @@ func (m *Model) applyObjects(msg ObjectsMsg) {
 }
 
 func (m *Model) visibleAgents() []client.Agent {
-	out := make([]client.Agent, 0, len(m.agents))
-	for _, a := range m.agents {
-		if m.agentList.Match(a.Name, a.ClusterName, a.Status, a.ID.String()) {
-			out = append(out, a)
-		}
-	}
-	return out
+	return ui.Matching(&m.agentList, m.agents, func(a client.Agent) []string {
+		return []string{a.Name, a.ClusterName, a.Status, a.ID.String()}
+	})
 }
 
 func (m *Model) selectedAgent() (client.Agent, bool) {
-	rows := m.visibleAgents()
-	if m.agentList.Cursor < 0 || m.agentList.Cursor >= len(rows) {
-		return client.Agent{}, false
-	}
-	return rows[m.agentList.Cursor], true
+	return ui.Selected(&m.agentList, m.visibleAgents())
 }
 
 func (m *Model) visibleObjects() []object {
-	out := make([]object, 0, len(m.objects))
-	for _, o := range m.objects {
-		if m.objList.Match(o.stack, o.content, o.obj.ID.String()) {
-			out = append(out, o)
-		}
-	}
-	return out
+	return ui.Matching(&m.objList, m.objects, func(o object) []string {
+		return []string{o.stack, o.content, o.obj.ID.String()}
+	})
 }
 
-func (m *Model) selectedObject() (object, bool) {
-	rows := m.visibleObjects()
-	if m.objList.Cursor < 0 || m.objList.Cursor >= len(rows) {
-		return object{}, false
-	}
-	return rows[m.objList.Cursor], true
-}
+func (m *Model) selectedObject() (object, bool) { return ui.Selected(&m.objList, m.visibleObjects()) }
 
 func (m *Model) key(k tea.KeyPressMsg) (ui.View, tea.Cmd) {
 	switch m.screen {
@@ -464,227 +381,3 @@ func (m *Model) objectsKey(k tea.KeyPressMsg) tea.Cmd {
 	}
 	return nil
 }
-
-// request asks the agent for diagnostics of the object and starts waiting.
-func (m *Model) request(a client.Agent, o object) tea.Cmd {
-	m.wait++
-	m.cur = &entry{agent: a, object: o}
-	m.screen, m.creating, m.waitErr, m.final = screenWaiting, true, nil, false
-	m.spin = m.newSpinner()
-	return tea.Batch(m.create(m.wait, a.ID, o.obj.ID), m.spin.Tick)
-}
-
-// newSpinner returns the waiting screen's spinner: braille dots, one cell wide.
-func (m *Model) newSpinner() spinner.Model {
-	frames := make([]string, len(spinner.Dot.Frames))
-	for i, f := range spinner.Dot.Frames {
-		frames[i] = strings.TrimSpace(f)
-	}
-	return spinner.New(spinner.WithSpinner(spinner.Spinner{Frames: frames, FPS: spinner.Dot.FPS}), spinner.WithStyle(m.env.Styles.Key))
-}
-
-func (m *Model) requested(msg RequestedMsg) tea.Cmd {
-	st := status(msg.At, reachability(msg.Err))
-	if msg.Wait != m.wait || m.cur == nil {
-		if msg.Err == nil {
-			// Abandoned before the broker answered: the request still exists.
-			m.remember(&entry{req: msg.Request, agent: m.agentByID(msg.Request.AgentID), object: m.objectByID(msg.Request.DeploymentObjectID)})
-		}
-		return st
-	}
-	if msg.Err != nil {
-		m.waitErr = msg.Err
-		return tea.Batch(st, ui.Flash("request diagnostics: "+msg.Err.Error(), true))
-	}
-	m.creating = false
-	m.cur.req = msg.Request
-	m.remember(m.cur)
-	return tea.Batch(st, m.schedulePoll())
-}
-
-func (m *Model) schedulePoll() tea.Cmd {
-	id, wait := m.id, m.wait
-	return tea.Tick(m.pollEvery, func(time.Time) tea.Msg { return PollMsg{ViewID: id, Wait: wait} })
-}
-
-func (m *Model) polled(msg PolledMsg) tea.Cmd {
-	st := status(msg.At, reachability(msg.Err))
-	if msg.Err == nil {
-		// Keep the session's list up to date, whichever screen is shown.
-		for _, e := range m.history {
-			if e.req.ID == msg.Response.Request.ID {
-				e.req = msg.Response.Request
-			}
-		}
-	}
-	if msg.Wait != m.wait || m.cur == nil || m.screen != screenWaiting {
-		return st
-	}
-	if msg.Err != nil {
-		m.waitErr = msg.Err
-		if client.IsNotFound(msg.Err) {
-			m.final = true // removed by the broker's cleanup
-			return st
-		}
-		return tea.Batch(st, m.schedulePoll())
-	}
-	m.waitErr = nil
-	resp := msg.Response
-	m.cur.req = resp.Request
-	if resp.Result != nil {
-		r := parseResult(*resp.Result)
-		m.cur.result = &r
-		m.showResult()
-		return st
-	}
-	switch {
-	case resp.Request.Status == client.DiagnosticFailed || resp.Request.Status == client.DiagnosticExpired:
-		m.final = true
-		return st
-	case resp.Request.Status == client.DiagnosticPending && m.env.Now().After(resp.Request.ExpiresAt):
-		// No agent hands out an expired request; the broker marks it later.
-		m.final = true
-		return st
-	}
-	return tea.Batch(st, m.schedulePoll())
-}
-
-func (m *Model) showResult() {
-	m.screen, m.final, m.creating = screenResult, false, false
-	m.tab, m.scroll = tabPods, [tabs]int{}
-}
-
-func (m *Model) waitingKey(k tea.KeyPressMsg) tea.Cmd {
-	switch {
-	case key.Matches(k, ui.KeyBack):
-		m.wait++ // drop the answers still on their way
-		m.screen = screenObjects
-		if m.cur != nil && m.cur.agent.ID != m.agent.ID {
-			m.screen = screenAgents
-		}
-		return m.reload()
-	case key.Matches(k, keyAgain) && (m.final || (m.creating && m.waitErr != nil)):
-		return m.request(m.cur.agent, m.cur.object)
-	}
-	return nil
-}
-
-func (m *Model) resultKey(k tea.KeyPressMsg) tea.Cmd {
-	page := max(m.height-4, 1)
-	switch {
-	case key.Matches(k, keyPods):
-		m.tab = tabPods
-	case key.Matches(k, keyEvents):
-		m.tab = tabEvents
-	case key.Matches(k, keyLogs):
-		m.tab = tabLogs
-	case key.Matches(k, ui.KeyUp):
-		m.scroll[m.tab]--
-	case key.Matches(k, ui.KeyDown):
-		m.scroll[m.tab]++
-	case key.Matches(k, ui.KeyPgUp):
-		m.scroll[m.tab] -= page
-	case key.Matches(k, ui.KeyPgDown):
-		m.scroll[m.tab] += page
-	case k.String() == "home" || k.String() == "g":
-		m.scroll[m.tab] = 0
-	case k.String() == "end" || k.String() == "G":
-		m.scroll[m.tab] = len(m.tabLines(m.tab, m.width))
-	case key.Matches(k, keyAgain):
-		return m.request(m.cur.agent, m.cur.object)
-	case key.Matches(k, ui.KeyBack):
-		m.screen = screenObjects
-		if m.cur != nil && m.cur.agent.ID != m.agent.ID {
-			m.screen = screenAgents
-		}
-		return m.reload()
-	default:
-		return nil
-	}
-	m.clampScroll()
-	return nil
-}
-
-// clampScroll keeps the tab's offset between the top and the last full page.
-func (m *Model) clampScroll() {
-	n := len(m.tabLines(m.tab, m.width))
-	m.scroll[m.tab] = max(min(m.scroll[m.tab], n-m.resultBodyHeight(m.height)), 0)
-}
-
-// remember adds a request to the session's list (once).
-func (m *Model) remember(e *entry) {
-	for _, h := range m.history {
-		if h.req.ID == e.req.ID {
-			return
-		}
-	}
-	m.history = append([]*entry{e}, m.history...)
-}
-
-func (m *Model) openHistory() tea.Cmd {
-	m.back, m.screen = m.screen, screenHistory
-	m.hist.Clamp(len(m.visibleHistory()))
-	return nil
-}
-
-// visibleHistory returns the session's requests that match the filter.
-func (m *Model) visibleHistory() []*entry {
-	out := make([]*entry, 0, len(m.history))
-	for _, e := range m.history {
-		if m.hist.Match(e.req.ID.String(), e.agent.Name, e.label(), e.req.Status) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func (m *Model) historyKey(k tea.KeyPressMsg) tea.Cmd {
-	rows := m.visibleHistory()
-	m.hist.SetPage(max(m.height-3, 1))
-	if used, cmd := m.hist.Update(k, len(rows)); used {
-		return cmd
-	}
-	switch {
-	case key.Matches(k, ui.KeyOpen):
-		if m.hist.Cursor < 0 || m.hist.Cursor >= len(rows) {
-			return nil
-		}
-		e := rows[m.hist.Cursor]
-		m.wait++
-		m.cur = e
-		if e.result != nil {
-			m.showResult()
-			return nil
-		}
-		m.screen, m.creating, m.waitErr, m.final = screenWaiting, false, nil, false
-		m.spin = m.newSpinner()
-		return tea.Batch(m.poll(), m.spin.Tick)
-	case key.Matches(k, ui.KeyBack):
-		m.screen = m.back
-		return m.reload()
-	}
-	return nil
-}
-
-func (m *Model) agentByID(id uuid.UUID) client.Agent {
-	for _, a := range m.agents {
-		if a.ID == id {
-			return a
-		}
-	}
-	return client.Agent{ID: id, Name: short(id)}
-}
-
-func (m *Model) objectByID(id uuid.UUID) object {
-	for _, o := range m.objects {
-		if o.obj.ID == id {
-			return o
-		}
-	}
-	return object{obj: client.DeploymentObject{ID: id}, stack: "-"}
-}
-
-// errNoClient is what commands answer when the view has no broker to talk to.
-var errNoClient = errors.New("no broker client")
-
-func short(id uuid.UUID) string { return id.String()[:8] }

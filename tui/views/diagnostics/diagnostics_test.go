@@ -8,11 +8,11 @@ import (
 
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/exp/golden"
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 	"github.com/brokkr/brokkr/tui/ui"
 )
 
@@ -20,22 +20,16 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 var now = time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
 
-func testEnv(c *client.Client) *ui.Env {
-	return &ui.Env{Client: c, Now: func() time.Time { return now }, Styles: ui.NewStyles(true, true), RefreshEvery: time.Second}
-}
-
 func newModel(t *testing.T) *Model {
 	t.Helper()
-	return New(testEnv(nil)).(*Model)
+	return New(viewtest.Env(now, time.Second)).(*Model)
 }
-
-func ptr[T any](v T) *T { return &v }
 
 var (
 	agentEdge1 = client.Agent{ID: uuid.MustParse("aaaaaaaa-0000-4000-8000-000000000001"), Name: "edge-1", ClusterName: "eu-west-1",
-		Status: "ACTIVE", LastHeartbeat: ptr(now.Add(-12 * time.Second))}
+		Status: "ACTIVE", LastHeartbeat: viewtest.Ptr(now.Add(-12 * time.Second))}
 	agentEdge2 = client.Agent{ID: uuid.MustParse("aaaaaaaa-0000-4000-8000-000000000002"), Name: "edge-2", ClusterName: "eu-central-1",
-		Status: "INACTIVE", LastHeartbeat: ptr(now.Add(-3 * time.Hour))}
+		Status: "INACTIVE", LastHeartbeat: viewtest.Ptr(now.Add(-3 * time.Hour))}
 	agentGPU = client.Agent{ID: uuid.MustParse("aaaaaaaa-0000-4000-8000-000000000003"), Name: "gpu-builder", ClusterName: "us-east-1",
 		Status: "ACTIVE"}
 
@@ -80,68 +74,22 @@ const logsJSON = `{"web-7d9c5b-p9z1m/web":"2026-03-14T11:57:58Z starting web on 
  "web-7d9c5b-x2k4q/envoy":""}`
 
 func agentsMsg(m *Model) AgentsMsg {
-	return AgentsMsg{ViewID: m.ID(), Gen: 1, At: now, Agents: []client.Agent{agentGPU, agentEdge2, agentEdge1}}
+	return AgentsMsg{Gen: 1, At: now, Agents: []client.Agent{agentGPU, agentEdge2, agentEdge1}}
 }
 
 func objectsMsg(m *Model) ObjectsMsg {
-	return ObjectsMsg{ViewID: m.ID(), Gen: m.objGen, At: now, AgentID: agentEdge1.ID,
+	return ObjectsMsg{Gen: m.objReqs.Last(), At: now, AgentID: agentEdge1.ID,
 		Objects: []client.DeploymentObject{objPayments, objWeb, objLegacy},
 		Stacks:  []client.Stack{stackWeb, stackPayments, stackLegacy}}
 }
 
 func request(status string) client.DiagnosticRequest {
 	r := client.DiagnosticRequest{ID: reqID, AgentID: agentEdge1.ID, DeploymentObjectID: objWeb.ID, Status: status,
-		RequestedBy: ptr("brokkrctl tui"), CreatedAt: now.Add(-3 * time.Second), ExpiresAt: now.Add(time.Hour - 3*time.Second)}
+		RequestedBy: viewtest.Ptr("brokkrctl tui"), CreatedAt: now.Add(-3 * time.Second), ExpiresAt: now.Add(time.Hour - 3*time.Second)}
 	if status != client.DiagnosticPending {
-		r.ClaimedAt = ptr(now.Add(-time.Second))
+		r.ClaimedAt = viewtest.Ptr(now.Add(-time.Second))
 	}
 	return r
-}
-
-func keyMsg(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "pgdown":
-		return tea.KeyPressMsg{Code: tea.KeyPgDown}
-	}
-	r := []rune(k)
-	return tea.KeyPressMsg{Code: r[0], Text: k}
-}
-
-func press(v ui.View, keys ...string) (ui.View, tea.Cmd) {
-	var cmd tea.Cmd
-	for _, k := range keys {
-		v, cmd = v.Update(keyMsg(k))
-	}
-	return v, cmd
-}
-
-func render(v ui.View, w, h int) string { return ui.Plain(v.Render(w, h)) }
-
-func checkSize(t *testing.T, out string, w, h int) {
-	t.Helper()
-	lines := strings.Split(out, "\n")
-	if len(lines) != h {
-		t.Fatalf("render has %d lines, want %d", len(lines), h)
-	}
-	for i, l := range lines {
-		if n := len([]rune(l)); n != w {
-			t.Fatalf("line %d is %d cells, want %d: %q", i, n, w, l)
-		}
-	}
-}
-
-// snap compares a render with the golden file of a named subtest, checking its size.
-func snap(t *testing.T, name string, v ui.View, w, h int) {
-	t.Helper()
-	out := render(v, w, h)
-	t.Run(name, func(t *testing.T) {
-		checkSize(t, out, w, h)
-		golden.RequireEqual(t, out)
-	})
 }
 
 // atObjects returns a view showing edge-1's objects.
@@ -149,7 +97,7 @@ func atObjects(t *testing.T) (*Model, ui.View) {
 	t.Helper()
 	m := newModel(t)
 	v, _ := m.Update(agentsMsg(m))
-	v, cmd := press(v, "enter")
+	v, cmd := viewtest.Press(v, "enter")
 	if m.screen != screenObjects || m.agent.ID != agentEdge1.ID || cmd == nil {
 		t.Fatalf("enter on the first agent: screen %v agent %s", m.screen, m.agent.Name)
 	}
@@ -161,21 +109,21 @@ func atObjects(t *testing.T) (*Model, ui.View) {
 func atWaiting(t *testing.T, status string) (*Model, ui.View) {
 	t.Helper()
 	m, v := atObjects(t)
-	v, _ = press(v, "j", "j") // web-app
-	v, cmd := press(v, "enter")
+	v, _ = viewtest.Press(v, "j", "j") // web-app
+	v, cmd := viewtest.Press(v, "enter")
 	if m.screen != screenWaiting || !m.creating || cmd == nil {
 		t.Fatalf("enter on an object: screen %v creating %v", m.screen, m.creating)
 	}
-	v, _ = v.Update(RequestedMsg{ViewID: m.ID(), Wait: m.wait, At: now, Request: request(client.DiagnosticPending)})
+	v, _ = v.Update(RequestedMsg{Wait: m.wait, At: now, Request: request(client.DiagnosticPending)})
 	if status != client.DiagnosticPending {
-		v, _ = v.Update(PolledMsg{ViewID: m.ID(), Wait: m.wait, At: now, Response: client.DiagnosticResponse{Request: request(status)}})
+		v, _ = v.Update(PolledMsg{Wait: m.wait, At: now, Response: client.DiagnosticResponse{Request: request(status)}})
 	}
 	return m, v
 }
 
 func completed(pods, events string, logs *string) client.DiagnosticResponse {
 	r := request(client.DiagnosticCompleted)
-	r.CompletedAt = ptr(now.Add(-time.Second))
+	r.CompletedAt = viewtest.Ptr(now.Add(-time.Second))
 	return client.DiagnosticResponse{Request: r, Result: &client.DiagnosticResult{RequestID: reqID, PodStatuses: pods, Events: events,
 		LogTails: logs, CollectedAt: now.Add(-2 * time.Second)}}
 }
@@ -184,7 +132,7 @@ func completed(pods, events string, logs *string) client.DiagnosticResponse {
 func atResult(t *testing.T, resp client.DiagnosticResponse) (*Model, ui.View) {
 	t.Helper()
 	m, v := atWaiting(t, client.DiagnosticClaimed)
-	v, _ = v.Update(PolledMsg{ViewID: m.ID(), Wait: m.wait, At: now, Response: resp})
+	v, _ = v.Update(PolledMsg{Wait: m.wait, At: now, Response: resp})
 	if m.screen != screenResult {
 		t.Fatalf("screen %v after the result arrived", m.screen)
 	}
@@ -193,39 +141,39 @@ func atResult(t *testing.T, resp client.DiagnosticResponse) (*Model, ui.View) {
 
 func TestAgentsScreen(t *testing.T) {
 	m := newModel(t)
-	snap(t, "loading", m, 80, 24)
-	if _, cmd := press(m, "h"); cmd != nil || m.screen != screenHistory {
+	viewtest.Golden(t, "loading", viewtest.Render(t, m, 80, 24))
+	if _, cmd := viewtest.Press(m, "h"); cmd != nil || m.screen != screenHistory {
 		t.Fatal("h does not open the session's requests")
 	}
-	snap(t, "empty history", m, 80, 24)
-	press(m, "esc")
+	viewtest.Golden(t, "empty history", viewtest.Render(t, m, 80, 24))
+	viewtest.Press(m, "esc")
 	v, _ := m.Update(agentsMsg(m))
 	if m.agents[0].Name != "edge-1" || m.agents[2].Name != "gpu-builder" {
 		t.Fatalf("agents are not sorted by name: %v", m.agents)
 	}
-	snap(t, "80x24", v, 80, 24)
-	snap(t, "120x40", v, 120, 40)
-	v, _ = press(v, "/")
+	viewtest.Golden(t, "80x24", viewtest.Render(t, v, 80, 24))
+	viewtest.Golden(t, "120x40", viewtest.Render(t, v, 120, 40))
+	v, _ = viewtest.Press(v, "/")
 	if !v.Capturing() {
 		t.Fatal("the filter does not capture keys")
 	}
 	for _, r := range "gpu" {
 		v, _ = v.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
 	}
-	v, _ = press(v, "enter")
+	v, _ = viewtest.Press(v, "enter")
 	if a, ok := m.selectedAgent(); !ok || a.Name != "gpu-builder" || len(m.visibleAgents()) != 1 {
 		t.Fatalf("filter gpu selects %v", a.Name)
 	}
-	snap(t, "filtered", v, 80, 24)
-	v, _ = press(v, "esc")
+	viewtest.Golden(t, "filtered", viewtest.Render(t, v, 80, 24))
+	v, _ = viewtest.Press(v, "esc")
 	if len(m.visibleAgents()) != 3 {
 		t.Fatal("esc does not clear the filter")
 	}
-	v.Update(AgentsMsg{ViewID: m.ID(), Gen: 2, At: now, Err: errors.New("list agents: connection refused")})
+	v.Update(AgentsMsg{Gen: 2, At: now, Err: errors.New("list agents: connection refused")})
 	if len(m.agents) != 3 {
 		t.Fatal("a failed load dropped the agents")
 	}
-	snap(t, "error", v, 80, 24)
+	viewtest.Golden(t, "error", viewtest.Render(t, v, 80, 24))
 }
 
 func TestObjectsScreen(t *testing.T) {
@@ -236,44 +184,44 @@ func TestObjectsScreen(t *testing.T) {
 	if m.objects[1].content != "Deployment/api, ConfigMap/api-config +1 more" || m.objects[0].content != "(deletion marker)" {
 		t.Fatalf("content %q / %q", m.objects[1].content, m.objects[0].content)
 	}
-	snap(t, "80x24", v, 80, 24)
-	snap(t, "120x40", v, 120, 40)
+	viewtest.Golden(t, "80x24", viewtest.Render(t, v, 80, 24))
+	viewtest.Golden(t, "120x40", viewtest.Render(t, v, 120, 40))
 
 	// Another agent's late answer is dropped.
-	v.Update(ObjectsMsg{ViewID: m.ID(), Gen: m.objGen + 1, At: now, AgentID: agentGPU.ID, Objects: []client.DeploymentObject{}})
+	v.Update(ObjectsMsg{Gen: m.objReqs.Last() + 1, At: now, AgentID: agentGPU.ID, Objects: []client.DeploymentObject{}})
 	if len(m.objects) != 3 {
 		t.Fatal("objects of another agent were applied")
 	}
 
 	// An inactive agent without objects.
-	v, _ = press(v, "esc")
+	v, _ = viewtest.Press(v, "esc")
 	if m.screen != screenAgents {
 		t.Fatalf("esc: screen %v", m.screen)
 	}
-	v, _ = press(v, "j", "enter") // edge-2
+	v, _ = viewtest.Press(v, "j", "enter") // edge-2
 	if len(m.objects) != 0 || m.objectsOK {
 		t.Fatal("the previous agent's objects stay on another agent's screen")
 	}
-	v, _ = v.Update(ObjectsMsg{ViewID: m.ID(), Gen: m.objGen, At: now, AgentID: agentEdge2.ID, Objects: []client.DeploymentObject{}})
-	snap(t, "inactive empty", v, 80, 24)
+	v, _ = v.Update(ObjectsMsg{Gen: m.objReqs.Last(), At: now, AgentID: agentEdge2.ID, Objects: []client.DeploymentObject{}})
+	viewtest.Golden(t, "inactive empty", viewtest.Render(t, v, 80, 24))
 }
 
 func TestWaitingScreen(t *testing.T) {
 	m, v := atObjects(t)
-	v, _ = press(v, "j", "j")
-	v, cmd := press(v, "enter")
+	v, _ = viewtest.Press(v, "j", "j")
+	v, cmd := viewtest.Press(v, "enter")
 	if cmd == nil {
 		t.Fatal("enter returns no command")
 	}
 	// The spinner shows its first frame until it ticks: the goldens are deterministic.
-	snap(t, "sending", v, 80, 24)
+	viewtest.Golden(t, "sending", viewtest.Render(t, v, 80, 24))
 	wait := m.wait
-	v, cmd = v.Update(RequestedMsg{ViewID: m.ID(), Wait: wait, At: now, Request: request(client.DiagnosticPending)})
+	v, cmd = v.Update(RequestedMsg{Wait: wait, At: now, Request: request(client.DiagnosticPending)})
 	if m.creating || m.cur.req.ID != reqID || len(m.history) != 1 || cmd == nil {
 		t.Fatalf("after the request: creating %v, history %d", m.creating, len(m.history))
 	}
-	snap(t, "pending 80x24", v, 80, 24)
-	snap(t, "pending 120x40", v, 120, 40)
+	viewtest.Golden(t, "pending 80x24", viewtest.Render(t, v, 80, 24))
+	viewtest.Golden(t, "pending 120x40", viewtest.Render(t, v, 120, 40))
 
 	// The spinner turns while waiting.
 	before := m.spin.View()
@@ -283,18 +231,18 @@ func TestWaitingScreen(t *testing.T) {
 	}
 
 	// A pending answer keeps polling; a failed poll shows and keeps polling.
-	_, cmd = v.Update(PolledMsg{ViewID: m.ID(), Wait: wait, At: now, Response: client.DiagnosticResponse{Request: request(client.DiagnosticClaimed)}})
+	_, cmd = v.Update(PolledMsg{Wait: wait, At: now, Response: client.DiagnosticResponse{Request: request(client.DiagnosticClaimed)}})
 	if cmd == nil || m.cur.req.Status != client.DiagnosticClaimed || m.history[0].req.Status != client.DiagnosticClaimed {
 		t.Fatal("a claimed answer stops polling or is not recorded")
 	}
-	_, cmd = v.Update(PolledMsg{ViewID: m.ID(), Wait: wait, At: now, Err: errors.New("get diagnostic request: connection refused")})
+	_, cmd = v.Update(PolledMsg{Wait: wait, At: now, Err: errors.New("get diagnostic request: connection refused")})
 	if cmd == nil || m.final {
 		t.Fatal("a failed poll stops polling")
 	}
-	snap(t, "claimed poll failed", v, 80, 24)
+	viewtest.Golden(t, "claimed poll failed", viewtest.Render(t, v, 80, 24))
 
 	// Another wait's answers are dropped.
-	v.Update(PolledMsg{ViewID: m.ID(), Wait: wait - 1, At: now, Response: completed("[]", "[]", nil)})
+	v.Update(PolledMsg{Wait: wait - 1, At: now, Response: completed("[]", "[]", nil)})
 	if m.screen != screenWaiting {
 		t.Fatal("an answer of an older wait was applied")
 	}
@@ -309,16 +257,16 @@ func TestWaitingEnds(t *testing.T) {
 		if _, cmd := v.Update(m.spin.Tick()); cmd != nil {
 			t.Fatal("the spinner keeps turning after the request failed")
 		}
-		if _, cmd := v.Update(PollMsg{ViewID: m.ID(), Wait: m.wait}); cmd != nil {
+		if _, cmd := v.Update(PollMsg{Wait: m.wait}); cmd != nil {
 			t.Fatal("a poll tick after the end polls again")
 		}
-		snap(t, "80x24", v, 80, 24)
+		viewtest.Golden(t, "80x24", viewtest.Render(t, v, 80, 24))
 	})
 	t.Run("expired", func(t *testing.T) {
 		m, v := atWaiting(t, client.DiagnosticExpired)
-		snap(t, "80x24", v, 80, 24)
+		viewtest.Golden(t, "80x24", viewtest.Render(t, v, 80, 24))
 		// n requests again.
-		_, cmd := press(v, "n")
+		_, cmd := viewtest.Press(v, "n")
 		if cmd == nil || !m.creating || m.final {
 			t.Fatal("n does not request again")
 		}
@@ -327,15 +275,15 @@ func TestWaitingEnds(t *testing.T) {
 		m, v := atWaiting(t, client.DiagnosticPending)
 		r := request(client.DiagnosticPending)
 		r.ExpiresAt = now.Add(-time.Minute)
-		v.Update(PolledMsg{ViewID: m.ID(), Wait: m.wait, At: now, Response: client.DiagnosticResponse{Request: r}})
+		v.Update(PolledMsg{Wait: m.wait, At: now, Response: client.DiagnosticResponse{Request: r}})
 		if !m.final {
 			t.Fatal("a pending request past its expiry is still waited for")
 		}
 	})
 	t.Run("create refused", func(t *testing.T) {
 		m, v := atObjects(t)
-		v, _ = press(v, "enter")
-		v, cmd := v.Update(RequestedMsg{ViewID: m.ID(), Wait: m.wait, At: now,
+		v, _ = viewtest.Press(v, "enter")
+		v, cmd := v.Update(RequestedMsg{Wait: m.wait, At: now,
 			Err: errors.New("create diagnostic request: POST /deployment-objects/x/diagnostics: 404 agent_not_found: agent not found")})
 		var flashed bool
 		for _, c := range cmd().(tea.BatchMsg) {
@@ -346,17 +294,17 @@ func TestWaitingEnds(t *testing.T) {
 		if !flashed {
 			t.Fatal("a refused request is not flashed")
 		}
-		snap(t, "80x24", v, 80, 24)
+		viewtest.Golden(t, "80x24", viewtest.Render(t, v, 80, 24))
 	})
 	t.Run("abandoned", func(t *testing.T) {
 		m, v := atObjects(t)
-		v, _ = press(v, "enter")
+		v, _ = viewtest.Press(v, "enter")
 		wait := m.wait
-		v, _ = press(v, "esc")
+		v, _ = viewtest.Press(v, "esc")
 		if m.screen != screenObjects {
 			t.Fatalf("esc while waiting: screen %v", m.screen)
 		}
-		v.Update(RequestedMsg{ViewID: m.ID(), Wait: wait, At: now, Request: request(client.DiagnosticPending)})
+		v.Update(RequestedMsg{Wait: wait, At: now, Request: request(client.DiagnosticPending)})
 		if m.screen != screenObjects || len(m.history) != 1 {
 			t.Fatalf("a late answer after esc: screen %v, history %d", m.screen, len(m.history))
 		}
@@ -364,7 +312,7 @@ func TestWaitingEnds(t *testing.T) {
 }
 
 func TestResultScreen(t *testing.T) {
-	m, v := atResult(t, completed(podsJSON, eventsJSON, ptr(logsJSON)))
+	m, v := atResult(t, completed(podsJSON, eventsJSON, viewtest.Ptr(logsJSON)))
 	r := m.cur.result
 	if r.podsErr != nil || r.eventsErr != nil || r.logsErr != nil || len(r.pods) != 2 || len(r.events) != 2 || len(r.logs) != 3 {
 		t.Fatalf("parsed %+v", r)
@@ -372,53 +320,53 @@ func TestResultScreen(t *testing.T) {
 	if m.history[0].result == nil {
 		t.Fatal("the session's list does not keep the result")
 	}
-	snap(t, "pods 80x24", v, 80, 24)
-	snap(t, "pods 120x40", v, 120, 40)
-	v, _ = press(v, "e")
-	snap(t, "events 80x24", v, 80, 24)
-	v, _ = press(v, "l")
-	snap(t, "logs 80x24", v, 80, 24)
-	out := render(v, 80, 24)
+	viewtest.Golden(t, "pods 80x24", viewtest.Render(t, v, 80, 24))
+	viewtest.Golden(t, "pods 120x40", viewtest.Render(t, v, 120, 40))
+	v, _ = viewtest.Press(v, "e")
+	viewtest.Golden(t, "events 80x24", viewtest.Render(t, v, 80, 24))
+	v, _ = viewtest.Press(v, "l")
+	viewtest.Golden(t, "logs 80x24", viewtest.Render(t, v, 80, 24))
+	out := ui.Plain(v.Render(80, 24))
 	if strings.Contains(out, "\x1b") || !strings.Contains(out, "panic: DATABASE_URL is not set") {
 		t.Fatal("log escape sequences are not stripped, or the log line is missing")
 	}
-	v, _ = press(v, "j", "j", "j")
+	v, _ = viewtest.Press(v, "j", "j", "j")
 	if m.scroll[tabLogs] != 0 {
 		t.Fatalf("logs fit the screen, yet scroll %d", m.scroll[tabLogs])
 	}
 	v.Render(80, 10)
-	v, _ = press(v, "pgdown", "pgdown")
+	v, _ = viewtest.Press(v, "pgdown", "pgdown")
 	if want := len(m.tabLines(tabLogs, 80)) - 7; m.scroll[tabLogs] != want {
 		t.Fatalf("scroll %d after paging past the end, want %d", m.scroll[tabLogs], want)
 	}
-	snap(t, "logs scrolled 80x10", v, 80, 10)
-	v, _ = press(v, "p")
+	viewtest.Golden(t, "logs scrolled 80x10", viewtest.Render(t, v, 80, 10))
+	v, _ = viewtest.Press(v, "p")
 	if m.tab != tabPods || m.scroll[tabPods] != 0 {
 		t.Fatal("p does not show the pods from their top")
 	}
 
 	// The session's list reopens the result.
-	v, _ = press(v, "esc")
+	v, _ = viewtest.Press(v, "esc")
 	if m.screen != screenObjects {
 		t.Fatalf("esc from the result: screen %v", m.screen)
 	}
-	v, _ = press(v, "h")
-	snap(t, "history", v, 80, 24)
-	v, _ = press(v, "/")
+	v, _ = viewtest.Press(v, "h")
+	viewtest.Golden(t, "history", viewtest.Render(t, v, 80, 24))
+	v, _ = viewtest.Press(v, "/")
 	if !v.Capturing() {
 		t.Fatal("the history filter does not capture keys")
 	}
 	for _, r := range "nomatch" {
 		v, _ = v.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
 	}
-	if out := render(v, 80, 24); !strings.Contains(out, "No request matches the filter.") {
+	if out := ui.Plain(v.Render(80, 24)); !strings.Contains(out, "No request matches the filter.") {
 		t.Fatalf("filtered history:\n%s", out)
 	}
-	v, _ = press(v, "esc")
+	v, _ = viewtest.Press(v, "esc")
 	if v.Capturing() || len(m.visibleHistory()) != 1 {
 		t.Fatal("esc does not end and clear the history filter")
 	}
-	_, cmd := press(v, "enter")
+	_, cmd := viewtest.Press(v, "enter")
 	if m.screen != screenResult || cmd != nil {
 		t.Fatalf("reopening a result: screen %v", m.screen)
 	}
@@ -426,16 +374,16 @@ func TestResultScreen(t *testing.T) {
 
 func TestMalformedResult(t *testing.T) {
 	t.Run("all three", func(t *testing.T) {
-		m, v := atResult(t, completed("pods: none", `{"not":"an array"}`, ptr("[1, 2")))
+		m, v := atResult(t, completed("pods: none", `{"not":"an array"}`, viewtest.Ptr("[1, 2")))
 		r := m.cur.result
 		if r.podsErr == nil || r.eventsErr == nil || r.logsErr == nil {
 			t.Fatalf("errors %v / %v / %v", r.podsErr, r.eventsErr, r.logsErr)
 		}
-		snap(t, "pods", v, 80, 24)
-		v, _ = press(v, "e")
-		snap(t, "events", v, 80, 24)
-		v, _ = press(v, "l")
-		snap(t, "logs", v, 80, 24)
+		viewtest.Golden(t, "pods", viewtest.Render(t, v, 80, 24))
+		v, _ = viewtest.Press(v, "e")
+		viewtest.Golden(t, "events", viewtest.Render(t, v, 80, 24))
+		v, _ = viewtest.Press(v, "l")
+		viewtest.Golden(t, "logs", viewtest.Render(t, v, 80, 24))
 	})
 	cases := []struct {
 		name                  string
@@ -443,12 +391,12 @@ func TestMalformedResult(t *testing.T) {
 		logs                  *string
 		podsOK, eventsOK, lOK bool
 	}{
-		{"empty strings", "", "", ptr(""), false, false, false},
-		{"nulls", "null", "null", ptr("null"), true, true, true},
-		{"wrong element types", `[1, "x"]`, `[[]]`, ptr(`{"a": 1}`), false, false, false},
-		{"wrong field types", `[{"name": 5}]`, `[{"count": "many"}]`, ptr(`{"a": ["x"]}`), false, false, false},
+		{"empty strings", "", "", viewtest.Ptr(""), false, false, false},
+		{"nulls", "null", "null", viewtest.Ptr("null"), true, true, true},
+		{"wrong element types", `[1, "x"]`, `[[]]`, viewtest.Ptr(`{"a": 1}`), false, false, false},
+		{"wrong field types", `[{"name": 5}]`, `[{"count": "many"}]`, viewtest.Ptr(`{"a": ["x"]}`), false, false, false},
 		{"agent collection error", "[]", `[{"error":"pods is forbidden"}]`, nil, true, true, true},
-		{"odd timestamps", "[]", `[{"reason":"X","last_timestamp":"yesterday"}]`, ptr("{}"), true, true, true},
+		{"odd timestamps", "[]", `[{"reason":"X","last_timestamp":"yesterday"}]`, viewtest.Ptr("{}"), true, true, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -458,9 +406,9 @@ func TestMalformedResult(t *testing.T) {
 			}
 			m, v := atResult(t, completed(c.pods, c.events, c.logs))
 			for _, k := range []string{"p", "e", "l"} {
-				v, _ = press(v, k)
+				v, _ = viewtest.Press(v, k)
 				for _, sz := range [][2]int{{80, 24}, {30, 5}, {3, 2}} {
-					checkSize(t, render(v, sz[0], sz[1]), sz[0], sz[1])
+					viewtest.CheckSize(t, ui.Plain(v.Render(sz[0], sz[1])), sz[0], sz[1])
 				}
 			}
 			_ = m
@@ -468,12 +416,12 @@ func TestMalformedResult(t *testing.T) {
 	}
 	t.Run("collection error shown", func(t *testing.T) {
 		_, v := atResult(t, completed("[]", `[{"error":"pods is forbidden"}]`, nil))
-		v, _ = press(v, "e")
-		if out := render(v, 80, 24); !strings.Contains(out, "collection error: pods is forbidden") {
+		v, _ = viewtest.Press(v, "e")
+		if out := ui.Plain(v.Render(80, 24)); !strings.Contains(out, "collection error: pods is forbidden") {
 			t.Fatalf("render:\n%s", out)
 		}
-		v, _ = press(v, "l")
-		if out := render(v, 80, 24); !strings.Contains(out, "The agent sent no log tails.") {
+		v, _ = viewtest.Press(v, "l")
+		if out := ui.Plain(v.Render(80, 24)); !strings.Contains(out, "The agent sent no log tails.") {
 			t.Fatalf("render:\n%s", out)
 		}
 	})
@@ -485,28 +433,23 @@ func TestTinySizes(t *testing.T) {
 	views["loading"] = m
 	_, views["objects"] = atObjects(t)
 	_, views["waiting"] = atWaiting(t, client.DiagnosticPending)
-	_, views["result"] = atResult(t, completed(podsJSON, eventsJSON, ptr(logsJSON)))
+	_, views["result"] = atResult(t, completed(podsJSON, eventsJSON, viewtest.Ptr(logsJSON)))
 	for name, v := range views {
 		for _, sz := range [][2]int{{1, 1}, {4, 2}, {20, 3}, {0, 0}} {
-			out := render(v, sz[0], sz[1])
+			out := ui.Plain(v.Render(sz[0], sz[1]))
 			if sz[0] > 0 {
-				t.Run(name, func(t *testing.T) { checkSize(t, out, sz[0], sz[1]) })
+				t.Run(name, func(t *testing.T) { viewtest.CheckSize(t, out, sz[0], sz[1]) })
 			}
 		}
 	}
 }
 
-func TestForeignMessagesAreIgnored(t *testing.T) {
+func TestTimersOutsideTheWaitingScreen(t *testing.T) {
 	m := newModel(t)
-	other := agentsMsg(m)
-	other.ViewID++
-	if _, cmd := m.Update(other); cmd != nil || m.agentsOK {
-		t.Fatal("another view's agents were applied")
-	}
 	if _, cmd := m.Update(spinner.TickMsg{}); cmd != nil {
 		t.Fatal("a spinner tick outside the waiting screen does something")
 	}
-	if _, cmd := m.Update(PollMsg{ViewID: m.ID(), Wait: m.wait}); cmd != nil {
+	if _, cmd := m.Update(PollMsg{Wait: m.wait}); cmd != nil {
 		t.Fatal("a poll tick outside the waiting screen polls")
 	}
 }

@@ -57,30 +57,7 @@ func (m *Model) Render(width, height int) string {
 	default:
 		lines = m.renderAgents(width, height)
 	}
-	return frame(lines, width, height)
-}
-
-// frame fits every line to width and pads or cuts the text to height lines.
-func frame(lines []string, width, height int) string {
-	if len(lines) > height {
-		lines = lines[:height]
-	}
-	out := make([]string, height)
-	for i := range out {
-		if i < len(lines) {
-			out[i] = ui.Fit(lines[i], width)
-		} else {
-			out[i] = strings.Repeat(" ", width)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
+	return ui.Frame(lines, width, height)
 }
 
 // table appends a table filling the lines left of height.
@@ -94,7 +71,7 @@ func (m *Model) renderAgents(width, height int) []string {
 	s := m.env.Styles
 	lines := []string{s.Title.Render("Diagnostics") + s.Muted.Render(" · pick an agent")}
 	if m.agentsErr != nil {
-		lines = append(lines, s.Bad.Render("load failed: "+oneLine(m.agentsErr.Error())))
+		lines = append(lines, s.Bad.Render("load failed: "+ui.FirstLine(m.agentsErr.Error())))
 	}
 	if fl := m.agentList.FilterLine(s); fl != "" {
 		lines = append(lines, fl)
@@ -139,7 +116,7 @@ func (m *Model) renderObjects(width, height int) []string {
 		lines = append(lines, note)
 	}
 	if m.objectsErr != nil {
-		lines = append(lines, s.Bad.Render("load failed: "+oneLine(m.objectsErr.Error())))
+		lines = append(lines, s.Bad.Render("load failed: "+ui.FirstLine(m.objectsErr.Error())))
 	}
 	if fl := m.objList.FilterLine(s); fl != "" {
 		lines = append(lines, fl)
@@ -158,7 +135,7 @@ func (m *Model) renderObjects(width, height int) []string {
 	now := m.env.Now()
 	cells := make([][]string, len(rows))
 	for i, o := range rows {
-		cells[i] = []string{o.stack, fmt.Sprint(o.obj.SequenceID), short(o.obj.ID), o.content, ui.Age(now, o.obj.SubmittedAt)}
+		cells[i] = []string{o.stack, fmt.Sprint(o.obj.SequenceID), ui.ShortID(o.obj.ID), o.content, ui.Age(now, o.obj.SubmittedAt)}
 	}
 	return table(s, lines, objectColumns, cells, &m.objList, width, height)
 }
@@ -166,7 +143,7 @@ func (m *Model) renderObjects(width, height int) []string {
 // label names a request's object: its stack and sequence id.
 func (e *entry) label() string {
 	if e.object.obj.SequenceID == 0 {
-		return e.object.stack + " (object " + short(e.object.obj.ID) + ")"
+		return e.object.stack + " (object " + ui.ShortID(e.object.obj.ID) + ")"
 	}
 	return fmt.Sprintf("%s #%d", e.object.stack, e.object.obj.SequenceID)
 }
@@ -281,7 +258,7 @@ func (m *Model) renderHistory(width, height int) []string {
 	now := m.env.Now()
 	cells := make([][]string, len(rows))
 	for i, e := range rows {
-		cells[i] = []string{short(e.req.ID), e.agent.Name, e.label(), s.Status(e.req.Status), ui.Age(now, e.req.CreatedAt)}
+		cells[i] = []string{ui.ShortID(e.req.ID), e.agent.Name, e.label(), s.Status(e.req.Status), ui.Age(now, e.req.CreatedAt)}
 	}
 	return table(s, lines, historyColumns, cells, &m.hist, width, height)
 }

@@ -1,7 +1,6 @@
 package diagnostics
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,44 +25,6 @@ const (
 // maxRaw bounds how much of an unreadable payload the result screen shows.
 const maxRaw = 4000
 
-// podStatus is one element of a result's pod_statuses.
-type podStatus struct {
-	Name       string `json:"name"`
-	Namespace  string `json:"namespace"`
-	Phase      string `json:"phase"`
-	Conditions []struct {
-		Type    string  `json:"condition_type"`
-		Status  string  `json:"status"`
-		Reason  *string `json:"reason"`
-		Message *string `json:"message"`
-	} `json:"conditions"`
-	Containers []containerStatus `json:"containers"`
-}
-
-// containerStatus is one container of a podStatus.
-type containerStatus struct {
-	Name         string  `json:"name"`
-	Ready        bool    `json:"ready"`
-	RestartCount int64   `json:"restart_count"`
-	State        string  `json:"state"`
-	StateReason  *string `json:"state_reason"`
-	StateMessage *string `json:"state_message"`
-}
-
-// eventInfo is one element of a result's events; an agent that could not collect anything
-// sends a single element with only Error set.
-type eventInfo struct {
-	EventType          *string `json:"event_type"`
-	Reason             *string `json:"reason"`
-	Message            *string `json:"message"`
-	InvolvedObject     string  `json:"involved_object"`
-	InvolvedObjectKind *string `json:"involved_object_kind"`
-	FirstTimestamp     *string `json:"first_timestamp"`
-	LastTimestamp      *string `json:"last_timestamp"`
-	Count              *int64  `json:"count"`
-	Error              *string `json:"error"`
-}
-
 // logTail is the end of one container's log ("<pod>/<container>").
 type logTail struct {
 	key, text string
@@ -74,11 +35,11 @@ type logTail struct {
 type result struct {
 	collectedAt time.Time
 
-	pods    []podStatus
+	pods    []client.DiagnosticPod
 	podsErr error
 	podsRaw string
 
-	events    []eventInfo
+	events    []client.DiagnosticEvent
 	eventsErr error
 	eventsRaw string
 
@@ -91,27 +52,23 @@ type result struct {
 // parseResult reads the JSON payloads of a result.
 func parseResult(r client.DiagnosticResult) result {
 	out := result{collectedAt: r.CollectedAt, podsRaw: r.PodStatuses, eventsRaw: r.Events}
-	if err := json.Unmarshal([]byte(r.PodStatuses), &out.pods); err != nil {
-		out.pods, out.podsErr = nil, fmt.Errorf("pod statuses are not a JSON array of pods: %w", err)
-	}
-	if err := json.Unmarshal([]byte(r.Events), &out.events); err != nil {
-		out.events, out.eventsErr = nil, fmt.Errorf("events are not a JSON array of events: %w", err)
-	}
+	out.pods, out.podsErr = r.DecodePods()
+	out.events, out.eventsErr = r.DecodeEvents()
 	if r.LogTails == nil {
 		out.noLogs = true
 		return out
 	}
 	out.logsRaw = *r.LogTails
-	var tails map[string]string
-	if err := json.Unmarshal([]byte(*r.LogTails), &tails); err != nil {
-		out.logsErr = fmt.Errorf("log tails are not a JSON object of logs: %w", err)
+	tails, err := r.DecodeLogTails()
+	if err != nil {
+		out.logsErr = err
 		return out
 	}
 	if tails == nil {
 		out.noLogs = true
 	}
 	for k, v := range tails {
-		out.logs = append(out.logs, logTail{key: sanitize(k), text: sanitize(v)})
+		out.logs = append(out.logs, logTail{key: ui.Sanitize(k), text: ui.Sanitize(v)})
 	}
 	slices.SortFunc(out.logs, func(a, b logTail) int { return strings.Compare(a.key, b.key) })
 	return out
@@ -163,7 +120,7 @@ func (m *Model) unreadable(err error, raw string, width int) []string {
 	if strings.TrimSpace(raw) == "" {
 		raw = "(empty)"
 	}
-	for _, l := range strings.Split(sanitize(raw), "\n") {
+	for _, l := range strings.Split(ui.Sanitize(raw), "\n") {
 		out = append(out, hardWrap(l, width, "  ")...)
 	}
 	return out
@@ -226,7 +183,7 @@ func (m *Model) podLines(r *result, width int) []string {
 			if c.Ready {
 				ready++
 			}
-			restarts += c.RestartCount
+			restarts += int64(c.RestartCount)
 			if c.StateReason != nil && *c.StateReason != "" && !slices.Contains(reasons, *c.StateReason) {
 				reasons = append(reasons, *c.StateReason)
 			}
@@ -252,21 +209,21 @@ func (m *Model) podLines(r *result, width int) []string {
 			}
 			out = append(out, wrap(fmt.Sprintf("container %s: %s, %s, %d restarts", c.Name, st, readiness, c.RestartCount), width, "  ")...)
 			if c.StateMessage != nil && *c.StateMessage != "" {
-				out = append(out, wrap(s.Muted.Render(sanitize(*c.StateMessage)), width, "    ")...)
+				out = append(out, wrap(s.Muted.Render(ui.Sanitize(*c.StateMessage)), width, "    ")...)
 			}
 		}
 		for _, c := range p.Conditions {
 			if c.Status == "True" {
 				continue
 			}
-			line := fmt.Sprintf("condition %s=%s", c.Type, c.Status)
+			line := fmt.Sprintf("condition %s=%s", c.ConditionType, c.Status)
 			if c.Reason != nil && *c.Reason != "" {
 				line += " (" + *c.Reason + ")"
 			}
 			if c.Message != nil && *c.Message != "" {
 				line += ": " + *c.Message
 			}
-			out = append(out, wrap(s.Warn.Render(sanitize(line)), width, "  ")...)
+			out = append(out, wrap(s.Warn.Render(ui.Sanitize(line)), width, "  ")...)
 		}
 	}
 	return out
@@ -302,7 +259,7 @@ func (m *Model) eventLines(r *result, width int) []string {
 	out := []string{s.Header.Render(eventRow(width, ageW, "TYPE", "REASON", "OBJECT", "LAST SEEN"))}
 	for _, e := range r.events {
 		if e.Error != nil {
-			out = append(out, wrap(s.Bad.Render("collection error: "+sanitize(*e.Error)), width, "")...)
+			out = append(out, wrap(s.Bad.Render("collection error: "+ui.Sanitize(*e.Error)), width, "")...)
 			continue
 		}
 		typ := deref(e.EventType, "Normal")
@@ -319,16 +276,14 @@ func (m *Model) eventLines(r *result, width int) []string {
 			ts = e.FirstTimestamp
 		}
 		if ts != nil {
-			if t, err := time.Parse(time.RFC3339Nano, *ts); err == nil {
-				age = ui.Age(now, t)
-			}
+			age = ui.Age(now, *ts)
 		}
 		if e.Count != nil && *e.Count > 1 {
 			age += fmt.Sprintf(" (x%d)", *e.Count)
 		}
 		out = append(out, eventRow(width, ageW, typ, deref(e.Reason, "-"), obj, age))
 		if msg := deref(e.Message, ""); msg != "" {
-			out = append(out, wrap(s.Muted.Render(sanitize(msg)), width, "  ")...)
+			out = append(out, wrap(s.Muted.Render(ui.Sanitize(msg)), width, "  ")...)
 		}
 	}
 	return out
@@ -373,21 +328,6 @@ func (m *Model) logLines(r *result, width int) []string {
 		}
 	}
 	return out
-}
-
-// sanitize drops what the agent's text could do to the terminal: escape sequences (logs are
-// often coloured), carriage returns and other control characters; tabs become spaces.
-func sanitize(text string) string {
-	text = ansi.Strip(strings.ReplaceAll(text, "\t", "    "))
-	return strings.Map(func(r rune) rune {
-		if r == '\n' {
-			return r
-		}
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, text)
 }
 
 func deref(p *string, def string) string {

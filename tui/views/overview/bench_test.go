@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 )
 
 // bigMsg is a refresh of a fleet of 1,000 agents and 1,000 stacks, a tenth of them
 // unhealthy, with a long work order queue and a page of events.
 func bigMsg(m *Model) LoadedMsg {
 	const n = 1000
-	msg := LoadedMsg{ViewID: m.ID(), Gen: m.gen, At: now,
+	msg := LoadedMsg{Gen: m.gen, At: now,
 		Fleet:  &FleetResult{Records: make([]client.FleetAgentRecord, n)},
 		Health: &HealthResult{Stacks: make([]client.Stack, n), Probed: make([]StackHealth, n), Walked: n},
 		Work:   &WorkResult{Pending: 5000, Claimed: 120},
@@ -21,7 +22,7 @@ func bigMsg(m *Model) LoadedMsg {
 	for i := range n {
 		r := &msg.Fleet.Records[i]
 		*r = client.FleetAgentRecord{AgentID: id(i), Name: fmt.Sprintf("edge-%04d", i), ClusterName: fmt.Sprintf("cluster-%03d", i%300),
-			Status: "ACTIVE", WSConnected: i%10 != 0, K8sReachable: ptr(i%17 != 0)}
+			Status: "ACTIVE", WSConnected: i%10 != 0, K8sReachable: viewtest.Ptr(i%17 != 0)}
 		if i%50 != 0 {
 			r.LastHeartbeat = ago(time.Duration(i%600) * time.Second)
 		} else {
@@ -64,9 +65,9 @@ func BenchmarkOverviewUpdate(b *testing.B) {
 	frames := make([]FrameMsg, 1000)
 	for i := range frames {
 		r := client.FleetAgentRecord{AgentID: id(i), Name: fmt.Sprintf("edge-%04d", i), ClusterName: "c", Status: "ACTIVE",
-			WSConnected: true, LastHeartbeat: ago(-time.Duration(i) * time.Millisecond), K8sReachable: ptr(i%2 == 0),
+			WSConnected: true, LastHeartbeat: ago(-time.Duration(i) * time.Millisecond), K8sReachable: viewtest.Ptr(i%2 == 0),
 			HealthFailing: int64(i % 5 / 4)}
-		frames[i] = FrameMsg{ViewID: m.ID(), Session: m.liveSession, Record: r, At: now}
+		frames[i] = FrameMsg{Session: m.liveSession, Record: r, At: now}
 	}
 	b.ReportAllocs()
 	i := 0

@@ -11,14 +11,15 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/client"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 	"github.com/brokkr/brokkr/tui/ui"
 )
 
 // TestAgainstBroker loads the overview from a real broker and follows a heartbeat through
 // the fleet live channel.
 func TestAgainstBroker(t *testing.T) {
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -43,7 +44,7 @@ func TestAgainstBroker(t *testing.T) {
 		{ID: obj.ID, Status: client.HealthFailing, CheckedAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a1.Client.Agents().Heartbeat(ctx, a1.ID, &client.HeartbeatRequest{K8sReachable: ptr(true)}); err != nil {
+	if err := a1.Client.Agents().Heartbeat(ctx, a1.ID, &client.HeartbeatRequest{K8sReachable: viewtest.Ptr(true)}); err != nil {
 		t.Fatal(err)
 	}
 	wo, err := b.Admin.WorkOrders().Create(ctx, client.CreateWorkOrderRequest{WorkType: "build", YAMLContent: "kind: Build\n",
@@ -56,7 +57,7 @@ func TestAgainstBroker(t *testing.T) {
 	v := New(env)
 	m := v.(*Model)
 	var pending []tea.Cmd // commands that wait (the next frame, ticks): not run here
-	for _, msg := range runCmd(t, v.Init()) {
+	for _, msg := range viewtest.Messages(v.Init()) {
 		if s, ok := msg.(ui.StatusMsg); ok {
 			if s.Err != nil {
 				t.Fatalf("status: %v", s.Err)
@@ -81,7 +82,7 @@ func TestAgainstBroker(t *testing.T) {
 		"ACTIVE 1  INACTIVE 2", "k8s up 1  down 0  unknown 2",
 		"edge-1", "edge-2", "edge-3", "never",
 		"failing 1 object on 1 agent", "web-frontend", "1F", fmt.Sprintf("stack health read: %d/%d", probeBudget-1, probeBudget+5),
-		"pending 1  claimed 0", shortID(wo.ID), "build",
+		"pending 1  claimed 0", ui.ShortID(wo.ID), "build",
 		"FAILURE", "image pull backoff", "SUCCESS",
 	} {
 		if !strings.Contains(out, want) {
@@ -119,7 +120,7 @@ func TestAgainstBroker(t *testing.T) {
 	for got := false; !got; {
 		select {
 		case <-hb.C:
-			if err := a3.Client.Agents().Heartbeat(ctx, a3.ID, &client.HeartbeatRequest{K8sReachable: ptr(false)}); err != nil {
+			if err := a3.Client.Agents().Heartbeat(ctx, a3.ID, &client.HeartbeatRequest{K8sReachable: viewtest.Ptr(false)}); err != nil {
 				t.Fatal(err)
 			}
 		case msg := <-msgs:

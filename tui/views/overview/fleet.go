@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/tui/ui"
 )
 
 // Agent statuses counted apart.
@@ -199,7 +200,5 @@ func (f *fleet) name(id uuid.UUID) string {
 	if p, ok := f.byID[id]; ok {
 		return p.Name
 	}
-	return shortID(id)
+	return ui.ShortID(id)
 }
-
-func shortID(id uuid.UUID) string { return id.String()[:8] }

@@ -29,31 +29,34 @@ const (
 
 // FrameMsg is one fleet_update frame of the live channel: an agent's new fleet record.
 type FrameMsg struct {
-	// ViewID and Session name the view instance and the connection the frame came from.
-	ViewID, Session uint64
-	Record          client.FleetAgentRecord
-	At              time.Time
-	sub             *client.Subscription
-	client          *client.Client
+	// Session names the connection the frame came from.
+	Session uint64
+	Record  client.FleetAgentRecord
+	At      time.Time
+	sub     *client.Subscription
 }
+
+// Release closes the channel of a frame no view reads any more.
+func (m FrameMsg) Release() { ui.CloseLive(m.sub) }
 
 // liveOpenedMsg is the outcome of dialling the live channel.
 type liveOpenedMsg struct {
-	viewID, session uint64
-	sub             *client.Subscription
-	client          *client.Client
-	err             error
+	session uint64
+	sub     *client.Subscription
+	err     error
 }
+
+// Release closes a channel no view reads.
+func (m liveOpenedMsg) Release() { ui.CloseLive(m.sub) }
 
 // liveClosedMsg reports that the live channel dropped.
 type liveClosedMsg struct {
-	viewID, session uint64
-	client          *client.Client
-	err             error
+	session uint64
+	err     error
 }
 
 // liveRetryMsg asks to dial again after a backoff.
-type liveRetryMsg struct{ viewID, session uint64 }
+type liveRetryMsg struct{ session uint64 }
 
 func baseCtx(env *ui.Env) context.Context {
 	if env.Ctx != nil {
@@ -63,7 +66,7 @@ func baseCtx(env *ui.Env) context.Context {
 }
 
 // dialCmd opens the fleet live channel.
-func dialCmd(env *ui.Env, cl *client.Client, viewID, session uint64) tea.Cmd {
+func dialCmd(env *ui.Env, cl *client.Client, session uint64) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := env.Timeout() // bounds the handshake only
 		defer cancel()
@@ -71,33 +74,24 @@ func dialCmd(env *ui.Env, cl *client.Client, viewID, session uint64) tea.Cmd {
 		if err != nil {
 			err = fmt.Errorf("open fleet live channel: %w", err)
 		}
-		opened := liveOpenedMsg{viewID: viewID, session: session, sub: sub, client: cl, err: err}
-		st := ui.StatusMsg{At: env.Now(), Err: err}
-		return tea.BatchMsg{
-			func() tea.Msg { return opened },
-			func() tea.Msg { return st },
-		}
+		return ui.WithStatus(liveOpenedMsg{session: session, sub: sub, err: err}, env.Now(), err)
 	}
 }
 
 // nextFrameCmd waits for the next fleet_update frame; frames of other types and bodies that
 // do not decode are skipped. When the channel drops it is closed and reported.
-func nextFrameCmd(env *ui.Env, cl *client.Client, sub *client.Subscription, viewID, session uint64) tea.Cmd {
+func nextFrameCmd(env *ui.Env, sub *client.Subscription, session uint64) tea.Cmd {
 	return func() tea.Msg {
 		ctx := baseCtx(env)
 		for {
 			m, err := sub.Next(ctx)
 			if err != nil {
 				_ = sub.Close()
-				closed := liveClosedMsg{viewID: viewID, session: session, client: cl, err: fmt.Errorf("fleet live channel: %w", err)}
+				closed := liveClosedMsg{session: session, err: fmt.Errorf("fleet live channel: %w", err)}
 				if ctx.Err() != nil {
 					return closed // shutting down: nothing to report
 				}
-				st := ui.StatusMsg{At: env.Now(), Err: closed.err}
-				return tea.BatchMsg{
-					func() tea.Msg { return closed },
-					func() tea.Msg { return st },
-				}
+				return ui.WithStatus(closed, env.Now(), closed.err)
 			}
 			if m.Type != client.WSFleetUpdate {
 				continue
@@ -106,21 +100,11 @@ func nextFrameCmd(env *ui.Env, cl *client.Client, sub *client.Subscription, view
 			if m.Decode(&rec) != nil {
 				continue
 			}
-			return FrameMsg{ViewID: viewID, Session: session, Record: rec, At: env.Now(), sub: sub, client: cl}
+			return FrameMsg{Session: session, Record: rec, At: env.Now(), sub: sub}
 		}
 	}
 }
 
-func closeCmd(sub *client.Subscription) tea.Cmd {
-	if sub == nil {
-		return nil
-	}
-	return func() tea.Msg {
-		_ = sub.Close()
-		return nil
-	}
-}
-
-func retryCmd(d time.Duration, viewID, session uint64) tea.Cmd {
-	return tea.Tick(d, func(time.Time) tea.Msg { return liveRetryMsg{viewID: viewID, session: session} })
+func retryCmd(d time.Duration, session uint64) tea.Cmd {
+	return tea.Tick(d, func(time.Time) tea.Msg { return liveRetryMsg{session: session} })
 }

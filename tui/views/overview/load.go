@@ -40,51 +40,28 @@ const (
 // LoadedMsg carries one refresh of the overview. A nil section was not fetched this time
 // (its last data stays); a section with Err failed (its last data stays too).
 type LoadedMsg struct {
-	// ViewID and Gen name the view instance and the request the answer belongs to.
-	ViewID, Gen uint64
-	At          time.Time
-	Fleet       *FleetResult
-	Health      *HealthResult
-	Work        *WorkResult
-	Events      *EventsResult
+	// Gen names the request the answer belongs to.
+	Gen    uint64
+	At     time.Time
+	Fleet  *FleetResult
+	Health *HealthResult
+	Work   *WorkResult
+	Events *EventsResult
 }
 
 // Err returns the first error of the refresh.
 func (m LoadedMsg) Err() error {
-	for _, err := range []error{fleetErr(m.Fleet), healthErr(m.Health), workErr(m.Work), eventsErr(m.Events)} {
-		if err != nil {
-			return err
-		}
+	switch {
+	case m.Fleet != nil && m.Fleet.Err != nil:
+		return m.Fleet.Err
+	case m.Health != nil && m.Health.Err != nil:
+		return m.Health.Err
+	case m.Work != nil && m.Work.Err != nil:
+		return m.Work.Err
+	case m.Events != nil && m.Events.Err != nil:
+		return m.Events.Err
 	}
 	return nil
-}
-
-func fleetErr(r *FleetResult) error {
-	if r == nil {
-		return nil
-	}
-	return r.Err
-}
-
-func healthErr(r *HealthResult) error {
-	if r == nil {
-		return nil
-	}
-	return r.Err
-}
-
-func workErr(r *WorkResult) error {
-	if r == nil {
-		return nil
-	}
-	return r.Err
-}
-
-func eventsErr(r *EventsResult) error {
-	if r == nil {
-		return nil
-	}
-	return r.Err
 }
 
 // FleetResult is the fleet record of every live agent.
@@ -150,15 +127,11 @@ type plan struct {
 }
 
 // loadCmd runs one refresh and reports it with a StatusMsg.
-func loadCmd(env *ui.Env, cl *client.Client, viewID, gen uint64, p plan) tea.Cmd {
+func loadCmd(env *ui.Env, cl *client.Client, gen uint64, p plan) tea.Cmd {
 	return func() tea.Msg {
 		msg := fetch(env, cl, p)
-		msg.ViewID, msg.Gen, msg.At = viewID, gen, env.Now()
-		st := ui.StatusMsg{At: msg.At, Err: msg.Err()}
-		return tea.BatchMsg{
-			func() tea.Msg { return msg },
-			func() tea.Msg { return st },
-		}
+		msg.Gen, msg.At = gen, env.Now()
+		return ui.WithStatus(msg, msg.At, msg.Err())
 	}
 }
 

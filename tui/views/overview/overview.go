@@ -28,7 +28,6 @@ package overview
 
 import (
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -38,10 +37,6 @@ import (
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/tui/ui"
 )
-
-// instances numbers the views, so that a view takes only the answers to its own requests
-// (views are recreated when the dashboard switches context).
-var instances atomic.Uint64
 
 // Panels, in focus order.
 const (
@@ -54,17 +49,15 @@ const (
 
 // View-specific key bindings.
 var (
-	keyFocus  = key.NewBinding(key.WithKeys("left", "h", "right", "l"), key.WithHelp("←→/hl", "panel"))
-	keyScroll = key.NewBinding(key.WithKeys("up", "k", "down", "j"), key.WithHelp("↑↓/jk", "scroll"))
+	keyFocus = key.NewBinding(key.WithKeys("left", "h", "right", "l"), key.WithHelp("←→/hl", "panel"))
 )
 
 // tickMsg asks for the next poll.
-type tickMsg struct{ viewID, gen uint64 }
+type tickMsg struct{ gen uint64 }
 
 // Model is the Overview view. Build it with New.
 type Model struct {
 	env *ui.Env
-	id  uint64
 
 	gen       uint64 // last refresh requested; older answers are dropped
 	refreshes int
@@ -113,16 +106,12 @@ type Model struct {
 func New(env *ui.Env) ui.View {
 	return &Model{
 		env:        env,
-		id:         instances.Add(1),
 		fleet:      newFleet(),
 		stackNames: map[uuid.UUID]string{},
 		unhealthy:  map[uuid.UUID]StackHealth{},
 		backoff:    backoffMin,
 	}
 }
-
-// ID identifies this view instance in its messages.
-func (m *Model) ID() uint64 { return m.id }
 
 // Title implements ui.View.
 func (m *Model) Title() string { return "Overview" }
@@ -132,7 +121,7 @@ func (m *Model) Capturing() bool { return false }
 
 // Keys implements ui.View.
 func (m *Model) Keys() []key.Binding {
-	return []key.Binding{keyFocus, keyScroll, ui.KeyRefresh}
+	return []key.Binding{keyFocus, ui.KeyScroll, ui.KeyRefresh}
 }
 
 // Init starts the first refresh and opens the fleet live channel.
@@ -152,7 +141,7 @@ func (m *Model) refresh() tea.Cmd {
 	if p.suspect != uuid.Nil {
 		m.suspects++
 	}
-	return loadCmd(m.env, cl, m.id, m.gen, p)
+	return loadCmd(m.env, cl, m.gen, p)
 }
 
 // plan decides what the next refresh reads.
@@ -185,14 +174,7 @@ func (m *Model) newEvents() bool {
 	return m.fleet.lastEvent.After(m.events[0].CreatedAt)
 }
 
-func (m *Model) tick() tea.Cmd {
-	every := m.env.RefreshEvery
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	id, gen := m.id, m.gen
-	return tea.Tick(every, func(time.Time) tea.Msg { return tickMsg{viewID: id, gen: gen} })
-}
+func (m *Model) tick() tea.Cmd { return m.env.Tick(tickMsg{gen: m.gen}) }
 
 // dial opens a new live session.
 func (m *Model) dial() tea.Cmd {
@@ -203,26 +185,20 @@ func (m *Model) dial() tea.Cmd {
 	}
 	m.liveSession++
 	m.live = liveConnecting
-	return dialCmd(m.env, cl, m.id, m.liveSession)
-}
-
-// orphan reports that a live message belongs to a view of an earlier context: its
-// subscription has no reader left and must be closed.
-func (m *Model) orphan(viewID uint64, cl *client.Client) bool {
-	return viewID != m.id && cl != nil && cl != m.env.Client
+	return dialCmd(m.env, cl, m.liveSession)
 }
 
 // Update implements ui.View.
 func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 	switch msg := msg.(type) {
 	case LoadedMsg:
-		if msg.ViewID != m.id || msg.Gen != m.gen {
+		if msg.Gen != m.gen {
 			return m, nil
 		}
 		m.apply(msg)
 		return m, m.tick()
 	case tickMsg:
-		if msg.viewID != m.id || msg.gen != m.gen {
+		if msg.gen != m.gen {
 			return m, nil
 		}
 		if !m.env.Active(m.Title()) {
@@ -235,25 +211,19 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 		}
 		return m, m.refresh()
 	case FrameMsg:
-		if msg.ViewID != m.id || msg.Session != m.liveSession {
-			if m.orphan(msg.ViewID, msg.client) || (msg.ViewID == m.id && msg.sub != nil) {
-				return m, closeCmd(msg.sub)
-			}
-			return m, nil
+		if msg.Session != m.liveSession {
+			return m, ui.CloseLiveCmd(msg.sub) // a channel this view left
 		}
 		return m, m.frame(msg)
 	case liveOpenedMsg:
-		if msg.viewID != m.id || msg.session != m.liveSession {
-			if m.orphan(msg.viewID, msg.client) || (msg.viewID == m.id && msg.sub != nil) {
-				return m, closeCmd(msg.sub)
-			}
-			return m, nil
+		if msg.session != m.liveSession {
+			return m, ui.CloseLiveCmd(msg.sub)
 		}
 		if msg.err != nil {
 			return m, m.down(msg.err)
 		}
 		m.live, m.liveErr, m.liveSub, m.backoff = liveConnected, nil, msg.sub, backoffMin
-		next := nextFrameCmd(m.env, msg.client, msg.sub, m.id, m.liveSession)
+		next := nextFrameCmd(m.env, msg.sub, m.liveSession)
 		if m.liveEver {
 			// Frames were missed while the channel was down: list the fleet again now.
 			m.resync = true
@@ -262,13 +232,13 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 		m.liveEver = true
 		return m, next
 	case liveClosedMsg:
-		if msg.viewID != m.id || msg.session != m.liveSession {
+		if msg.session != m.liveSession {
 			return m, nil
 		}
 		m.liveSub = nil
 		return m, m.down(msg.err)
 	case liveRetryMsg:
-		if msg.viewID != m.id || msg.session != m.liveSession || m.live != liveDown {
+		if msg.session != m.liveSession || m.live != liveDown {
 			return m, nil
 		}
 		return m, m.dial()
@@ -284,7 +254,7 @@ func (m *Model) down(err error) tea.Cmd {
 	d := m.backoff
 	m.retryAt = m.env.Now().Add(d)
 	m.backoff = min(m.backoff*2, backoffMax)
-	return retryCmd(d, m.id, m.liveSession)
+	return retryCmd(d, m.liveSession)
 }
 
 // frame applies one live frame and waits for the next; at most one StatusMsg a second is
@@ -295,12 +265,11 @@ func (m *Model) frame(msg FrameMsg) tea.Cmd {
 	m.live = liveConnected
 	var cmds []tea.Cmd
 	if msg.sub != nil {
-		cmds = append(cmds, nextFrameCmd(m.env, msg.client, msg.sub, m.id, m.liveSession))
+		cmds = append(cmds, nextFrameCmd(m.env, msg.sub, m.liveSession))
 	}
 	if msg.At.Sub(m.statusAt) >= time.Second {
 		m.statusAt = msg.At
-		at := msg.At
-		cmds = append(cmds, func() tea.Msg { return ui.StatusMsg{At: at} })
+		cmds = append(cmds, ui.Status(msg.At, nil))
 	}
 	return tea.Batch(cmds...)
 }
@@ -433,7 +402,7 @@ func (m *Model) stackName(id uuid.UUID) string {
 	if n, ok := m.stackNames[id]; ok {
 		return n
 	}
-	return shortID(id)
+	return ui.ShortID(id)
 }
 
 func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {

@@ -9,12 +9,12 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 	"github.com/brokkr/brokkr/tui/ui"
 )
 
@@ -22,13 +22,9 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-func testEnv() *ui.Env {
-	return &ui.Env{Now: func() time.Time { return now }, Styles: ui.NewStyles(true, true), RefreshEvery: time.Second}
-}
-
 func newModel(t testing.TB) *Model {
 	t.Helper()
-	m, ok := New(testEnv()).(*Model)
+	m, ok := New(viewtest.Env(now, time.Second)).(*Model)
 	if !ok {
 		t.Fatal("New does not return *Model")
 	}
@@ -36,18 +32,17 @@ func newModel(t testing.TB) *Model {
 }
 
 func ago(d time.Duration) *time.Time { t := now.Add(-d); return &t }
-func ptr[T any](v T) *T              { return &v }
 
 // id makes readable, stable ids.
 func id(n int) uuid.UUID { return uuid.NewSHA1(uuid.NameSpaceOID, []byte(strconv.Itoa(n))) }
 
 func seedFleet() []client.FleetAgentRecord {
 	return []client.FleetAgentRecord{
-		{AgentID: id(1), Name: "edge-eu-1", ClusterName: "eu-west", Status: "ACTIVE", WSConnected: true, LastHeartbeat: ago(10 * time.Second), K8sReachable: ptr(true)},
-		{AgentID: id(2), Name: "edge-eu-2", ClusterName: "eu-west", Status: "ACTIVE", WSConnected: true, LastHeartbeat: ago(3 * time.Minute), K8sReachable: ptr(true), HealthFailing: 2, HealthDegraded: 1},
-		{AgentID: id(3), Name: "edge-us-1", ClusterName: "us-east", Status: "ACTIVE", LastHeartbeat: ago(2 * time.Hour), K8sReachable: ptr(false), HealthDegraded: 1},
+		{AgentID: id(1), Name: "edge-eu-1", ClusterName: "eu-west", Status: "ACTIVE", WSConnected: true, LastHeartbeat: ago(10 * time.Second), K8sReachable: viewtest.Ptr(true)},
+		{AgentID: id(2), Name: "edge-eu-2", ClusterName: "eu-west", Status: "ACTIVE", WSConnected: true, LastHeartbeat: ago(3 * time.Minute), K8sReachable: viewtest.Ptr(true), HealthFailing: 2, HealthDegraded: 1},
+		{AgentID: id(3), Name: "edge-us-1", ClusterName: "us-east", Status: "ACTIVE", LastHeartbeat: ago(2 * time.Hour), K8sReachable: viewtest.Ptr(false), HealthDegraded: 1},
 		{AgentID: id(4), Name: "lab-1", ClusterName: "lab", Status: "INACTIVE"},
-		{AgentID: id(5), Name: "edge-ap-1", ClusterName: "ap-south", Status: "ACTIVE", WSConnected: true, LastHeartbeat: ago(20 * time.Second), K8sReachable: ptr(true)},
+		{AgentID: id(5), Name: "edge-ap-1", ClusterName: "ap-south", Status: "ACTIVE", WSConnected: true, LastHeartbeat: ago(20 * time.Second), K8sReachable: viewtest.Ptr(true)},
 	}
 }
 
@@ -55,7 +50,7 @@ func seedMsg(m *Model) LoadedMsg {
 	stacks := []client.Stack{{ID: id(101), Name: "web"}, {ID: id(102), Name: "api"}, {ID: id(103), Name: "batch"}, {ID: id(104), Name: "db"}}
 	msg := func(s string) *string { return &s }
 	return LoadedMsg{
-		ViewID: m.ID(), Gen: m.gen, At: now,
+		Gen: m.gen, At: now,
 		Fleet: &FleetResult{Records: seedFleet()},
 		Health: &HealthResult{Stacks: stacks, Next: 0, Walked: 4, Probed: []StackHealth{
 			{StackID: id(101), Status: "failing", Failing: 2},
@@ -82,36 +77,15 @@ func seeded(t testing.TB) *Model {
 	t.Helper()
 	m := newModel(t)
 	m.Update(seedMsg(m))
-	m.Update(liveOpenedMsg{viewID: m.ID(), session: m.liveSession})
+	m.Update(liveOpenedMsg{session: m.liveSession})
 	return m
-}
-
-// checkSize asserts the render is exactly width×height cells.
-func checkSize(t *testing.T, out string, width, height int) {
-	t.Helper()
-	lines := strings.Split(out, "\n")
-	if len(lines) != height {
-		t.Fatalf("%d lines, want %d:\n%s", len(lines), height, out)
-	}
-	for i, l := range lines {
-		if w := ansi.StringWidth(l); w != width {
-			t.Fatalf("line %d is %d cells wide, want %d: %q", i, w, width, l)
-		}
-	}
-}
-
-func render(t *testing.T, m *Model, width, height int) string {
-	t.Helper()
-	out := m.Render(width, height)
-	checkSize(t, out, width, height)
-	return ui.Plain(out)
 }
 
 func TestRenderSeeded(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {120, 40}} {
 		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
 			m := seeded(t)
-			golden.RequireEqual(t, render(t, m, size[0], size[1]))
+			golden.RequireEqual(t, viewtest.Render(t, m, size[0], size[1]))
 		})
 	}
 }
@@ -135,9 +109,9 @@ func TestSeededState(t *testing.T) {
 	if len(m.badStacks) != 2 || m.badStacks[0].StackID != id(101) || m.badStacks[1].StackID != id(102) {
 		t.Fatalf("unhealthy stacks %+v", m.badStacks)
 	}
-	out := render(t, m, 120, 40)
+	out := viewtest.Render(t, m, 120, 40)
 	for _, want := range []string{"5 agents · 4 stacks", "● live updates connected", "ACTIVE 4  INACTIVE 1", "connected 3  not connected 2",
-		"k8s up 3  down 1  unknown 1", "lab-1", "never", "web", "2F", "pending 3  claimed 1", "apply web: image p", shortID(id(201))} {
+		"k8s up 3  down 1  unknown 1", "lab-1", "never", "web", "2F", "pending 3  claimed 1", "apply web: image p", ui.ShortID(id(201))} {
 		if !strings.Contains(out, want) {
 			t.Errorf("render lacks %q:\n%s", want, out)
 		}
@@ -146,9 +120,9 @@ func TestSeededState(t *testing.T) {
 
 func TestRenderEmpty(t *testing.T) {
 	m := newModel(t)
-	m.Update(LoadedMsg{ViewID: m.ID(), Gen: m.gen, At: now,
+	m.Update(LoadedMsg{Gen: m.gen, At: now,
 		Fleet: &FleetResult{}, Health: &HealthResult{Skipped: true}, Work: &WorkResult{}, Events: &EventsResult{}})
-	out := render(t, m, 80, 24)
+	out := viewtest.Render(t, m, 80, 24)
 	golden.RequireEqual(t, out)
 	for _, want := range []string{"no agents registered", "no failing or degraded deployments", "nothing waiting", "no events yet"} {
 		if !strings.Contains(out, want) {
@@ -159,7 +133,7 @@ func TestRenderEmpty(t *testing.T) {
 
 func TestRenderLoading(t *testing.T) {
 	m := newModel(t)
-	out := render(t, m, 80, 24)
+	out := viewtest.Render(t, m, 80, 24)
 	if strings.Count(out, "loading…") != 4 || !strings.Contains(out, "live updates connecting") {
 		t.Fatalf("before the first answer:\n%s", out)
 	}
@@ -168,15 +142,15 @@ func TestRenderLoading(t *testing.T) {
 func TestLoadErrorKeepsData(t *testing.T) {
 	m := seeded(t)
 	down := fmt.Errorf("list fleet: %w", errors.New("dial tcp 127.0.0.1:3000: connect: connection refused"))
-	m.Update(LoadedMsg{ViewID: m.ID(), Gen: m.gen, At: now.Add(time.Minute),
+	m.Update(LoadedMsg{Gen: m.gen, At: now.Add(time.Minute),
 		Fleet:  &FleetResult{Err: down},
 		Health: &HealthResult{Err: errors.New("list stacks: connection refused"), Next: 0},
 		Work:   &WorkResult{Err: &client.Error{StatusCode: 403, Code: "admin_required", Message: "admin only"}},
 		Events: &EventsResult{Err: errors.New("list agent events: connection refused")},
 	})
-	m.Update(liveClosedMsg{viewID: m.ID(), session: m.liveSession, err: errors.New("fleet live channel: EOF")})
+	m.Update(liveClosedMsg{session: m.liveSession, err: errors.New("fleet live channel: EOF")})
 	m.env.Now = func() time.Time { return now.Add(time.Minute) }
-	out := render(t, m, 80, 24)
+	out := viewtest.Render(t, m, 80, 24)
 	golden.RequireEqual(t, out)
 	for _, want := range []string{"⚠ broker unreachable · data 1m old", "list fleet: dial tcp", "⚠ broker refused (403) · data 1m old", "admin only",
 		"list agent events: connection refused", "list stacks: connection refused", "live updates down, retrying", "lab-1", "pending 3", "apply web"} {
@@ -191,7 +165,7 @@ func TestLoadErrorKeepsData(t *testing.T) {
 	msg := seedMsg(m)
 	msg.Gen = m.gen
 	m.Update(msg)
-	if out := render(t, m, 80, 24); strings.Contains(out, "unreachable:") || strings.Contains(out, "refused") {
+	if out := viewtest.Render(t, m, 80, 24); strings.Contains(out, "unreachable:") || strings.Contains(out, "refused") {
 		t.Fatalf("errors stay after a good refresh:\n%s", out)
 	}
 }
@@ -200,8 +174,8 @@ func TestLiveFrame(t *testing.T) {
 	m := seeded(t)
 	// lab-1 comes back: activated, connected, heartbeating, its cluster reachable.
 	rec := seedFleet()[3]
-	rec.Status, rec.WSConnected, rec.LastHeartbeat, rec.K8sReachable = "ACTIVE", true, ago(0), ptr(true)
-	_, cmd := m.Update(FrameMsg{ViewID: m.ID(), Session: m.liveSession, Record: rec, At: now})
+	rec.Status, rec.WSConnected, rec.LastHeartbeat, rec.K8sReachable = "ACTIVE", true, ago(0), viewtest.Ptr(true)
+	_, cmd := m.Update(FrameMsg{Session: m.liveSession, Record: rec, At: now})
 	n := m.fleet.n
 	if n.total != 5 || n.active != 5 || n.inactive != 0 || n.connected != 4 || n.k8sUp != 4 || n.k8sUnknown != 0 {
 		t.Fatalf("counts after the frame %+v", n)
@@ -210,26 +184,25 @@ func TestLiveFrame(t *testing.T) {
 		t.Fatalf("lab-1 is not the freshest now: %s … %s", m.fleet.stale[0].Name, m.fleet.stale[4].Name)
 	}
 	// The frame reports the broker reachable.
-	if !hasStatus(runCmd(t, cmd), nil) {
+	if !hasStatus(viewtest.Messages(cmd), nil) {
 		t.Fatal("a frame sends no StatusMsg")
 	}
 	// edge-eu-2 recovers: the deployments panel follows.
 	rec = seedFleet()[1]
 	rec.HealthFailing, rec.HealthDegraded = 0, 0
-	m.Update(FrameMsg{ViewID: m.ID(), Session: m.liveSession, Record: rec, At: now})
+	m.Update(FrameMsg{Session: m.liveSession, Record: rec, At: now})
 	if m.fleet.n.failingRows != 0 || m.fleet.n.degradedAgents != 1 || len(m.fleet.bad) != 1 || m.fleet.bad[0].Name != "edge-us-1" {
 		t.Fatalf("health after recovery %+v, bad %d", m.fleet.n, len(m.fleet.bad))
 	}
 	// A new agent appears.
-	m.Update(FrameMsg{ViewID: m.ID(), Session: m.liveSession, Record: client.FleetAgentRecord{AgentID: id(6), Name: "edge-new", Status: "INACTIVE"}, At: now})
+	m.Update(FrameMsg{Session: m.liveSession, Record: client.FleetAgentRecord{AgentID: id(6), Name: "edge-new", Status: "INACTIVE"}, At: now})
 	if m.fleet.n.total != 6 || m.fleet.stale[0].Name != "edge-new" {
 		t.Fatalf("new agent: total %d, stalest %s", m.fleet.n.total, m.fleet.stale[0].Name)
 	}
-	out := render(t, m, 80, 24)
+	out := viewtest.Render(t, m, 80, 24)
 	golden.RequireEqual(t, out)
-	// Frames of another view or an older session are not applied.
-	m.Update(FrameMsg{ViewID: m.ID() + 1000, Session: m.liveSession, Record: client.FleetAgentRecord{AgentID: id(7), Name: "x"}})
-	m.Update(FrameMsg{ViewID: m.ID(), Session: m.liveSession + 1, Record: client.FleetAgentRecord{AgentID: id(8), Name: "y"}})
+	// Frames of an older session are not applied.
+	m.Update(FrameMsg{Session: m.liveSession + 1, Record: client.FleetAgentRecord{AgentID: id(8), Name: "y"}})
 	if m.fleet.n.total != 6 {
 		t.Fatalf("foreign frames applied: total %d", m.fleet.n.total)
 	}
@@ -240,17 +213,17 @@ func TestLiveDownPollsFleet(t *testing.T) {
 	if m.live != liveConnected {
 		t.Fatal("not connected")
 	}
-	m.Update(liveClosedMsg{viewID: m.ID(), session: m.liveSession, err: errors.New("EOF")})
+	m.Update(liveClosedMsg{session: m.liveSession, err: errors.New("EOF")})
 	if m.live != liveDown || m.backoff != 2*backoffMin {
 		t.Fatalf("after a drop: state %d backoff %s", m.live, m.backoff)
 	}
 	// A stale retry (another session) is ignored; the current one dials again — without a
 	// client the channel is off.
-	m.Update(liveRetryMsg{viewID: m.ID(), session: m.liveSession + 7})
+	m.Update(liveRetryMsg{session: m.liveSession + 7})
 	if m.live != liveDown {
 		t.Fatal("stale retry acted")
 	}
-	m.Update(liveRetryMsg{viewID: m.ID(), session: m.liveSession})
+	m.Update(liveRetryMsg{session: m.liveSession})
 	if m.live != liveOff {
 		t.Fatalf("retry without client: state %d", m.live)
 	}
@@ -259,15 +232,15 @@ func TestLiveDownPollsFleet(t *testing.T) {
 	m.env.Client = mustClient(t)
 	m.live = liveDown
 	session, gen := m.liveSession, m.gen
-	if _, cmd := m.Update(liveRetryMsg{viewID: m.ID(), session: session}); cmd == nil || m.liveSession != session+1 || m.live != liveConnecting {
+	if _, cmd := m.Update(liveRetryMsg{session: session}); cmd == nil || m.liveSession != session+1 || m.live != liveConnecting {
 		t.Fatalf("retry: session %d state %d", m.liveSession, m.live)
 	}
 	// An answer of the old session is dropped.
-	m.Update(liveOpenedMsg{viewID: m.ID(), session: session})
+	m.Update(liveOpenedMsg{session: session})
 	if m.live != liveConnecting {
 		t.Fatal("old session's answer applied")
 	}
-	if _, cmd := m.Update(liveOpenedMsg{viewID: m.ID(), session: m.liveSession}); cmd == nil {
+	if _, cmd := m.Update(liveOpenedMsg{session: m.liveSession}); cmd == nil {
 		t.Fatal("no commands after reconnecting")
 	}
 	if m.live != liveConnected || m.backoff != backoffMin || !m.resync || m.gen != gen+1 || !m.plan().fleet || !m.fleetLoaded {
@@ -299,7 +272,7 @@ func TestRefreshPlan(t *testing.T) {
 	// A frame with a newer event asks for the events again.
 	rec := seedFleet()[0]
 	rec.LastEventAt = ago(0)
-	m.Update(FrameMsg{ViewID: m.ID(), Session: m.liveSession, Record: rec, At: now})
+	m.Update(FrameMsg{Session: m.liveSession, Record: rec, At: now})
 	if !m.plan().events {
 		t.Fatal("newer event not fetched")
 	}
@@ -313,19 +286,19 @@ func TestStaleAnswersDropped(t *testing.T) {
 	if cmd := m.refresh(); cmd == nil {
 		t.Fatal("no refresh command")
 	}
-	m.Update(LoadedMsg{ViewID: m.ID(), Gen: old, Fleet: &FleetResult{Records: seedFleet()}})
+	m.Update(LoadedMsg{Gen: old, Fleet: &FleetResult{Records: seedFleet()}})
 	if m.fleetLoaded {
 		t.Fatal("an answer to an older refresh was applied")
 	}
-	if _, cmd := m.Update(tickMsg{viewID: m.ID(), gen: old}); cmd != nil {
+	if _, cmd := m.Update(tickMsg{gen: old}); cmd != nil {
 		t.Fatal("an old tick started a refresh")
 	}
-	_, cmd := m.Update(LoadedMsg{ViewID: m.ID(), Gen: m.gen, Fleet: &FleetResult{Records: seedFleet()}})
+	_, cmd := m.Update(LoadedMsg{Gen: m.gen, Fleet: &FleetResult{Records: seedFleet()}})
 	if !m.fleetLoaded || cmd == nil {
 		t.Fatal("current answer not applied or no next tick")
 	}
 	gen := m.gen
-	if _, cmd := m.Update(tickMsg{viewID: m.ID(), gen: gen}); cmd == nil || m.gen != gen+1 {
+	if _, cmd := m.Update(tickMsg{gen: gen}); cmd == nil || m.gen != gen+1 {
 		t.Fatal("the tick did not refresh")
 	}
 	if _, cmd := m.Update(tea.KeyPressMsg{Code: 'r', Text: "r"}); cmd == nil || m.gen != gen+2 {
@@ -352,7 +325,7 @@ func TestKeysScrollFocusedPanel(t *testing.T) {
 	if m.focus != panelAgents || m.scroll[panelAgents] != 1 {
 		t.Fatalf("focus %d scroll %v", m.focus, m.scroll)
 	}
-	out := render(t, m, 80, 20)
+	out := viewtest.Render(t, m, 80, 20)
 	if strings.Contains(out, "lab-1") || !strings.Contains(out, "edge-us-1") {
 		t.Fatalf("agents list not scrolled:\n%s", out)
 	}
@@ -361,13 +334,13 @@ func TestKeysScrollFocusedPanel(t *testing.T) {
 func TestSmallSizes(t *testing.T) {
 	for _, m := range []*Model{newModel(t), seeded(t)} {
 		for _, size := range [][2]int{{1, 1}, {10, 3}, {40, 10}, {59, 30}, {60, 12}, {80, 11}, {200, 60}} {
-			render(t, m, size[0], size[1])
+			viewtest.Render(t, m, size[0], size[1])
 		}
 		if m.Render(0, 5) != "" || m.Render(5, 0) != "" {
 			t.Fatal("empty size renders something")
 		}
 	}
-	out := render(t, seeded(t), 50, 10)
+	out := viewtest.Render(t, seeded(t), 50, 10)
 	golden.RequireEqual(t, out)
 }
 
@@ -406,17 +379,17 @@ func TestHealthRotation(t *testing.T) {
 		t.Fatalf("after the seed: cursor %d checked %d probing %v", m.cursor, m.checked, m.probing)
 	}
 	// web recovers; everything turns healthy: the list empties and probing stops.
-	m.Update(LoadedMsg{ViewID: m.ID(), Gen: m.gen, Health: &HealthResult{Next: 0, Probed: []StackHealth{{StackID: id(101), Status: "healthy"}}}})
+	m.Update(LoadedMsg{Gen: m.gen, Health: &HealthResult{Next: 0, Probed: []StackHealth{{StackID: id(101), Status: "healthy"}}}})
 	if len(m.badStacks) != 1 || m.badStacks[0].StackID != id(102) {
 		t.Fatalf("after web recovered %+v", m.badStacks)
 	}
-	m.Update(LoadedMsg{ViewID: m.ID(), Gen: m.gen, Health: &HealthResult{Skipped: true}})
+	m.Update(LoadedMsg{Gen: m.gen, Health: &HealthResult{Skipped: true}})
 	if len(m.badStacks) != 0 || m.probing {
 		t.Fatal("skipped round kept unhealthy stacks")
 	}
 	// A stack that disappears from the list leaves the unhealthy set.
-	m.Update(LoadedMsg{ViewID: m.ID(), Gen: m.gen, Health: &HealthResult{Probed: []StackHealth{{StackID: id(104), Status: "failing", Failing: 1}}}})
-	m.Update(LoadedMsg{ViewID: m.ID(), Gen: m.gen, Health: &HealthResult{Stacks: []client.Stack{{ID: id(101), Name: "web"}}}})
+	m.Update(LoadedMsg{Gen: m.gen, Health: &HealthResult{Probed: []StackHealth{{StackID: id(104), Status: "failing", Failing: 1}}}})
+	m.Update(LoadedMsg{Gen: m.gen, Health: &HealthResult{Stacks: []client.Stack{{ID: id(101), Name: "web"}}}})
 	if len(m.badStacks) != 0 {
 		t.Fatalf("deleted stack still listed %+v", m.badStacks)
 	}
@@ -449,7 +422,7 @@ func randomRecord(agent, seed int) client.FleetAgentRecord {
 		r.LastHeartbeat = ago(time.Duration(h%13) * time.Minute)
 	}
 	if h%3 != 0 {
-		r.K8sReachable = ptr(h%4 != 0)
+		r.K8sReachable = viewtest.Ptr(h%4 != 0)
 	}
 	return r
 }
@@ -475,27 +448,6 @@ func checkFleet(t *testing.T, f *fleet) {
 	if names(f.stale) != names(want.stale) || names(f.bad) != names(want.bad) {
 		t.Fatalf("orders differ:\nstale %s\nwant  %s\nbad %s\nwant %s", names(f.stale), names(want.stale), names(f.bad), names(want.bad))
 	}
-}
-
-// runCmd runs a command and the batches it returns, collecting the messages (commands that
-// wait, like ticks, must not be passed here).
-func runCmd(t *testing.T, cmd tea.Cmd) []tea.Msg {
-	t.Helper()
-	if cmd == nil {
-		return nil
-	}
-	msg := cmd()
-	if b, ok := msg.(tea.BatchMsg); ok {
-		var out []tea.Msg
-		for _, c := range b {
-			out = append(out, runCmd(t, c)...)
-		}
-		return out
-	}
-	if msg == nil {
-		return nil
-	}
-	return []tea.Msg{msg}
 }
 
 func hasStatus(msgs []tea.Msg, wantErr error) bool {
@@ -527,7 +479,7 @@ func TestBoxLooksLikeUIBox(t *testing.T) {
 			if ui.Plain(got) != ui.Plain(want) {
 				t.Fatalf("%dx%d:\n%s\nui.Box:\n%s", w, h, ui.Plain(got), ui.Plain(want))
 			}
-			checkSize(t, got, w, h)
+			viewtest.CheckSize(t, got, w, h)
 		}
 	}
 }

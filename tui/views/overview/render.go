@@ -29,7 +29,7 @@ func (m *Model) Render(width, height int) string {
 		return ""
 	}
 	if width < gridMinWidth || height < gridMinHeight {
-		return frame(append([]string{m.header(width)}, m.compact()...), width, height)
+		return ui.Frame(append([]string{m.header(width)}, m.compact()...), width, height)
 	}
 	// The grid's lines are built exactly width cells wide: only the header is measured.
 	lines := make([]string, 0, height)
@@ -40,21 +40,6 @@ func (m *Model) Render(width, height int) string {
 	bx := newBoxer(m.env.Styles)
 	lines = side(lines, m.panel(bx, panelAgents, leftW, topH), m.panel(bx, panelDeployments, width-leftW, topH))
 	lines = side(lines, m.panel(bx, panelWork, leftW, body-topH), m.panel(bx, panelEvents, width-leftW, body-topH))
-	return strings.Join(lines, "\n")
-}
-
-// frame makes lines exactly width×height.
-func frame(lines []string, width, height int) string {
-	if len(lines) > height {
-		lines = lines[:height]
-	}
-	for i, l := range lines {
-		lines[i] = ui.Fit(l, width)
-	}
-	blank := strings.Repeat(" ", width)
-	for len(lines) < height {
-		lines = append(lines, blank)
-	}
 	return strings.Join(lines, "\n")
 }
 
@@ -117,9 +102,9 @@ func (m *Model) header(width int) string {
 	s := m.env.Styles
 	left := s.Title.Render("Fleet")
 	if m.fleetLoaded {
-		left += " " + plural(m.fleet.n.total, "agent")
+		left += " " + ui.Plural(m.fleet.n.total, "agent")
 		if len(m.stacks) > 0 {
-			left += s.Muted.Render(" · ") + plural(len(m.stacks), "stack")
+			left += s.Muted.Render(" · ") + ui.Plural(len(m.stacks), "stack")
 		}
 	}
 	right := m.liveLine()
@@ -176,6 +161,19 @@ func (m *Model) panel(bx boxer, p, w, h int) []string {
 	return bx.box(title, lines, w, h)
 }
 
+// panelHead starts a panel of a section: why it could not be loaded, or that it is
+// loading. It reports whether the section has data to show.
+func (m *Model) panelHead(err error, at time.Time, loaded bool, width int) ([]string, bool) {
+	var lines []string
+	if err != nil {
+		lines = m.errLines(lines, err, at, width)
+	}
+	if !loaded && err == nil {
+		lines = append(lines, m.env.Styles.Muted.Render("loading…"))
+	}
+	return lines, loaded
+}
+
 // errLines tell why a section could not be loaded and how old the data shown is (at is
 // when it was loaded, zero if unknown): a headline and the error, wrapped on at most two
 // lines.
@@ -190,7 +188,7 @@ func (m *Model) errLines(lines []string, err error, at time.Time, width int) []s
 		head += " · data " + ui.Age(m.env.Now(), at) + " old"
 	}
 	lines = append(lines, s.Bad.Render(head))
-	wrapped := strings.Split(ansi.Wrap(oneLine(detail), max(width, 1), " "), "\n")
+	wrapped := strings.Split(ansi.Wrap(ui.FirstLine(detail), max(width, 1), " "), "\n")
 	for _, l := range wrapped[:min(len(wrapped), 2)] {
 		lines = append(lines, s.Muted.Render(l))
 	}
@@ -216,14 +214,8 @@ func (m *Model) table(lines []string, cols []ui.Column, count, off int, row func
 
 func (m *Model) agentsPanel(w, h int) []string {
 	s := m.env.Styles
-	var lines []string
-	if m.fleetErr != nil {
-		lines = m.errLines(lines, m.fleetErr, m.fleetAt, w)
-	}
-	if !m.fleetLoaded {
-		if m.fleetErr == nil {
-			lines = append(lines, s.Muted.Render("loading…"))
-		}
+	lines, ok := m.panelHead(m.fleetErr, m.fleetAt, m.fleetLoaded, w)
+	if !ok {
 		return lines
 	}
 	n := m.fleet.n
@@ -319,7 +311,7 @@ func healthLine(s *ui.Styles, word string, objects int64, agents int, render fun
 	if objects == 0 {
 		return s.Muted.Render(word + " none")
 	}
-	return render(word) + " " + plural64(objects, "object") + " on " + plural(agents, "agent")
+	return render(word) + " " + ui.Plural(objects, "object") + " on " + ui.Plural(agents, "agent")
 }
 
 // healthCounts renders failing and degraded counts as "2F 1D".
@@ -336,14 +328,8 @@ func healthCounts(failing, degraded int64) string {
 
 func (m *Model) workPanel(w, h int) []string {
 	s := m.env.Styles
-	var lines []string
-	if m.workErr != nil {
-		lines = m.errLines(lines, m.workErr, m.workAt, w)
-	}
-	if !m.workLoaded {
-		if m.workErr == nil {
-			lines = append(lines, s.Muted.Render("loading…"))
-		}
+	lines, ok := m.panelHead(m.workErr, m.workAt, m.workLoaded, w)
+	if !ok {
 		return lines
 	}
 	lines = append(lines, "pending "+warn(s, m.work.Pending)+"  claimed "+strconv.Itoa(m.work.Claimed))
@@ -354,20 +340,14 @@ func (m *Model) workPanel(w, h int) []string {
 	cols := []ui.Column{{Title: "OLDEST PENDING", Width: 14}, {Title: "TYPE"}, {Title: "AGE", Width: 4}, {Title: "RETRIES", Width: 7}}
 	return m.table(lines, cols, len(m.work.Oldest), m.scroll[panelWork], func(i int) []string {
 		o := m.work.Oldest[i]
-		return []string{shortID(o.ID), o.WorkType, ui.Age(now, o.CreatedAt), fmt.Sprintf("%d/%d", o.RetryCount, o.MaxRetries)}
+		return []string{ui.ShortID(o.ID), o.WorkType, ui.Age(now, o.CreatedAt), fmt.Sprintf("%d/%d", o.RetryCount, o.MaxRetries)}
 	}, w, h)
 }
 
 func (m *Model) eventsPanel(w, h int) []string {
 	s := m.env.Styles
-	var lines []string
-	if m.eventsErr != nil {
-		lines = m.errLines(lines, m.eventsErr, m.eventsAt, w)
-	}
-	if !m.eventsLoaded {
-		if m.eventsErr == nil {
-			lines = append(lines, s.Muted.Render("loading…"))
-		}
+	lines, ok := m.panelHead(m.eventsErr, m.eventsAt, m.eventsLoaded, w)
+	if !ok {
 		return lines
 	}
 	if len(m.events) == 0 {
@@ -383,7 +363,7 @@ func (m *Model) eventsPanel(w, h int) []string {
 		e := m.events[i]
 		msg := ""
 		if e.Message != nil {
-			msg = oneLine(*e.Message)
+			msg = ui.FirstLine(*e.Message)
 		}
 		if withType {
 			return []string{ui.Age(now, e.CreatedAt), m.fleet.name(e.AgentID), s.Status(e.Status), e.EventType, msg}
@@ -429,20 +409,4 @@ func colourIf(render func(...string) string, n int) string {
 		return v
 	}
 	return render(v)
-}
-
-func plural(n int, word string) string { return plural64(int64(n), word) }
-
-func plural64(n int64, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.FormatInt(n, 10) + " " + word + "s"
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

@@ -9,7 +9,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/brokkr/brokkr/client"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 	"github.com/brokkr/brokkr/tui/ui"
 )
 
@@ -53,7 +54,7 @@ func (h *harness) feed(msg tea.Msg) {
 
 func (h *harness) press(ks ...string) {
 	for _, k := range ks {
-		_, cmd := h.v.Update(press(k))
+		_, cmd := h.v.Update(viewtest.Key(k))
 		h.run(cmd)
 	}
 }
@@ -74,7 +75,7 @@ func (h *harness) until(what string, cond func() bool) {
 }
 
 func TestAgainstBroker(t *testing.T) {
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -86,7 +87,7 @@ func TestAgainstBroker(t *testing.T) {
 	v2 := yamlV(2, "nginx:1.27", "")
 	o1 := b.Post(t, st.ID, v1, false)
 	o2 := b.Post(t, st.ID, v2, false)
-	b.Post(t, quiet.ID, "kind: ConfigMap\n", false)
+	b.Post(t, quiet.ID, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: quiet\n", false)
 	if _, err := b.Admin.Stacks().AddLabel(ctx, st.ID, "env:prod"); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestAgainstBroker(t *testing.T) {
 		t.Fatalf("history %+v", d.objects)
 	}
 	out = ui.Plain(v.Render(120, 30))
-	for _, want := range []string{short(o1.ID), short(o2.ID), "health failing", "live connected", "latest", "failed on 1"} {
+	for _, want := range []string{ui.ShortID(o1.ID), ui.ShortID(o2.ID), "health failing", "live connected", "latest", "failed on 1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("history lacks %q:\n%s", want, out)
 		}
@@ -253,45 +254,25 @@ func TestAgainstBroker(t *testing.T) {
 	}
 }
 
-// collect runs a command and the batches it answers with, synchronously, and returns the
-// messages they produce.
-func collect(cmd tea.Cmd) []tea.Msg {
-	if cmd == nil {
-		return nil
-	}
-	switch m := cmd().(type) {
-	case nil:
-		return nil
-	case tea.BatchMsg:
-		var out []tea.Msg
-		for _, c := range m {
-			out = append(out, collect(c)...)
-		}
-		return out
-	default:
-		return []tea.Msg{m}
-	}
-}
-
 func TestLeavingWhileDialling(t *testing.T) {
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	ctx := context.Background()
 	a := b.CreateAgent(t, "edge-1", "eu-west", true)
 	st := b.CreateStack(t, "web", a.ID)
-	b.Post(t, st.ID, "kind: ConfigMap\n", false)
+	b.Post(t, st.ID, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n", false)
 
 	env := &ui.Env{Client: b.Admin, Now: time.Now, Styles: ui.NewStyles(true, true), RefreshEvery: time.Hour, Ctx: ctx}
 	v := New(env).(*Model)
-	for _, m := range collect(v.Init()) {
+	for _, m := range viewtest.Messages(v.Init()) {
 		v.Update(m)
 	}
 	if len(v.stacks) != 1 {
 		t.Fatalf("stacks %+v", v.stacks)
 	}
 	// The channel opens, but its answer only arrives after the user left the stack.
-	_, cmd := v.Update(press("enter"))
+	_, cmd := v.Update(viewtest.Key("enter"))
 	var opened *LiveOpenedMsg
-	for _, m := range collect(cmd) {
+	for _, m := range viewtest.Messages(cmd) {
 		if o, ok := m.(LiveOpenedMsg); ok {
 			opened = &o
 		}
@@ -310,42 +291,30 @@ func TestLeavingWhileDialling(t *testing.T) {
 		return c.LiveSubscribers
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for subscribers() != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the broker never counted the subscriber")
+	waitFor := func(n int64, failure string) {
+		t.Helper()
+		for subscribers() != n {
+			if time.Now().After(deadline) {
+				t.Fatal(failure)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	v.Update(press("esc"))
+	waitFor(1, "the broker never counted the subscriber")
+	v.Update(viewtest.Key("esc"))
 	_, cmd = v.Update(*opened)
 	if cmd == nil {
 		t.Fatal("a late channel of a closed stack is not closed")
 	}
-	collect(cmd)
-	for subscribers() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the late channel stayed open")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// A view of another context (another client) closes channels it finds of the old one,
-	// and leaves alone those of a sibling on the same client.
-	other, err := client.New(b.URL, client.WithPAK(b.AdminPAK))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2 := New(&ui.Env{Client: other, Now: time.Now, Styles: ui.NewStyles(true, true), RefreshEvery: time.Hour}).(*Model)
-	sibling := New(env).(*Model)
+	viewtest.Messages(cmd)
+	waitFor(0, "the late channel stayed open")
+	// A channel whose view is gone (the dashboard switched context) is closed when released.
 	sub, err := b.Admin.Live().Stack(ctx, st.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	msg := LiveFrameMsg{Session: nextTag(), sub: sub, client: b.Admin}
-	if _, cmd := sibling.Update(msg); cmd != nil {
-		t.Fatal("a sibling closed a channel that is not its own")
-	}
-	if _, cmd := v2.Update(msg); cmd == nil {
-		t.Fatal("a channel of a replaced client is not closed")
-	}
+	waitFor(1, "the broker never counted the subscriber")
+	LiveFrameMsg{Session: nextTag(), sub: sub}.Release()
+	waitFor(0, "a released channel stayed open")
 }

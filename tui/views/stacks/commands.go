@@ -42,8 +42,6 @@ type StackExtras struct {
 
 // ExtrasLoadedMsg carries row details.
 type ExtrasLoadedMsg struct {
-	// Tag is the view instance's tag.
-	Tag    uint64
 	Extras map[uuid.UUID]StackExtras
 }
 
@@ -96,8 +94,10 @@ type LiveOpenedMsg struct {
 	Session uint64
 	Err     error
 	sub     *client.Subscription
-	client  *client.Client
 }
+
+// Release closes a channel no view reads.
+func (m LiveOpenedMsg) Release() { ui.CloseLive(m.sub) }
 
 // LiveFrameMsg is one frame of the open stack's live channel, or the error that ended it.
 type LiveFrameMsg struct {
@@ -105,35 +105,25 @@ type LiveFrameMsg struct {
 	Frame   client.WSMessage
 	Err     error
 	sub     *client.Subscription
-	client  *client.Client
 }
+
+// Release closes the channel of a frame no view reads any more.
+func (m LiveFrameMsg) Release() { ui.CloseLive(m.sub) }
 
 type listTickMsg struct{ tag uint64 }
 type detailTickMsg struct{ tag uint64 }
 type liveRetryMsg struct{ session uint64 }
 
-// tags numbers loads, views and detail sessions across every instance of the view, so a
-// message can only ever match what asked for it.
+// tags numbers loads and detail sessions, so an answer matches only the request it answers.
 var tags atomic.Uint64
 
 func nextTag() uint64 { return tags.Add(1) }
-
-// errNoClient is what loads report when the view has no broker client.
-var errNoClient = errors.New("no broker client")
 
 // maxAgentChecks bounds the per-agent requests of the agents pane.
 const maxAgentChecks = 50
 
 // parallel is how many requests a command runs at once.
 const parallel = 4
-
-// withStatus answers msg together with the broker reachability for the status line.
-func withStatus(now func() time.Time, msg tea.Msg, err error) tea.Msg {
-	return tea.BatchMsg{
-		func() tea.Msg { return msg },
-		func() tea.Msg { return ui.StatusMsg{At: now(), Err: err} },
-	}
-}
 
 // reachErr picks the error to report in the status line: refusals of single optional
 // requests (403 for a non-admin key) do not mean the broker is unreachable.
@@ -165,14 +155,14 @@ func forEach(n int, fn func(i int)) {
 func loadStacks(env ui.Env, tag uint64) tea.Cmd {
 	return func() tea.Msg {
 		if env.Client == nil {
-			return withStatus(env.Now, StacksLoadedMsg{Tag: tag, Err: errNoClient}, errNoClient)
+			return ui.WithStatus(StacksLoadedMsg{Tag: tag, Err: ui.ErrNoClient}, env.Now(), ui.ErrNoClient)
 		}
 		ctx, cancel := env.Timeout()
 		defer cancel()
 		sts, err := env.Client.Stacks().List(ctx, nil)
 		if err != nil {
 			err = fmt.Errorf("list stacks: %w", err)
-			return withStatus(env.Now, StacksLoadedMsg{Tag: tag, Err: err}, err)
+			return ui.WithStatus(StacksLoadedMsg{Tag: tag, Err: err}, env.Now(), err)
 		}
 		msg := StacksLoadedMsg{Tag: tag, Stacks: sts}
 		// Generator names are an admin's nicety; other keys see the ids.
@@ -182,19 +172,19 @@ func loadStacks(env ui.Env, tag uint64) tea.Cmd {
 				msg.Generators[g.ID] = g.Name
 			}
 		}
-		return withStatus(env.Now, msg, nil)
+		return ui.WithStatus(msg, env.Now(), nil)
 	}
 }
 
 // loadExtras fetches labels, object count and health of the given stacks.
-func loadExtras(env ui.Env, tag uint64, ids []uuid.UUID) tea.Cmd {
+func loadExtras(env ui.Env, ids []uuid.UUID) tea.Cmd {
 	return func() tea.Msg {
 		out := make(map[uuid.UUID]StackExtras, len(ids))
 		if env.Client == nil {
 			for _, id := range ids {
-				out[id] = StackExtras{Objects: -1, Err: errNoClient}
+				out[id] = StackExtras{Objects: -1, Err: ui.ErrNoClient}
 			}
-			return withStatus(env.Now, ExtrasLoadedMsg{Tag: tag, Extras: out}, errNoClient)
+			return ui.WithStatus(ExtrasLoadedMsg{Extras: out}, env.Now(), ui.ErrNoClient)
 		}
 		ctx, cancel := env.Timeout()
 		defer cancel()
@@ -221,7 +211,7 @@ func loadExtras(env ui.Env, tag uint64, ids []uuid.UUID) tea.Cmd {
 		for i, id := range ids {
 			out[id] = res[i]
 		}
-		return withStatus(env.Now, ExtrasLoadedMsg{Tag: tag, Extras: out}, reachErr(errs...))
+		return ui.WithStatus(ExtrasLoadedMsg{Extras: out}, env.Now(), reachErr(errs...))
 	}
 }
 
@@ -230,8 +220,8 @@ func loadDetail(env ui.Env, tag uint64, st client.Stack, withAgents bool) tea.Cm
 	return func() tea.Msg {
 		msg := DetailLoadedMsg{Tag: tag}
 		if env.Client == nil {
-			msg.ObjectsErr, msg.HealthErr = errNoClient, errNoClient
-			return withStatus(env.Now, msg, errNoClient)
+			msg.ObjectsErr, msg.HealthErr = ui.ErrNoClient, ui.ErrNoClient
+			return ui.WithStatus(msg, env.Now(), ui.ErrNoClient)
 		}
 		ctx, cancel := env.Timeout()
 		defer cancel()
@@ -252,7 +242,7 @@ func loadDetail(env ui.Env, tag uint64, st client.Stack, withAgents bool) tea.Cm
 				msg.Agents, msg.Registered, msg.Checked, msg.AgentsErr = loadAgents(ctx, env.Client, st, msg.Objects)
 			}
 		}
-		return withStatus(env.Now, msg, reachErr(msg.ObjectsErr, msg.HealthErr, msg.AgentsErr))
+		return ui.WithStatus(msg, env.Now(), reachErr(msg.ObjectsErr, msg.HealthErr, msg.AgentsErr))
 	}
 }
 
@@ -325,8 +315,8 @@ func loadTelemetry(env ui.Env, session uint64, stackID uuid.UUID) tea.Cmd {
 	return func() tea.Msg {
 		msg := TelemetryLoadedMsg{Session: session}
 		if env.Client == nil {
-			msg.EventsErr, msg.LogsErr = errNoClient, errNoClient
-			return withStatus(env.Now, msg, errNoClient)
+			msg.EventsErr, msg.LogsErr = ui.ErrNoClient, ui.ErrNoClient
+			return ui.WithStatus(msg, env.Now(), ui.ErrNoClient)
 		}
 		ctx, cancel := env.Timeout()
 		defer cancel()
@@ -341,7 +331,7 @@ func loadTelemetry(env ui.Env, session uint64, stackID uuid.UUID) tea.Cmd {
 		} else {
 			msg.Logs = h.Lines
 		}
-		return withStatus(env.Now, msg, reachErr(msg.EventsErr, msg.LogsErr))
+		return ui.WithStatus(msg, env.Now(), reachErr(msg.EventsErr, msg.LogsErr))
 	}
 }
 
@@ -351,7 +341,7 @@ func openLive(env ui.Env, ctx context.Context, session uint64, stackID uuid.UUID
 	c := env.Client
 	return func() tea.Msg {
 		if c == nil {
-			return LiveOpenedMsg{Session: session, Err: errNoClient}
+			return LiveOpenedMsg{Session: session, Err: ui.ErrNoClient}
 		}
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -363,25 +353,14 @@ func openLive(env ui.Env, ctx context.Context, session uint64, stackID uuid.UUID
 		if ctx.Err() != nil {
 			reach = nil // the stack was closed while dialling: nothing to say about the broker
 		}
-		return withStatus(env.Now, LiveOpenedMsg{Session: session, Err: err, sub: sub, client: c}, reach)
+		return ui.WithStatus(LiveOpenedMsg{Session: session, Err: err, sub: sub}, env.Now(), reach)
 	}
 }
 
 // nextFrame waits for the subscription's next frame.
-func nextFrame(ctx context.Context, c *client.Client, sub *client.Subscription, session uint64) tea.Cmd {
+func nextFrame(ctx context.Context, sub *client.Subscription, session uint64) tea.Cmd {
 	return func() tea.Msg {
 		m, err := sub.Next(ctx)
-		return LiveFrameMsg{Session: session, Frame: m, Err: err, sub: sub, client: c}
-	}
-}
-
-// closeSub ends a subscription.
-func closeSub(sub *client.Subscription) tea.Cmd {
-	if sub == nil {
-		return nil
-	}
-	return func() tea.Msg {
-		_ = sub.Close()
-		return nil
+		return LiveFrameMsg{Session: session, Frame: m, Err: err, sub: sub}
 	}
 }

@@ -3,6 +3,8 @@ package stacks
 import (
 	"fmt"
 	"strings"
+
+	udiff "github.com/aymanbagabas/go-udiff"
 )
 
 // opKind says what a diff line does.
@@ -20,101 +22,6 @@ type diffLine struct {
 	Kind opKind
 	Text string
 	A, B int
-}
-
-// maxDiffCells bounds the LCS table (rows × columns of the part of both texts that differs):
-// beyond it the differing middle is shown as removed then added, which is correct but not
-// minimal.
-const maxDiffCells = 4 << 20
-
-// splitLines splits text into lines; a final newline does not start an empty line, and
-// empty text has no lines.
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-}
-
-// lineDiff aligns the lines of a (old) and b (new) along a longest common subsequence.
-// Within a changed region removed lines come before added ones.
-func lineDiff(a, b []string) []diffLine {
-	out := make([]diffLine, 0, max(len(a), len(b)))
-	// Common prefix and suffix need no table.
-	pre := 0
-	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
-		pre++
-	}
-	suf := 0
-	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
-		suf++
-	}
-	for i := 0; i < pre; i++ {
-		out = append(out, diffLine{Kind: opEqual, Text: a[i], A: i + 1, B: i + 1})
-	}
-	ma, mb := a[pre:len(a)-suf], b[pre:len(b)-suf]
-	out = append(out, middleDiff(ma, mb, pre, pre)...)
-	for i := 0; i < suf; i++ {
-		ia, ib := len(a)-suf+i, len(b)-suf+i
-		out = append(out, diffLine{Kind: opEqual, Text: a[ia], A: ia + 1, B: ib + 1})
-	}
-	return out
-}
-
-// middleDiff diffs two texts with no common first or last line; offA and offB are the
-// number of lines before them.
-func middleDiff(a, b []string, offA, offB int) []diffLine {
-	n, m := len(a), len(b)
-	var out []diffLine
-	del := func(i int) { out = append(out, diffLine{Kind: opDelete, Text: a[i], A: offA + i + 1}) }
-	ins := func(j int) { out = append(out, diffLine{Kind: opInsert, Text: b[j], B: offB + j + 1}) }
-	if n == 0 || m == 0 || n*m > maxDiffCells {
-		for i := range a {
-			del(i)
-		}
-		for j := range b {
-			ins(j)
-		}
-		return out
-	}
-	// lcs[i*(m+1)+j] is the length of the longest common subsequence of a[i:] and b[j:].
-	w := m + 1
-	lcs := make([]int32, (n+1)*w)
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			switch {
-			case a[i] == b[j]:
-				lcs[i*w+j] = lcs[(i+1)*w+j+1] + 1
-			case lcs[(i+1)*w+j] >= lcs[i*w+j+1]:
-				lcs[i*w+j] = lcs[(i+1)*w+j]
-			default:
-				lcs[i*w+j] = lcs[i*w+j+1]
-			}
-		}
-	}
-	i, j := 0, 0
-	for i < n && j < m {
-		switch {
-		case a[i] == b[j]:
-			out = append(out, diffLine{Kind: opEqual, Text: a[i], A: offA + i + 1, B: offB + j + 1})
-			i++
-			j++
-		case lcs[(i+1)*w+j] >= lcs[i*w+j+1]:
-			del(i)
-			i++
-		default:
-			ins(j)
-			j++
-		}
-	}
-	for ; i < n; i++ {
-		del(i)
-	}
-	for ; j < m; j++ {
-		ins(j)
-	}
-	return out
 }
 
 // hunk is a run of changes with the unchanged lines around them, as in a unified diff.
@@ -135,62 +42,70 @@ func span(start, n int) string {
 	return fmt.Sprintf("%d,%d", start, n)
 }
 
-// hunks groups a line diff into hunks with up to context unchanged lines around each
-// change; hunks whose context would touch are merged. No changes, no hunks.
-func hunks(lines []diffLine, context int) []hunk {
-	// Mark the lines to show (changes and their context), then cut runs of them into hunks.
-	show := make([]bool, len(lines))
-	for k, l := range lines {
-		if l.Kind == opEqual {
-			continue
-		}
-		for c := max(k-context, 0); c <= min(k+context, len(lines)-1); c++ {
-			show[c] = true
-		}
+// splitLines splits text into lines; a final newline does not start an empty line, and
+// empty text has no lines.
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
 	}
-	var out []hunk
-	lastA, lastB := 0, 0 // line numbers of the last line before k, per side
-	for k := 0; k < len(lines); {
-		if !show[k] {
-			lastA, lastB = lastA+1, lastB+1 // hidden lines are unchanged: in both texts
-			k++
-			continue
-		}
-		e := k
-		for e < len(lines) && show[e] {
-			e++
-		}
-		h := newHunk(lines[k:e], lastA, lastB)
-		out = append(out, h)
-		lastA, lastB = lastA+h.ALen, lastB+h.BLen
-		k = e
-	}
-	return out
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
 
-// newHunk builds a hunk of ls; lastA and lastB number the lines before it, which name an
-// empty side as unified diffs do (the line after which the insertion or deletion happens).
-func newHunk(ls []diffLine, lastA, lastB int) hunk {
-	h := hunk{Lines: ls}
+// diffHunks compares the lines of old and cur and groups the changes into hunks with up to
+// context unchanged lines around each change; hunks whose context would touch are merged.
+// Within a changed region removed lines come before added ones. No changes, no hunks.
+func diffHunks(old, cur string, context int) []hunk {
+	old, cur = normalize(old), normalize(cur)
+	u, err := udiff.ToUnifiedDiff("", "", old, udiff.Lines(old, cur), context)
+	if err != nil {
+		return nil // cannot happen: the edits are computed on this very text
+	}
+	hs := make([]hunk, 0, len(u.Hunks))
+	shift := 0 // how many lines more the new text has than the old one before the hunk
+	for _, uh := range u.Hunks {
+		h := newHunk(uh.Lines, uh.FromLine, uh.FromLine+shift)
+		shift += h.BLen - h.ALen
+		hs = append(hs, h)
+	}
+	return hs
+}
+
+// normalize ends every line of s with a newline alone, so that line endings and a missing
+// final newline are no differences.
+func normalize(s string) string {
+	if s == "" {
+		return ""
+	}
+	return strings.Join(splitLines(s), "\n") + "\n"
+}
+
+// newHunk numbers the lines of a hunk whose first line is line a of the old text and line
+// b of the new one. A side without lines names the line after which the insertion or
+// deletion happens, as unified diffs do.
+func newHunk(ls []udiff.Line, a, b int) hunk {
+	h := hunk{AStart: a, BStart: b, Lines: make([]diffLine, 0, len(ls))}
 	for _, l := range ls {
-		if l.A > 0 {
-			if h.AStart == 0 {
-				h.AStart = l.A
-			}
+		dl := diffLine{Text: strings.TrimSuffix(l.Content, "\n")}
+		switch l.Kind {
+		case udiff.Delete:
+			dl.Kind, dl.A = opDelete, a+h.ALen
 			h.ALen++
-		}
-		if l.B > 0 {
-			if h.BStart == 0 {
-				h.BStart = l.B
-			}
+		case udiff.Insert:
+			dl.Kind, dl.B = opInsert, b+h.BLen
+			h.BLen++
+		default:
+			dl.Kind, dl.A, dl.B = opEqual, a+h.ALen, b+h.BLen
+			h.ALen++
 			h.BLen++
 		}
+		h.Lines = append(h.Lines, dl)
 	}
 	if h.ALen == 0 {
-		h.AStart = lastA
+		h.AStart--
 	}
 	if h.BLen == 0 {
-		h.BStart = lastB
+		h.BStart--
 	}
 	return h
 }

@@ -6,6 +6,19 @@ import (
 	"testing"
 )
 
+// lineDiff is the whole alignment of two texts: the lines of their hunk with every line as
+// context (none when they do not differ).
+func lineDiff(a, b string) []diffLine {
+	var out []diffLine
+	for _, h := range diffHunks(a, b, max(len(splitLines(a)), len(splitLines(b)))) {
+		out = append(out, h.Lines...)
+	}
+	return out
+}
+
+// text joins lines into a text.
+func text(lines []string) string { return strings.Join(lines, "\n") }
+
 // showDiff prints a line diff as " x", "-x", "+x" lines.
 func showDiff(ls []diffLine) string {
 	var b strings.Builder
@@ -32,20 +45,27 @@ func TestLineDiff(t *testing.T) {
 		{"both empty", "", "", ""},
 		{"old empty", "", "a\nb\n", "+a\n+b\n"},
 		{"new empty", "a\nb\n", "", "-a\n-b\n"},
-		{"identical", "a\nb\n", "a\nb\n", " a\n b\n"},
+		{"identical", "a\nb\n", "a\nb\n", ""},
 		{"changed line", "a\nb\nc\n", "a\nB\nc\n", " a\n-b\n+B\n c\n"},
 		{"added line", "a\nc\n", "a\nb\nc\n", " a\n+b\n c\n"},
 		{"removed line", "a\nb\nc\n", "a\nc\n", " a\n-b\n c\n"},
-		{"no final newline", "a\nb", "a\nb\n", " a\n b\n"},
+		{"no final newline", "a\nb", "a\nb\n", ""},
+		{"line endings", "a\r\nb\r\n", "a\nb\n", ""},
 		{"all different", "x\ny\n", "p\nq\n", "-x\n-y\n+p\n+q\n"},
-		{"moved block keeps the longest common part", "a\nb\nc\nd\n", "c\nd\na\nb\n", "-a\n-b\n c\n d\n+a\n+b\n"},
+		{"moved block keeps the longest common part", "a\nb\nc\nd\n", "c\nd\na\nb\n", "+c\n+d\n a\n b\n-c\n-d\n"},
 		{"interleaved", "a\nx\nb\ny\nc\n", "a\nb\nc\nz\n", " a\n-x\n b\n-y\n c\n+z\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := lineDiff(splitLines(c.a), splitLines(c.b))
+			got := lineDiff(c.a, c.b)
 			if r := showDiff(got); r != c.want {
 				t.Fatalf("diff of %q and %q:\n%s\nwant:\n%s", c.a, c.b, r, c.want)
+			}
+			if len(got) == 0 {
+				if strings.Join(splitLines(c.a), "\n") != strings.Join(splitLines(c.b), "\n") {
+					t.Fatalf("no diff of %q and %q", c.a, c.b)
+				}
+				return
 			}
 			// Line numbers walk both texts in order.
 			na, nb := 0, 0
@@ -90,7 +110,7 @@ func TestLineDiffIsMinimal(t *testing.T) {
 		}
 	}
 	adds, dels := 0, 0
-	for _, l := range lineDiff(a, b) {
+	for _, l := range lineDiff(text(a), text(b)) {
 		switch l.Kind {
 		case opInsert:
 			adds++
@@ -103,8 +123,8 @@ func TestLineDiffIsMinimal(t *testing.T) {
 	}
 }
 
-func TestLineDiffFallsBackOnHugeInput(t *testing.T) {
-	// Beyond the table's bound the middle is replaced wholesale; the result is still a
+func TestLineDiffOfHugeInput(t *testing.T) {
+	// Two large texts that differ everywhere but in their first line: the result is a
 	// valid diff (it rebuilds both texts).
 	n := 2100
 	a, b := make([]string, n), make([]string, n)
@@ -112,7 +132,7 @@ func TestLineDiffFallsBackOnHugeInput(t *testing.T) {
 		a[i], b[i] = fmt.Sprint("a", i), fmt.Sprint("b", i)
 	}
 	a[0], b[0] = "same", "same"
-	ls := lineDiff(a, b)
+	ls := lineDiff(text(a), text(b))
 	var ra, rb []string
 	for _, l := range ls {
 		if l.Kind != opInsert {
@@ -137,7 +157,7 @@ func TestHunks(t *testing.T) {
 	b[17] = "18!" // line 18
 	b = append(b[:10], append([]string{"ten and a half"}, b[10:]...)...)
 
-	hs := hunks(lineDiff(a, b), 3)
+	hs := diffHunks(text(a), text(b), 3)
 	var got []string
 	for _, h := range hs {
 		got = append(got, h.Header())
@@ -148,28 +168,40 @@ func TestHunks(t *testing.T) {
 	if strings.Join(got, " | ") != strings.Join(want, " | ") {
 		t.Fatalf("hunks %q, want %q", got, want)
 	}
-	if n := len(hunks(lineDiff(a, a), 3)); n != 0 {
+	// Hunks merged over their context count the lines they add for the hunks after them.
+	c := append([]string(nil), a...)
+	c[1] = "two"
+	c = append(c[:5], append([]string{"5.5", "5.6"}, c[5:]...)...)
+	c[19] = "18!"
+	got = nil
+	for _, h := range diffHunks(text(a), text(c), 3) {
+		got = append(got, h.Header())
+	}
+	if want := []string{"@@ -1,8 +1,10 @@", "@@ -15,6 +17,6 @@"}; strings.Join(got, " | ") != strings.Join(want, " | ") {
+		t.Fatalf("hunks %q, want %q", got, want)
+	}
+	if n := len(diffHunks(text(a), text(a), 3)); n != 0 {
 		t.Fatalf("identical texts gave %d hunks", n)
 	}
 	// Pure insertion into an empty text: the old side is "-0,0".
-	hs = hunks(lineDiff(nil, []string{"x", "y"}), 3)
+	hs = diffHunks("", "x\ny\n", 3)
 	if len(hs) != 1 || hs[0].Header() != "@@ -0,0 +1,2 @@" {
 		t.Fatalf("insertion hunks %+v", hs)
 	}
-	hs = hunks(lineDiff([]string{"x"}, nil), 3)
+	hs = diffHunks("x\n", "", 3)
 	if len(hs) != 1 || hs[0].Header() != "@@ -1 +0,0 @@" {
 		t.Fatalf("deletion hunks %+v", hs)
 	}
 	// An insertion after hidden lines names the line it follows.
-	hs = hunks(lineDiff(a, append(append([]string(nil), a...), "21")), 3)
+	hs = diffHunks(text(a), text(append(append([]string(nil), a...), "21")), 3)
 	if len(hs) != 1 || hs[0].Header() != "@@ -18,3 +18,4 @@" {
 		t.Fatalf("append hunks %s", hs[0].Header())
 	}
-	hs = hunks(lineDiff(a, append([]string{"0"}, a...)), 0)
+	hs = diffHunks(text(a), text(append([]string{"0"}, a...)), 0)
 	if len(hs) != 1 || hs[0].Header() != "@@ -0,0 +1 @@" {
 		t.Fatalf("prepend hunk %s", hs[0].Header())
 	}
-	hs = hunks(lineDiff(a, append(append([]string(nil), a[:5]...), append([]string{"5.5"}, a[5:]...)...)), 0)
+	hs = diffHunks(text(a), text(append(append([]string(nil), a[:5]...), append([]string{"5.5"}, a[5:]...)...)), 0)
 	if len(hs) != 1 || hs[0].Header() != "@@ -5,0 +6 @@" {
 		t.Fatalf("middle insertion hunk %s", hs[0].Header())
 	}

@@ -48,14 +48,14 @@ func (v *Model) renderList(width, height int) string {
 	case !v.loaded && v.loadErr == nil:
 		head = s.Muted.Render("loading stacks…")
 	case !v.loaded:
-		head = s.Bad.Render("cannot list stacks: " + oneLine(v.loadErr.Error()))
+		head = s.Bad.Render("cannot list stacks: " + collapseSpace(v.loadErr.Error()))
 	default:
-		head = s.Title.Render(plural(len(v.stacks), "stack"))
+		head = s.Title.Render(ui.Plural(len(v.stacks), "stack"))
 		if v.list.Filter != "" {
 			head += s.Muted.Render(fmt.Sprintf(" · %d match", len(rows)))
 		}
 		if v.loadErr != nil {
-			head += s.Bad.Render(" · refresh failed: "+oneLine(v.loadErr.Error())) +
+			head += s.Bad.Render(" · refresh failed: "+collapseSpace(v.loadErr.Error())) +
 				s.Muted.Render(" · data from "+ui.Age(v.env.Now(), v.loadedAt)+" ago")
 		}
 	}
@@ -79,7 +79,7 @@ func (v *Model) renderList(width, height int) string {
 			}
 		}
 	}
-	return frame(lines, width, height)
+	return ui.Frame(lines, width, height)
 }
 
 func (v *Model) listCells(st client.Stack) []string {
@@ -107,7 +107,7 @@ func (v *Model) renderDetail(width, height int) string {
 	d := v.detail
 	now := v.env.Now()
 
-	info := fmt.Sprintf("  %s · generator %s · created %s ago", short(d.stack.ID), v.generatorName(d.stack.GeneratorID), ui.Age(now, d.stack.CreatedAt))
+	info := fmt.Sprintf("  %s · generator %s · created %s ago", ui.ShortID(d.stack.ID), v.generatorName(d.stack.GeneratorID), ui.Age(now, d.stack.CreatedAt))
 	lines := []string{s.Title.Render(d.stack.Name) + s.Muted.Render(info)}
 
 	var st []string
@@ -120,7 +120,7 @@ func (v *Model) renderDetail(width, height int) string {
 		st = append(st, "health "+s.Muted.Render("…"))
 	}
 	if d.objLoaded {
-		st = append(st, plural(len(d.objects), "version"))
+		st = append(st, ui.Plural(len(d.objects), "version"))
 	}
 	switch d.liveState {
 	case "live":
@@ -128,7 +128,7 @@ func (v *Model) renderDetail(width, height int) string {
 	case "retrying":
 		msg := "retrying"
 		if d.liveErr != nil {
-			msg += ": " + oneLine(d.liveErr.Error())
+			msg += ": " + collapseSpace(d.liveErr.Error())
 		}
 		st = append(st, "live "+s.Warn.Render(msg))
 	default:
@@ -173,7 +173,7 @@ func (v *Model) renderDetail(width, height int) string {
 		}
 		lines = append(lines, body...)
 	}
-	return frame(lines, width, height)
+	return ui.Frame(lines, width, height)
 }
 
 var historyColumns = []ui.Column{
@@ -193,7 +193,7 @@ func (v *Model) renderHistory(width, height int) []string {
 	d := v.detail
 	var out []string
 	if d.objErr != nil {
-		out = append(out, s.Bad.Render("cannot list versions: "+oneLine(d.objErr.Error())))
+		out = append(out, s.Bad.Render("cannot list versions: "+collapseSpace(d.objErr.Error())))
 	}
 	if !d.objLoaded {
 		if d.objErr == nil {
@@ -223,7 +223,7 @@ func (v *Model) renderHistory(width, height int) []string {
 			health = s.Status(h.Status)
 			hdf = fmt.Sprintf("%d/%d/%d", h.HealthyAgents, h.DegradedAgents, h.FailingAgents)
 		}
-		cells = append(cells, []string{mark, seqText(o.SequenceID), short(o.ID), shortSum(o.YAMLChecksum, 8), kind,
+		cells = append(cells, []string{mark, seqText(o.SequenceID), ui.ShortID(o.ID), shortSum(o.YAMLChecksum, 8), kind,
 			health, hdf, ui.Age(now, o.SubmittedAt), v.historyNote(i, o)})
 	}
 	h := height - len(out)
@@ -284,7 +284,7 @@ func (v *Model) renderAgents(width, height int) []string {
 	d := v.detail
 	var out []string
 	if d.agentsErr != nil {
-		out = append(out, s.Bad.Render("cannot load agents: "+oneLine(d.agentsErr.Error())))
+		out = append(out, s.Bad.Render("cannot load agents: "+collapseSpace(d.agentsErr.Error())))
 	}
 	if !d.agentsOK {
 		if d.agentsErr == nil {
@@ -319,7 +319,7 @@ func (v *Model) renderAgents(width, height int) []string {
 				notes = append(notes, "behind #"+seqText(newest))
 			}
 			if ev.Message != nil && *ev.Message != "" {
-				notes = append(notes, oneLine(*ev.Message))
+				notes = append(notes, collapseSpace(*ev.Message))
 			}
 		} else {
 			notes = append(notes, "no event for this stack yet")
@@ -342,7 +342,7 @@ func (v *Model) renderTelemetry(b *teleBuffer, off int, what string, width, heig
 	s := v.env.Styles
 	d := v.detail
 	var out []string
-	head := fmt.Sprintf("%s · newest %d kept", plural(len(b.lines), strings.TrimSuffix(what, "s")), keepLines)
+	head := fmt.Sprintf("%s · newest %d kept", ui.Plural(len(b.lines), strings.TrimSuffix(what, "s")), keepLines)
 	if off > 0 {
 		head += fmt.Sprintf(" · scrolled up %d (G: follow)", off)
 	} else {
@@ -350,7 +350,7 @@ func (v *Model) renderTelemetry(b *teleBuffer, off int, what string, width, heig
 	}
 	out = append(out, s.Muted.Render(head))
 	if d.telemetryErr != nil {
-		out = append(out, s.Bad.Render("history: "+oneLine(d.telemetryErr.Error())))
+		out = append(out, s.Bad.Render("history: "+collapseSpace(d.telemetryErr.Error())))
 	}
 	bodyH := height - len(out)
 	v.pageRows = max(bodyH, 1)
@@ -392,7 +392,7 @@ func (v *Model) agentName(id uuid.UUID) string {
 			}
 		}
 	}
-	return short(id)
+	return ui.ShortID(id)
 }
 
 func seqText(n int64) string { return strconv.FormatInt(n, 10) }
@@ -403,11 +403,4 @@ func shortSum(sum string, n int) string {
 		return sum[:n]
 	}
 	return sum
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
 }

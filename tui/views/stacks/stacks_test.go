@@ -10,13 +10,12 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
-	"github.com/brokkr/brokkr/tui/ui"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -25,30 +24,7 @@ var now = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 func newView(t *testing.T) *Model {
 	t.Helper()
-	env := &ui.Env{Now: func() time.Time { return now }, Styles: ui.NewStyles(true, true), RefreshEvery: time.Second}
-	return New(env).(*Model)
-}
-
-// press builds the key press bubbletea delivers for a key name.
-func press(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "pgdown":
-		return tea.KeyPressMsg{Code: tea.KeyPgDown}
-	case "right":
-		return tea.KeyPressMsg{Code: tea.KeyRight}
-	case "backspace":
-		return tea.KeyPressMsg{Code: tea.KeyBackspace}
-	}
-	r := []rune(k)[0]
-	return tea.KeyPressMsg{Code: r, Text: k}
+	return New(viewtest.Env(now, time.Second)).(*Model)
 }
 
 func send(v *Model, msgs ...tea.Msg) tea.Cmd {
@@ -63,25 +39,9 @@ func send(v *Model, msgs ...tea.Msg) tea.Cmd {
 func keys(v *Model, ks ...string) tea.Cmd {
 	var cmds []tea.Cmd
 	for _, k := range ks {
-		cmds = append(cmds, send(v, press(k)))
+		cmds = append(cmds, send(v, viewtest.Key(k)))
 	}
 	return tea.Batch(cmds...)
-}
-
-// render draws the view and checks it fills exactly width×height cells.
-func render(t *testing.T, v *Model, w, h int) string {
-	t.Helper()
-	out := v.Render(w, h)
-	lines := strings.Split(out, "\n")
-	if len(lines) != h {
-		t.Fatalf("render %dx%d gave %d lines:\n%s", w, h, len(lines), out)
-	}
-	for i, l := range lines {
-		if got := ansi.StringWidth(l); got != w {
-			t.Fatalf("render %dx%d: line %d is %d cells wide: %q", w, h, i, got, ui.Plain(l))
-		}
-	}
-	return ui.Plain(out)
 }
 
 func id(n int) uuid.UUID {
@@ -112,7 +72,7 @@ func fixtureStacks() StacksLoadedMsg {
 }
 
 func fixtureExtras(v *Model) ExtrasLoadedMsg {
-	return ExtrasLoadedMsg{Tag: v.tag, Extras: map[uuid.UUID]StackExtras{
+	return ExtrasLoadedMsg{Extras: map[uuid.UUID]StackExtras{
 		stWeb.ID:     {Labels: []string{"env:prod", "team:web"}, Objects: 3, Health: "degraded"},
 		stAPI.ID:     {Labels: []string{"env:prod"}, Objects: 2, Health: "healthy"},
 		stBatch.ID:   {Objects: 1, Health: "failing"},
@@ -158,8 +118,6 @@ var (
 	agent3 = id(203)
 )
 
-func ptr[T any](v T) *T { return &v }
-
 func fixtureDetail(tag uint64) DetailLoadedMsg {
 	return DetailLoadedMsg{
 		Tag:     tag,
@@ -174,10 +132,10 @@ func fixtureDetail(tag uint64) DetailLoadedMsg {
 		Agents: []AgentStatus{
 			{AgentID: agent1, Name: "edge-1", Cluster: "eu-west", Status: "ACTIVE", Connected: true, Associated: true, Checked: true,
 				Latest: &client.AgentEvent{AgentID: agent1, DeploymentObjectID: obj107.ID, EventType: "DEPLOY", Status: "SUCCESS",
-					Message: ptr("applied 1 resource"), CreatedAt: now.Add(-8 * time.Minute)}, LatestSeq: 107},
+					Message: viewtest.Ptr("applied 1 resource"), CreatedAt: now.Add(-8 * time.Minute)}, LatestSeq: 107},
 			{AgentID: agent2, Name: "edge-2", Cluster: "us-east", Status: "ACTIVE", Associated: true, Checked: true,
 				Latest: &client.AgentEvent{AgentID: agent2, DeploymentObjectID: obj104.ID, EventType: "DEPLOY", Status: "FAILURE",
-					Message: ptr("apply Deployment web/web: admission webhook denied the request"), CreatedAt: now.Add(-90 * time.Minute)}, LatestSeq: 104},
+					Message: viewtest.Ptr("apply Deployment web/web: admission webhook denied the request"), CreatedAt: now.Add(-90 * time.Minute)}, LatestSeq: 104},
 			{AgentID: agent3, Name: "edge-3", Cluster: "ap-south", Status: "INACTIVE", Associated: true, Checked: true},
 		},
 	}
@@ -238,71 +196,47 @@ func liveFrames(t *testing.T, session uint64) []tea.Msg {
 }
 
 func TestGolden(t *testing.T) {
-	t.Run("list_80x24", func(t *testing.T) {
-		golden.RequireEqual(t, render(t, loadedList(t), 80, 24))
-	})
-	t.Run("list_120x30", func(t *testing.T) {
-		v := loadedList(t)
-		keys(v, "j")
-		golden.RequireEqual(t, render(t, v, 120, 30))
-	})
-	t.Run("list_loading", func(t *testing.T) {
+	loading := func(t *testing.T) *Model {
 		v := newView(t)
 		v.Init()
-		golden.RequireEqual(t, render(t, v, 80, 6))
-	})
-	t.Run("list_filtered", func(t *testing.T) {
-		v := loadedList(t)
-		keys(v, "/", "p", "r", "o", "d", "enter")
-		golden.RequireEqual(t, render(t, v, 80, 10))
-	})
-	t.Run("detail_history", func(t *testing.T) {
+		return v
+	}
+	live := func(t *testing.T) *Model {
 		v := openWeb(t)
-		golden.RequireEqual(t, render(t, v, 80, 24))
-	})
-	t.Run("detail_history_marked", func(t *testing.T) {
-		v := openWeb(t)
-		keys(v, "j", "m", "j")
-		golden.RequireEqual(t, render(t, v, 120, 12))
-	})
-	t.Run("detail_agents", func(t *testing.T) {
-		v := openWeb(t)
-		keys(v, "a")
-		golden.RequireEqual(t, render(t, v, 80, 24))
-	})
-	t.Run("detail_agents_120", func(t *testing.T) {
-		v := openWeb(t)
-		keys(v, "a")
-		golden.RequireEqual(t, render(t, v, 120, 12))
-	})
-	t.Run("yaml", func(t *testing.T) {
-		v := openWeb(t)
-		keys(v, "y")
-		golden.RequireEqual(t, render(t, v, 80, 24))
-	})
+		send(v, liveFrames(t, v.detail.session)...)
+		return v
+	}
+	for _, c := range []struct {
+		name string
+		view func(*testing.T) *Model
+		keys []string
+		w, h int
+	}{
+		{"list_80x24", loadedList, nil, 80, 24},
+		{"list_120x30", loadedList, []string{"j"}, 120, 30},
+		{"list_loading", loading, nil, 80, 6},
+		{"list_filtered", loadedList, []string{"/", "p", "r", "o", "d", "enter"}, 80, 10},
+		{"detail_history", openWeb, nil, 80, 24},
+		{"detail_history_marked", openWeb, []string{"j", "m", "j"}, 120, 12},
+		{"detail_agents", openWeb, []string{"a"}, 80, 24},
+		{"detail_agents_120", openWeb, []string{"a"}, 120, 12},
+		{"yaml", openWeb, []string{"y"}, 80, 24},
+		{"diff", openWeb, []string{"j", "m", "k", "D"}, 80, 24},
+		{"live_events", live, []string{"e"}, 80, 24},
+		{"live_logs", live, []string{"L"}, 80, 12},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := c.view(t)
+			keys(v, c.keys...)
+			golden.RequireEqual(t, viewtest.Render(t, v, c.w, c.h))
+		})
+	}
 	t.Run("yaml_scrolled", func(t *testing.T) {
 		v := openWeb(t)
 		keys(v, "y")
-		render(t, v, 80, 12) // the viewer learns its page size
+		viewtest.Render(t, v, 80, 12) // the viewer learns its page size
 		keys(v, "pgdown", "right")
-		golden.RequireEqual(t, render(t, v, 80, 12))
-	})
-	t.Run("diff", func(t *testing.T) {
-		v := openWeb(t)
-		keys(v, "j", "m", "k", "D")
-		golden.RequireEqual(t, render(t, v, 80, 24))
-	})
-	t.Run("live_events", func(t *testing.T) {
-		v := openWeb(t)
-		send(v, liveFrames(t, v.detail.session)...)
-		keys(v, "e")
-		golden.RequireEqual(t, render(t, v, 80, 24))
-	})
-	t.Run("live_logs", func(t *testing.T) {
-		v := openWeb(t)
-		send(v, liveFrames(t, v.detail.session)...)
-		keys(v, "L")
-		golden.RequireEqual(t, render(t, v, 80, 12))
+		golden.RequireEqual(t, viewtest.Render(t, v, 80, 12))
 	})
 	t.Run("detail_errors", func(t *testing.T) {
 		v := loadedList(t)
@@ -311,7 +245,7 @@ func TestGolden(t *testing.T) {
 		boom := errors.New("GET /stacks/x/deployment-objects: connection refused")
 		send(v, DetailLoadedMsg{Tag: d.tag, ObjectsErr: boom, HealthErr: boom, AgentsLoaded: true, AgentsErr: boom},
 			LiveOpenedMsg{Session: d.session, Err: errors.New("open live channel: 403 forbidden")})
-		golden.RequireEqual(t, render(t, v, 80, 8))
+		golden.RequireEqual(t, viewtest.Render(t, v, 80, 8))
 	})
 }
 
@@ -334,7 +268,7 @@ func TestRenderFitsEverySize(t *testing.T) {
 	for name, mk := range views {
 		v := mk()
 		for _, sz := range [][2]int{{1, 1}, {3, 2}, {10, 3}, {20, 5}, {80, 24}, {200, 60}} {
-			render(t, v, sz[0], sz[1])
+			viewtest.Render(t, v, sz[0], sz[1])
 		}
 		if got := v.Render(0, 0); got != "" {
 			t.Errorf("%s: 0x0 render %q", name, got)
@@ -403,7 +337,7 @@ func TestListState(t *testing.T) {
 	if len(v.stacks) != 5 || v.loadErr == nil {
 		t.Fatal("a failed load dropped the data or the error")
 	}
-	if out := render(t, v, 80, 10); !strings.Contains(out, "refresh failed: GET /stacks: connection refused") || !strings.Contains(out, "monitoring") {
+	if out := viewtest.Render(t, v, 80, 10); !strings.Contains(out, "refresh failed: GET /stacks: connection refused") || !strings.Contains(out, "monitoring") {
 		t.Fatalf("error not shown with the data:\n%s", out)
 	}
 	// Ticks of an old chain do nothing; the current one reloads.
@@ -414,11 +348,6 @@ func TestListState(t *testing.T) {
 	if _, cmd := v.Update(listTickMsg{tag: cur}); cmd == nil || v.listTag == cur {
 		t.Fatal("tick did not reload")
 	}
-	// Other instances' details are not taken.
-	send(v, ExtrasLoadedMsg{Tag: v.tag + 1000, Extras: map[uuid.UUID]StackExtras{id(5): {Labels: []string{"stolen"}}}})
-	if _, ok := v.extras[id(5)]; ok {
-		t.Fatal("took another view's row details")
-	}
 }
 
 func TestExtrasOnlyForVisibleRows(t *testing.T) {
@@ -428,7 +357,7 @@ func TestExtrasOnlyForVisibleRows(t *testing.T) {
 	for i := range 1000 {
 		sts = append(sts, client.Stack{ID: id(1000 + i), Name: fmt.Sprintf("stack-%04d", i), GeneratorID: genCI})
 	}
-	render(t, v, 80, 24) // the table shows 22 rows at this size
+	viewtest.Render(t, v, 80, 24) // the table shows 22 rows at this size
 	send(v, StacksLoadedMsg{Tag: v.listTag, Stacks: sts})
 	if n := len(v.pending); n != v.tableRows || n > 24 {
 		t.Fatalf("details requested for %d rows, want the %d visible", n, v.tableRows)
@@ -443,7 +372,7 @@ func TestExtrasOnlyForVisibleRows(t *testing.T) {
 	for id := range v.pending {
 		ex[id] = StackExtras{Objects: 1, Health: "healthy"}
 	}
-	send(v, ExtrasLoadedMsg{Tag: v.tag, Extras: ex})
+	send(v, ExtrasLoadedMsg{Extras: ex})
 	if len(v.pending) != 0 {
 		t.Fatal("answered rows still pending")
 	}
@@ -466,7 +395,7 @@ func TestExtrasOnlyForVisibleRows(t *testing.T) {
 		for id := range v.pending {
 			ex[id] = StackExtras{Objects: 1}
 		}
-		send(v, ExtrasLoadedMsg{Tag: v.tag, Extras: ex})
+		send(v, ExtrasLoadedMsg{Extras: ex})
 	}
 	// r refetches the visible rows even when fresh.
 	if len(v.pending) != 0 {
@@ -612,7 +541,7 @@ func TestLiveFrames(t *testing.T) {
 	}
 	// Scrolling up holds the view still while lines arrive; G follows again.
 	keys(v, "L")
-	render(t, v, 80, 24)
+	viewtest.Render(t, v, 80, 24)
 	keys(v, "k", "k")
 	if d.logScroll != 2 {
 		t.Fatalf("scroll %d", d.logScroll)
@@ -631,7 +560,7 @@ func TestLiveFrames(t *testing.T) {
 	if d.liveState != "retrying" || cmd == nil {
 		t.Fatalf("live state %q", d.liveState)
 	}
-	if out := render(t, v, 80, 5); !strings.Contains(out, "retrying: websocket read: EOF") {
+	if out := viewtest.Render(t, v, 80, 5); !strings.Contains(out, "retrying: websocket read: EOF") {
 		t.Fatalf("retry not shown:\n%s", out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/tui/ui"
 )
 
 // keepLines is how many telemetry lines a pane keeps.
@@ -74,13 +75,13 @@ func eventLine(agent uuid.UUID, at time.Time, typ, reason, message string, obj c
 	if typ != "" && !strings.EqualFold(typ, "Normal") {
 		kind = kindWarning
 	}
-	msg := oneLine(message)
+	msg := collapseSpace(message)
 	return teleLine{
-		key:   strings.Join([]string{"ev", agent.String(), stamp(at), reason, ref, msg}, "|"),
+		key:   strings.Join([]string{"ev", agent.String(), identityTime(at), reason, ref, msg}, "|"),
 		at:    at,
 		agent: agent,
 		kind:  kind,
-		text:  fmt.Sprintf("%-7s %s %s: %s", orDash(typ), orDash(reason), ref, msg),
+		text:  fmt.Sprintf("%-7s %s %s: %s", ui.OrDash(typ), ui.OrDash(reason), ref, msg),
 	}
 }
 
@@ -92,7 +93,7 @@ func logLine(agent uuid.UUID, at time.Time, ns, pod, container, line string) tel
 	}
 	l := cleanLine(line)
 	return teleLine{
-		key:   strings.Join([]string{"log", agent.String(), stamp(at), ns, pod, container, l}, "|"),
+		key:   strings.Join([]string{"log", agent.String(), identityTime(at), ns, pod, container, l}, "|"),
 		at:    at,
 		agent: agent,
 		text:  src + " │ " + l,
@@ -102,11 +103,11 @@ func logLine(agent uuid.UUID, at time.Time, ns, pod, container, line string) tel
 // gapLine renders a log gap: telemetry dropped before it reached the dashboard.
 func gapLine(g client.LogGap, at time.Time) teleLine {
 	return teleLine{
-		key:   fmt.Sprintf("gap|%s|%s|%d|%s", g.AgentID, stamp(g.SinceTS), g.DroppedCount, g.Reason),
+		key:   fmt.Sprintf("gap|%s|%s|%d|%s", g.AgentID, identityTime(g.SinceTS), g.DroppedCount, g.Reason),
 		at:    at,
 		agent: g.AgentID,
 		kind:  kindGap,
-		text:  fmt.Sprintf("⋯ %d dropped (%s) since %s", g.DroppedCount, orDash(g.Reason), g.SinceTS.UTC().Format("15:04:05")),
+		text:  fmt.Sprintf("⋯ %d dropped (%s) since %s", g.DroppedCount, ui.OrDash(g.Reason), g.SinceTS.UTC().Format("15:04:05")),
 	}
 }
 
@@ -128,10 +129,10 @@ func historyLogs(ls []client.AgentPodLog) []teleLine {
 	return out
 }
 
-// stamp renders a time for a line's identity at the precision the broker stores (whole
-// microseconds, the rest cut off), so a live frame and the stored row it became have the
-// same identity.
-func stamp(t time.Time) string {
+// identityTime renders a time for a line's identity at the precision the broker stores
+// (whole microseconds, the rest cut off), so a live frame and the stored row it became have
+// the same identity.
+func identityTime(t time.Time) string {
 	return t.Truncate(time.Microsecond).UTC().Format(time.RFC3339Nano)
 }
 
@@ -150,14 +151,7 @@ func cleanLine(s string) string {
 	}, s)
 }
 
-// oneLine collapses every run of white space (newlines included) into one space.
-func oneLine(s string) string {
+// collapseSpace collapses every run of white space (newlines included) into one space.
+func collapseSpace(s string) string {
 	return strings.Join(strings.Fields(s), " ")
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

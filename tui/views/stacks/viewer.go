@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"fmt"
-	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -42,7 +41,7 @@ type viewer struct {
 
 // yamlViewer shows a deployment object's YAML with line numbers.
 func yamlViewer(st client.Stack, o client.DeploymentObject) *viewer {
-	v := &viewer{title: fmt.Sprintf("YAML %s #%s · %s · sha256 %s", st.Name, seqText(o.SequenceID), short(o.ID), shortSum(o.YAMLChecksum, 12)), height: 20}
+	v := &viewer{title: fmt.Sprintf("YAML %s #%s · %s · sha256 %s", st.Name, seqText(o.SequenceID), ui.ShortID(o.ID), shortSum(o.YAMLChecksum, 12)), height: 20}
 	lines := splitLines(o.YAMLContent)
 	for i, l := range lines {
 		v.lines = append(v.lines, viewLine{kind: vText, num: i + 1, text: cleanLine(l)})
@@ -59,21 +58,22 @@ func yamlViewer(st client.Stack, o client.DeploymentObject) *viewer {
 
 // diffViewer shows the unified diff of two deployment objects' YAML, old first.
 func diffViewer(st client.Stack, old, cur client.DeploymentObject) *viewer {
-	ls := lineDiff(splitLines(old.YAMLContent), splitLines(cur.YAMLContent))
+	hs := diffHunks(old.YAMLContent, cur.YAMLContent, 3)
 	adds, dels := 0, 0
-	for _, l := range ls {
-		switch l.Kind {
-		case opInsert:
-			adds++
-		case opDelete:
-			dels++
+	for _, h := range hs {
+		for _, l := range h.Lines {
+			switch l.Kind {
+			case opInsert:
+				adds++
+			case opDelete:
+				dels++
+			}
 		}
 	}
 	v := &viewer{title: fmt.Sprintf("diff %s #%s → #%s · +%d −%d", st.Name, seqText(old.SequenceID), seqText(cur.SequenceID), adds, dels), height: 20}
 	v.lines = append(v.lines,
-		viewLine{kind: vNote, text: fmt.Sprintf("--- #%s %s sha256 %s", seqText(old.SequenceID), short(old.ID), shortSum(old.YAMLChecksum, 12))},
-		viewLine{kind: vNote, text: fmt.Sprintf("+++ #%s %s sha256 %s", seqText(cur.SequenceID), short(cur.ID), shortSum(cur.YAMLChecksum, 12))})
-	hs := hunks(ls, 3)
+		viewLine{kind: vNote, text: fmt.Sprintf("--- #%s %s sha256 %s", seqText(old.SequenceID), ui.ShortID(old.ID), shortSum(old.YAMLChecksum, 12))},
+		viewLine{kind: vNote, text: fmt.Sprintf("+++ #%s %s sha256 %s", seqText(cur.SequenceID), ui.ShortID(cur.ID), shortSum(cur.YAMLChecksum, 12))})
 	if len(hs) == 0 {
 		v.lines = append(v.lines, viewLine{kind: vNote, text: "(no differences)"})
 	}
@@ -95,20 +95,10 @@ func diffViewer(st client.Stack, old, cur client.DeploymentObject) *viewer {
 
 // key scrolls the viewer.
 func (v *viewer) key(k tea.KeyPressMsg) {
-	page := max(v.height, 1)
+	off, scrolled := ui.ScrollKey(k, v.off, max(v.height, 1), len(v.lines))
 	switch {
-	case key.Matches(k, ui.KeyUp):
-		v.off--
-	case key.Matches(k, ui.KeyDown):
-		v.off++
-	case key.Matches(k, ui.KeyPgUp):
-		v.off -= page
-	case key.Matches(k, ui.KeyPgDown):
-		v.off += page
-	case key.Matches(k, keyTop):
-		v.off = 0
-	case key.Matches(k, keyBottom):
-		v.off = len(v.lines)
+	case scrolled:
+		v.off = off
 	case key.Matches(k, keyLeft):
 		v.xoff = max(v.xoff-8, 0)
 	case key.Matches(k, keyRight):
@@ -138,7 +128,7 @@ func (v *viewer) render(s *ui.Styles, width, height int) string {
 	for i := v.off; i < end; i++ {
 		out = append(out, v.line(s, v.lines[i], width))
 	}
-	return frame(out, width, height)
+	return ui.Frame(out, width, height)
 }
 
 func (v *viewer) line(s *ui.Styles, l viewLine, width int) string {
@@ -166,20 +156,4 @@ func (v *viewer) line(s *ui.Styles, l viewLine, width int) string {
 		return s.Bad.Render("- " + cut(l.text, width-2))
 	}
 	return "  " + cut(l.text, width-2)
-}
-
-// frame joins lines into exactly width×height cells.
-func frame(lines []string, width, height int) string {
-	if height <= 0 {
-		return ""
-	}
-	out := make([]string, height)
-	for i := range out {
-		if i < len(lines) {
-			out[i] = ui.Fit(lines[i], width)
-		} else {
-			out[i] = strings.Repeat(" ", max(width, 0))
-		}
-	}
-	return strings.Join(out, "\n")
 }

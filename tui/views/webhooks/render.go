@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/brokkr/brokkr/tui/ui"
 )
@@ -35,14 +34,14 @@ func (m *Model) renderList(width, height int) string {
 				enabled++
 			}
 		}
-		line := fmt.Sprintf("%d %s · %d enabled", len(m.hooks), plural(len(m.hooks), "subscription", "subscriptions"), enabled)
+		line := ui.Plural(len(m.hooks), "subscription") + fmt.Sprintf(" · %d enabled", enabled)
 		if m.list.Filter != "" {
 			line += fmt.Sprintf(" · %d shown", len(vis))
 		}
 		top = append(top, s.Muted.Render(line))
 	}
 	if m.err != nil {
-		top = append(top, s.Bad.Render("error: "+oneLine(m.err.Error())))
+		top = append(top, s.Bad.Render("error: "+ui.FirstLine(m.err.Error())))
 	}
 	if f := m.list.FilterLine(s); f != "" {
 		top = append(top, f)
@@ -67,7 +66,7 @@ func (m *Model) renderList(width, height int) string {
 			{Title: "TARGET LABELS"}, {Title: "DELIVERY", Width: 8}, {Title: "AGE", Width: 4}}
 		lines = append(lines, ui.Table(s, cols, rows, m.list.Cursor, width, body))
 	}
-	return frame(strings.Join(lines, "\n"), width, height)
+	return ui.FrameText(strings.Join(lines, "\n"), width, height)
 }
 
 func (m *Model) enabledCell(on bool) string {
@@ -85,28 +84,16 @@ func labelsCell(labels []string) string {
 }
 
 func (m *Model) renderDetail(width, height int) string {
-	s := m.env.Styles
 	h, ok := m.find(m.openID)
 	title := "webhook"
 	if ok {
 		title = "webhook " + h.Name
 	}
 	if width < 6 || height < 3 {
-		return frame(title, width, height)
+		return ui.FrameText(title, width, height)
 	}
-	innerW, innerH := width-2, height-2
-	m.viewH = innerH
-	lines := m.detailLines(innerW)
-	start := min(m.scroll, max(len(lines)-innerH, 0))
-	end := min(start+innerH, len(lines))
-	shown := lines[start:end]
-	if len(lines) > innerH {
-		title += fmt.Sprintf(" (%d-%d of %d)", start+1, end, len(lines))
-	}
-	for i, l := range shown {
-		shown[i] = ui.Fit(l, innerW)
-	}
-	return frame(ui.Box(s, title, strings.Join(shown, "\n"), width, height), width, height)
+	m.viewH = height - 2
+	return ui.ScrollBox(m.env.Styles, title, m.detailLines(width-2), m.scroll, width, height)
 }
 
 // detailLines is the detail's content: the subscription's fields, then its recent deliveries.
@@ -152,14 +139,14 @@ func (m *Model) detailLines(width int) []string {
 		field("Filters", filters),
 		field("URL", setWord(h.HasURL)+s.Muted.Render(" · auth header ")+setWord(h.HasAuthHeader)),
 		field("Retries", fmt.Sprintf("%d max · timeout %ds", h.MaxRetries, h.TimeoutSeconds)),
-		field("Created", stamp(now, h.CreatedAt)+createdBy),
-		field("Updated", stamp(now, h.UpdatedAt)),
+		field("Created", ui.Stamp(now, h.CreatedAt)+createdBy),
+		field("Updated", ui.Stamp(now, h.UpdatedAt)),
 		"",
 	}
 	head := s.Title.Render("Recent deliveries")
 	switch {
 	case m.delErr != nil:
-		lines = append(lines, head, s.Bad.Render("error: "+oneLine(m.delErr.Error())))
+		lines = append(lines, head, s.Bad.Render("error: "+ui.FirstLine(m.delErr.Error())))
 	case !m.delLoaded:
 		lines = append(lines, head, s.Muted.Render("loading…"))
 	case len(m.deliveries) == 0:
@@ -170,7 +157,7 @@ func (m *Model) detailLines(width int) []string {
 		for i, d := range m.deliveries {
 			lastErr := "-"
 			if d.LastError != nil && *d.LastError != "" {
-				lastErr = oneLine(*d.LastError)
+				lastErr = ui.FirstLine(*d.LastError)
 			}
 			rows[i] = []string{s.Status(d.Status), d.EventType, strconv.Itoa(int(d.Attempts)), lastErr, ui.Age(now, d.CreatedAt)}
 		}
@@ -187,42 +174,4 @@ func setWord(on bool) string {
 		return "set"
 	}
 	return "not set"
-}
-
-// stamp renders a time as an age and its UTC timestamp.
-func stamp(now, t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return ui.Age(now, t) + " ago (" + t.UTC().Format("2006-01-02 15:04:05") + " UTC)"
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
-}
-
-// frame cuts or pads text to exactly width×height cells.
-func frame(text string, width, height int) string {
-	lines := strings.Split(text, "\n")
-	if len(lines) > height {
-		lines = lines[:height]
-	}
-	for len(lines) < height {
-		lines = append(lines, "")
-	}
-	for i, l := range lines {
-		lines[i] = ui.Fit(l, width)
-	}
-	return strings.Join(lines, "\n")
 }

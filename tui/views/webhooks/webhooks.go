@@ -5,10 +5,7 @@ package webhooks
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -34,30 +31,23 @@ const (
 var (
 	keyTest   = key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "send test"))
 	keyToggle = key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "enable/disable"))
-	keyScroll = key.NewBinding(key.WithKeys("up", "down", "k", "j"), key.WithHelp("↑↓/jk", "scroll"))
 )
 
-// instances numbers the views so that one ignores the answers meant for another (views are
-// recreated when the context changes).
-var instances atomic.Uint64
-
-// LoadedMsg carries the subscriptions (or the error of loading them) to the view View.
+// LoadedMsg carries the subscriptions (or the error of loading them).
 type LoadedMsg struct {
-	View     uint64
 	Webhooks []client.WebhookResponse
 	Err      error
 }
 
-// DeliveriesMsg carries the recent deliveries of subscription WebhookID to the view View.
+// DeliveriesMsg carries the recent deliveries of subscription WebhookID.
 type DeliveriesMsg struct {
-	View       uint64
 	WebhookID  uuid.UUID
 	Deliveries []client.WebhookDelivery
 	Err        error
 }
 
-// TickMsg is the polling timer of the view View.
-type TickMsg struct{ View uint64 }
+// TickMsg is the view's polling timer.
+type TickMsg struct{}
 
 // Actions reported by ActionMsg.
 const (
@@ -68,9 +58,8 @@ const (
 )
 
 // ActionMsg is the outcome of an action (one of the Action constants) on subscription
-// WebhookID, for the view View. Text describes a success.
+// WebhookID. Text describes a success.
 type ActionMsg struct {
-	View      uint64
 	WebhookID uuid.UUID
 	Name      string
 	Action    string
@@ -81,7 +70,6 @@ type ActionMsg struct {
 // Model is the Webhooks view.
 type Model struct {
 	env *ui.Env
-	id  uint64
 
 	hooks  []client.WebhookResponse
 	loaded bool
@@ -101,17 +89,14 @@ type Model struct {
 
 // New returns the Webhooks view.
 func New(env *ui.Env) ui.View {
-	return &Model{env: env, id: instances.Add(1)}
+	return &Model{env: env}
 }
-
-// ID identifies this view instance in its messages.
-func (m *Model) ID() uint64 { return m.id }
 
 // Title implements ui.View.
 func (m *Model) Title() string { return "Webhooks" }
 
 // Init implements ui.View: the first load and the polling timer.
-func (m *Model) Init() tea.Cmd { return tea.Batch(m.load(), m.tick()) }
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.load(), m.env.Tick(TickMsg{})) }
 
 // Capturing implements ui.View: the filter is being typed.
 func (m *Model) Capturing() bool { return m.list.Editing() }
@@ -119,7 +104,7 @@ func (m *Model) Capturing() bool { return m.list.Editing() }
 // Keys implements ui.View.
 func (m *Model) Keys() []key.Binding {
 	if m.open {
-		return []key.Binding{keyScroll, keyTest, keyToggle, ui.KeyDelete, ui.KeyBack, ui.KeyRefresh}
+		return []key.Binding{ui.KeyScroll, keyTest, keyToggle, ui.KeyDelete, ui.KeyBack, ui.KeyRefresh}
 	}
 	return []key.Binding{ui.KeyOpen, ui.KeyFilter, keyTest, keyToggle, ui.KeyDelete, ui.KeyRefresh}
 }
@@ -164,9 +149,6 @@ func (m *Model) visible() []int {
 func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 	switch msg := msg.(type) {
 	case LoadedMsg:
-		if msg.View != m.id {
-			return m, nil
-		}
 		if msg.Err != nil {
 			m.err = msg.Err
 			return m, nil
@@ -179,7 +161,7 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 		m.list.Clamp(len(m.visible()))
 		return m, nil
 	case DeliveriesMsg:
-		if msg.View != m.id || !m.open || msg.WebhookID != m.openID {
+		if !m.open || msg.WebhookID != m.openID {
 			return m, nil
 		}
 		if msg.Err != nil {
@@ -189,26 +171,13 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 		m.deliveries, m.delFor, m.delLoaded, m.delErr = msg.Deliveries, msg.WebhookID, true, nil
 		return m, nil
 	case TickMsg:
-		if msg.View != m.id {
-			return m, nil
-		}
-		if !m.env.Active(m.Title()) {
-			return m, m.tick() // off screen: keep the timer, skip the requests
-		}
-		cmds := []tea.Cmd{m.load(), m.tick()}
-		if m.open {
-			cmds = append(cmds, m.loadDeliveries(m.openID))
-		}
-		return m, tea.Batch(cmds...)
+		return m, m.env.Poll(m.Title(), m.reload, TickMsg{})
 	case ui.ActivatedMsg:
 		if msg.Title != m.Title() {
 			return m, nil
 		}
 		return m, m.load()
 	case ActionMsg:
-		if msg.View != m.id {
-			return m, nil
-		}
 		return m, m.actionDone(msg)
 	case tea.KeyPressMsg:
 		if m.open {
@@ -257,35 +226,20 @@ func (m *Model) listKey(k tea.KeyPressMsg) tea.Cmd {
 }
 
 func (m *Model) detailKey(k tea.KeyPressMsg) tea.Cmd {
-	page := max(m.viewH-1, 1)
+	maxScroll := max(len(m.detailLines(80))-max(m.viewH, 1), 0)
+	if off, ok := ui.ScrollKey(k, m.scroll, max(m.viewH-1, 1), maxScroll); ok {
+		m.scroll = min(max(off, 0), maxScroll)
+		return nil
+	}
 	switch {
 	case key.Matches(k, ui.KeyBack):
 		m.open = false
 		m.keep(m.openID)
 		return nil
-	case key.Matches(k, ui.KeyUp):
-		m.scrollBy(-1)
-	case key.Matches(k, ui.KeyDown):
-		m.scrollBy(1)
-	case key.Matches(k, ui.KeyPgUp):
-		m.scrollBy(-page)
-	case key.Matches(k, ui.KeyPgDown):
-		m.scrollBy(page)
-	case k.String() == "home" || k.String() == "g":
-		m.scroll = 0
-	case k.String() == "end" || k.String() == "G":
-		m.scrollBy(1 << 20)
 	case key.Matches(k, ui.KeyRefresh):
 		return tea.Batch(m.load(), m.loadDeliveries(m.openID))
-	default:
-		return m.action(k)
 	}
-	return nil
-}
-
-func (m *Model) scrollBy(n int) {
-	maxScroll := max(len(m.detailLines(80))-max(m.viewH, 1), 0)
-	m.scroll = min(max(m.scroll+n, 0), maxScroll)
+	return m.action(k)
 }
 
 // action handles the keys that act on the selected subscription.
@@ -331,25 +285,19 @@ func (m *Model) actionDone(msg ActionMsg) tea.Cmd {
 
 // ---- commands ----
 
-func (m *Model) tick() tea.Cmd {
-	id := m.id
-	return tea.Tick(m.refreshEvery(), func(time.Time) tea.Msg { return TickMsg{View: id} })
-}
-
-func (m *Model) refreshEvery() time.Duration {
-	if m.env.RefreshEvery > 0 {
-		return m.env.RefreshEvery
+// reload asks for the subscriptions again, and for the deliveries when a detail is open.
+func (m *Model) reload() tea.Cmd {
+	if m.open {
+		return tea.Batch(m.load(), m.loadDeliveries(m.openID))
 	}
-	return 5 * time.Second
+	return m.load()
 }
-
-var errNoClient = errors.New("no broker client")
 
 func (m *Model) load() tea.Cmd {
-	env, id := m.env, m.id
+	env := m.env
 	return func() tea.Msg {
 		if env.Client == nil {
-			return LoadedMsg{View: id, Err: errNoClient}
+			return LoadedMsg{Err: ui.ErrNoClient}
 		}
 		ctx, cancel := env.Timeout()
 		defer cancel()
@@ -357,15 +305,15 @@ func (m *Model) load() tea.Cmd {
 		if err != nil {
 			err = fmt.Errorf("list webhooks: %w", err)
 		}
-		return reply(env, err, LoadedMsg{View: id, Webhooks: hooks, Err: err})
+		return reply(env, err, LoadedMsg{Webhooks: hooks, Err: err})
 	}
 }
 
 func (m *Model) loadDeliveries(wid uuid.UUID) tea.Cmd {
-	env, id := m.env, m.id
+	env := m.env
 	return func() tea.Msg {
 		if env.Client == nil {
-			return DeliveriesMsg{View: id, WebhookID: wid, Err: errNoClient}
+			return DeliveriesMsg{WebhookID: wid, Err: ui.ErrNoClient}
 		}
 		ctx, cancel := env.Timeout()
 		defer cancel()
@@ -373,16 +321,16 @@ func (m *Model) loadDeliveries(wid uuid.UUID) tea.Cmd {
 		if err != nil {
 			err = fmt.Errorf("list deliveries: %w", err)
 		}
-		return reply(env, err, DeliveriesMsg{View: id, WebhookID: wid, Deliveries: ds, Err: err})
+		return reply(env, err, DeliveriesMsg{WebhookID: wid, Deliveries: ds, Err: err})
 	}
 }
 
 func (m *Model) test(h client.WebhookResponse) tea.Cmd {
-	env, id := m.env, m.id
+	env := m.env
 	return func() tea.Msg {
-		msg := ActionMsg{View: id, WebhookID: h.ID, Name: h.Name, Action: ActionTest}
+		msg := ActionMsg{WebhookID: h.ID, Name: h.Name, Action: ActionTest}
 		if env.Client == nil {
-			msg.Err = errNoClient
+			msg.Err = ui.ErrNoClient
 			return msg
 		}
 		ctx, cancel := env.Timeout()
@@ -398,14 +346,14 @@ func (m *Model) test(h client.WebhookResponse) tea.Cmd {
 }
 
 func (m *Model) setEnabled(h client.WebhookResponse, on bool) tea.Cmd {
-	env, id := m.env, m.id
+	env := m.env
 	return func() tea.Msg {
-		msg := ActionMsg{View: id, WebhookID: h.ID, Name: h.Name, Action: ActionDisable, Text: "disabled webhook " + h.Name}
+		msg := ActionMsg{WebhookID: h.ID, Name: h.Name, Action: ActionDisable, Text: "disabled webhook " + h.Name}
 		if on {
 			msg.Action, msg.Text = ActionEnable, "enabled webhook "+h.Name
 		}
 		if env.Client == nil {
-			msg.Err = errNoClient
+			msg.Err = ui.ErrNoClient
 			return msg
 		}
 		ctx, cancel := env.Timeout()
@@ -417,11 +365,11 @@ func (m *Model) setEnabled(h client.WebhookResponse, on bool) tea.Cmd {
 }
 
 func (m *Model) remove(h client.WebhookResponse) tea.Cmd {
-	env, id := m.env, m.id
+	env := m.env
 	return func() tea.Msg {
-		msg := ActionMsg{View: id, WebhookID: h.ID, Name: h.Name, Action: ActionDelete, Text: "deleted webhook " + h.Name}
+		msg := ActionMsg{WebhookID: h.ID, Name: h.Name, Action: ActionDelete, Text: "deleted webhook " + h.Name}
 		if env.Client == nil {
-			msg.Err = errNoClient
+			msg.Err = ui.ErrNoClient
 			return msg
 		}
 		ctx, cancel := env.Timeout()
@@ -433,22 +381,7 @@ func (m *Model) remove(h client.WebhookResponse) tea.Cmd {
 
 // reply delivers msg together with the broker's reachability as seen by the request.
 func reply(env *ui.Env, err error, msg tea.Msg) tea.Msg {
-	status := ui.StatusMsg{At: env.Now(), Err: unreachable(err)}
-	return tea.BatchMsg{
-		func() tea.Msg { return msg },
-		func() tea.Msg { return status },
-	}
-}
-
-// unreachable returns err when it means the broker cannot be used (transport failure,
-// refused credentials, server error) and nil when the broker answered a request it rejected.
-func unreachable(err error) error {
-	var ae *client.Error
-	if errors.As(err, &ae) && ae.StatusCode < 500 && ae.StatusCode != http.StatusUnauthorized &&
-		ae.StatusCode != http.StatusForbidden {
-		return nil
-	}
-	return err
+	return ui.WithStatus(msg, env.Now(), ui.Unusable(err))
 }
 
 // errText is the short form of an error for the status line.

@@ -8,95 +8,39 @@ import (
 	"testing"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/client"
-	"github.com/brokkr/brokkr/internal/brokertest"
+	"github.com/brokkr/brokkr/server/servertest"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 	"github.com/brokkr/brokkr/tui/ui"
 )
 
-// driver runs a view's commands against a real broker the way the program would, feeding the
-// view's own answers back to it and keeping what goes to the root (status, flash, confirm).
-type driver struct {
-	t       *testing.T
-	v       ui.View
-	statusN int
-	flashes []ui.FlashMsg
-	confirm *ui.ConfirmMsg
-}
-
-func (d *driver) run(cmd tea.Cmd) {
-	d.t.Helper()
-	queue := []tea.Cmd{cmd}
-	for len(queue) > 0 {
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		switch msg := c().(type) {
-		case tea.BatchMsg:
-			queue = append(queue, msg...)
-		case ui.StatusMsg:
-			if msg.Err != nil {
-				d.t.Fatalf("status reports an unreachable broker: %v", msg.Err)
-			}
-			d.statusN++
-		case ui.FlashMsg:
-			d.flashes = append(d.flashes, msg)
-		case ui.ConfirmMsg:
-			d.confirm = &msg
-		case LoadedMsg, DetailMsg, FileReadMsg, CreatedMsg, DeletedMsg:
-			var next tea.Cmd
-			d.v, next = d.v.Update(msg)
-			queue = append(queue, next)
-		}
-		// Timer ticks and cursor blinks are not fed back: the test drives the polling.
-	}
-}
-
-func (d *driver) press(keys ...string) {
-	d.t.Helper()
-	for _, k := range keys {
-		var cmd tea.Cmd
-		d.v, cmd = d.v.Update(keyMsg(k))
-		d.run(cmd)
-	}
-}
-
-func (d *driver) typeText(s string) {
-	d.t.Helper()
-	for _, r := range s {
-		var cmd tea.Cmd
-		d.v, cmd = d.v.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
-		d.run(cmd)
-	}
-}
-
-func (d *driver) lastFlash() ui.FlashMsg {
-	if len(d.flashes) == 0 {
-		return ui.FlashMsg{}
-	}
-	return d.flashes[len(d.flashes)-1]
+// newDriver runs a view's commands against a real broker the way the program would,
+// feeding the view its own answers and keeping what goes to the root (status, flash,
+// confirm). Timer ticks and cursor blinks are not fed back: the test drives the polling.
+func newDriver(t *testing.T, v ui.View) *viewtest.Driver {
+	return &viewtest.Driver{T: t, View: v, Reachable: true,
+		Feed: viewtest.Types(LoadedMsg{}, DetailMsg{}, FileReadMsg{}, CreatedMsg{}, DeletedMsg{})}
 }
 
 func TestAgainstBroker(t *testing.T) {
 	ctx := context.Background()
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	edge := b.CreateAgent(t, "edge-1", "cluster-1", true)
 	other := b.CreateAgent(t, "edge-2", "cluster-2", true)
 
-	env := testEnv(b.Admin)
+	env := viewtest.Env(now, time.Second)
+	env.Client = b.Admin
 	env.Now = time.Now
 	env.RefreshEvery = time.Millisecond
 	m := New(env).(*Model)
-	d := &driver{t: t, v: m}
-	d.run(m.Init())
+	d := newDriver(t, m)
+	d.Run(m.Init())
 	if !m.loaded || m.listErr != nil || len(m.rows) != 0 {
 		t.Fatalf("first load: loaded %v, err %v, %d rows", m.loaded, m.listErr, len(m.rows))
 	}
-	if d.statusN == 0 {
+	if len(d.Statuses) == 0 {
 		t.Fatal("the load reported no status")
 	}
 
@@ -106,19 +50,19 @@ func TestAgainstBroker(t *testing.T) {
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d.press("n")
-	d.typeText(path)
-	d.press("enter") // reads the file
+	d.Press("n")
+	d.Type(path)
+	d.Press("enter") // reads the file
 	if m.form == nil || m.form.step != stepType {
 		t.Fatalf("after the file: form %+v", m.form)
 	}
-	d.press("enter") // work type custom
-	d.typeText("edge-1")
-	d.press("enter") // creates
+	d.Press("enter") // work type custom
+	d.Type("edge-1")
+	d.Press("enter") // creates
 	if m.form != nil {
 		t.Fatalf("the form stays open: %+v", m.form)
 	}
-	if f := d.lastFlash(); f.Error || !strings.Contains(f.Text, "created for edge-1") {
+	if f := d.LastFlash(); f.Error || !strings.Contains(f.Text, "created for edge-1") {
 		t.Fatalf("flash %+v", f)
 	}
 	orders, err := b.Admin.WorkOrders().List(ctx, nil)
@@ -142,39 +86,39 @@ func TestAgainstBroker(t *testing.T) {
 	}
 
 	// An unknown agent is refused in the form, and nothing is created.
-	d.press("n")
-	d.typeText(path)
-	d.press("enter", "enter")
-	d.typeText("edge-1,nosuch")
-	d.press("enter")
+	d.Press("n")
+	d.Type(path)
+	d.Press("enter", "enter")
+	d.Type("edge-1,nosuch")
+	d.Press("enter")
 	if m.form == nil || !strings.Contains(m.form.err, `unknown agent "nosuch"`) {
 		t.Fatalf("form after an unknown agent: %+v", m.form)
 	}
-	if f := d.lastFlash(); !f.Error || !strings.Contains(f.Text, "nosuch") {
+	if f := d.LastFlash(); !f.Error || !strings.Contains(f.Text, "nosuch") {
 		t.Fatalf("flash %+v", f)
 	}
-	d.press("esc")
+	d.Press("esc")
 	if orders, _ := b.Admin.WorkOrders().List(ctx, nil); len(orders) != 1 {
 		t.Fatalf("%d orders after a refused create", len(orders))
 	}
 
 	// The detail of the queued order.
-	d.press("enter")
+	d.Press("enter")
 	if m.mode != modeDetail || m.order == nil || m.order.ID != order.ID || m.detailErr != nil {
 		t.Fatalf("detail: mode %v order %v err %v", m.mode, m.order, m.detailErr)
 	}
-	if out := render(m, 100, 30); !strings.Contains(out, "Eligible       edge-1") || !strings.Contains(out, "kind: Job") {
+	if out := ui.Plain(m.Render(100, 30)); !strings.Contains(out, "Eligible       edge-1") || !strings.Contains(out, "kind: Job") {
 		t.Fatalf("detail render:\n%s", out)
 	}
-	d.press("esc")
+	d.Press("esc")
 
 	// Delete with confirmation: gone from the broker.
-	d.press("d")
-	if d.confirm == nil || !strings.HasPrefix(d.confirm.Prompt, "Delete work order "+short(order.ID)) {
-		t.Fatalf("confirm %+v", d.confirm)
+	d.Press("d")
+	if len(d.Confirms) == 0 || !strings.HasPrefix(d.Confirms[len(d.Confirms)-1].Prompt, "Delete work order "+ui.ShortID(order.ID)) {
+		t.Fatalf("confirm %+v", d.Confirms)
 	}
-	d.run(d.confirm.On)
-	if f := d.lastFlash(); f.Error || f.Text != "work order "+short(order.ID)+" deleted" {
+	d.Run(d.LastConfirm(t).On)
+	if f := d.LastFlash(); f.Error || f.Text != "work order "+ui.ShortID(order.ID)+" deleted" {
 		t.Fatalf("flash %+v", f)
 	}
 	if orders, err := b.Admin.WorkOrders().List(ctx, nil); err != nil || len(orders) != 0 {
@@ -187,7 +131,7 @@ func TestAgainstBroker(t *testing.T) {
 
 func TestFinishedOrderAgainstBroker(t *testing.T) {
 	ctx := context.Background()
-	b := brokertest.Start(t)
+	b := servertest.Start(t)
 	edge := b.CreateAgent(t, "edge-1", "cluster-1", true)
 	o, err := b.Admin.WorkOrders().Create(ctx, client.CreateWorkOrderRequest{WorkType: "build", YAMLContent: "kind: Build\n",
 		Targeting: &client.WorkOrderTargeting{AgentIDs: []uuid.UUID{edge.ID}}})
@@ -195,12 +139,13 @@ func TestFinishedOrderAgainstBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env := testEnv(b.Admin)
+	env := viewtest.Env(now, time.Second)
+	env.Client = b.Admin
 	env.Now = time.Now
 	env.RefreshEvery = time.Millisecond
 	m := New(env).(*Model)
-	d := &driver{t: t, v: m}
-	d.run(m.Init())
+	d := newDriver(t, m)
+	d.Run(m.Init())
 	if len(m.rows) != 1 || !m.rows[0].queued {
 		t.Fatalf("rows %+v", m.rows)
 	}
@@ -215,9 +160,9 @@ func TestFinishedOrderAgainstBroker(t *testing.T) {
 	}
 
 	// Deleting it now is refused by the broker (404): an error flash, no unreachable status.
-	d.press("d")
-	d.run(d.confirm.On)
-	if f := d.lastFlash(); !f.Error || !strings.Contains(f.Text, "no longer queued") {
+	d.Press("d")
+	d.Run(d.LastConfirm(t).On)
+	if f := d.LastFlash(); !f.Error || !strings.Contains(f.Text, "no longer queued") {
 		t.Fatalf("flash %+v", f)
 	}
 	// The reload after the refusal shows it finished.
@@ -226,11 +171,11 @@ func TestFinishedOrderAgainstBroker(t *testing.T) {
 	}
 
 	// Its detail carries the log entry with the result message.
-	d.press("enter")
+	d.Press("enter")
 	if m.log == nil || m.log.ResultMessage == nil || *m.log.ResultMessage != msg || m.detailErr != nil {
 		t.Fatalf("detail log %+v err %v", m.log, m.detailErr)
 	}
-	out := render(m, 100, 30)
+	out := ui.Plain(m.Render(100, 30))
 	for _, want := range []string{"COMPLETED", "Message        " + msg, "Executed by    edge-1"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("detail lacks %q:\n%s", want, out)

@@ -2,7 +2,6 @@ package workorders
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -11,14 +10,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/tui/ui"
 )
-
-// errNoClient is what commands answer when the view has no broker to talk to.
-var errNoClient = errors.New("no broker client")
-
-// refusal is an error decided in the view from the broker's data (an unknown agent name):
-// the broker answered, so it does not make the broker look unreachable.
-type refusal struct{ error }
 
 // eligibilityWorkers bounds the concurrent pending-list requests of one load.
 const eligibilityWorkers = 4
@@ -26,13 +19,12 @@ const eligibilityWorkers = 4
 // loadList reads the queue, the recent log and the agents; when some order is PENDING it
 // also reads each agent's pending list, which tells which agents may claim which order.
 func (m *Model) loadList() tea.Cmd {
-	m.listGen++
-	env, id, gen := m.env, m.id, m.listGen
+	env, gen := m.env, m.listReqs.Next()
 	return func() tea.Msg {
-		msg := LoadedMsg{ViewID: id, Gen: gen}
+		msg := LoadedMsg{Gen: gen}
 		c := env.Client
 		if c == nil {
-			msg.At, msg.Err = env.Now(), errNoClient
+			msg.At, msg.Err = env.Now(), ui.ErrNoClient
 			return msg
 		}
 		ctx, cancel := env.Timeout()
@@ -131,13 +123,12 @@ func eligibility(ctx context.Context, c *client.Client, agents []client.Agent) (
 
 // loadDetail reads one order and, once it finished, its log entry.
 func (m *Model) loadDetail(orderID uuid.UUID) tea.Cmd {
-	m.detailGen++
-	env, id, gen := m.env, m.id, m.detailGen
+	env, gen := m.env, m.detailReqs.Next()
 	return func() tea.Msg {
-		msg := DetailMsg{ViewID: id, Gen: gen, ID: orderID}
+		msg := DetailMsg{Gen: gen, ID: orderID}
 		c := env.Client
 		if c == nil {
-			msg.At, msg.Err = env.Now(), errNoClient
+			msg.At, msg.Err = env.Now(), ui.ErrNoClient
 			return msg
 		}
 		ctx, cancel := env.Timeout()
@@ -164,12 +155,12 @@ func (m *Model) loadDetail(orderID uuid.UUID) tea.Cmd {
 
 // deleteOrder removes a queued order.
 func (m *Model) deleteOrder(orderID uuid.UUID) tea.Cmd {
-	env, id := m.env, m.id
+	env := m.env
 	return func() tea.Msg {
-		msg := DeletedMsg{ViewID: id, ID: orderID}
+		msg := DeletedMsg{ID: orderID}
 		c := env.Client
 		if c == nil {
-			msg.At, msg.Err = env.Now(), errNoClient
+			msg.At, msg.Err = env.Now(), ui.ErrNoClient
 			return msg
 		}
 		ctx, cancel := env.Timeout()
@@ -182,12 +173,12 @@ func (m *Model) deleteOrder(orderID uuid.UUID) tea.Cmd {
 
 // createOrder resolves the target agents by name or id and enqueues the order.
 func (m *Model) createOrder(formID uint64, workType, content string, targets []string) tea.Cmd {
-	env, id := m.env, m.id
+	env := m.env
 	return func() tea.Msg {
-		msg := CreatedMsg{ViewID: id, Form: formID}
+		msg := CreatedMsg{Form: formID}
 		c := env.Client
 		if c == nil {
-			msg.At, msg.Err = env.Now(), errNoClient
+			msg.At, msg.Err = env.Now(), ui.ErrNoClient
 			return msg
 		}
 		ctx, cancel := env.Timeout()
@@ -199,7 +190,7 @@ func (m *Model) createOrder(formID uint64, workType, content string, targets []s
 		}
 		ids, names, err := resolveAgents(agents, targets)
 		if err != nil {
-			msg.At, msg.Err = env.Now(), refusal{err}
+			msg.At, msg.Err = env.Now(), ui.Refused(err) // the broker answered: not unreachable
 			return msg
 		}
 		o, err := c.WorkOrders().Create(ctx, client.CreateWorkOrderRequest{

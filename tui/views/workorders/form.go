@@ -109,7 +109,7 @@ func (m *Model) submitStep() tea.Cmd {
 			return f.fail("give the path of the file that holds the order's YAML")
 		}
 		f.busy, f.err = true, ""
-		return readFile(m.id, f.id, value)
+		return readFile(f.id, value)
 	case stepType:
 		if value == "" {
 			return f.fail("the work type is required (e.g. custom or build)")
@@ -150,9 +150,9 @@ func splitTargets(s string) []string {
 }
 
 // readFile reads the order's YAML; a leading "~/" is the home directory.
-func readFile(viewID, formID uint64, path string) tea.Cmd {
+func readFile(formID uint64, path string) tea.Cmd {
 	return func() tea.Msg {
-		msg := FileReadMsg{ViewID: viewID, Form: formID, Path: path}
+		msg := FileReadMsg{Form: formID, Path: path}
 		msg.Content, msg.Err = readOrderFile(path)
 		return msg
 	}
@@ -201,7 +201,7 @@ func (m *Model) fileRead(msg FileReadMsg) tea.Cmd {
 }
 
 func (m *Model) created(msg CreatedMsg) tea.Cmd {
-	st := status(msg.At, reachability(msg.Err))
+	st := ui.Status(msg.At, ui.Unreachable(msg.Err))
 	f := m.form
 	current := f != nil && f.id == msg.Form
 	if msg.Err != nil {
@@ -214,7 +214,7 @@ func (m *Model) created(msg CreatedMsg) tea.Cmd {
 	if current {
 		m.form = nil
 	}
-	text := fmt.Sprintf("work order %s (%s) created for %s", short(msg.Order.ID), msg.Order.WorkType, strings.Join(msg.Targets, ", "))
+	text := fmt.Sprintf("work order %s (%s) created for %s", ui.ShortID(msg.Order.ID), msg.Order.WorkType, strings.Join(msg.Targets, ", "))
 	return tea.Batch(st, ui.Flash(text, false), m.loadList())
 }
 

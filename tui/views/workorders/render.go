@@ -40,22 +40,6 @@ func (m *Model) Render(width, height int) string {
 	return m.renderList(width, height)
 }
 
-// frame fits every line to width and pads or cuts the text to height lines.
-func frame(lines []string, width, height int) string {
-	if len(lines) > height {
-		lines = lines[:height]
-	}
-	out := make([]string, height)
-	for i := range out {
-		if i < len(lines) {
-			out[i] = ui.Fit(lines[i], width)
-		} else {
-			out[i] = strings.Repeat(" ", width)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
 func (m *Model) renderList(width, height int) string {
 	s := m.env.Styles
 	queued, finished := 0, 0
@@ -72,7 +56,7 @@ func (m *Model) renderList(width, height int) string {
 	}
 	lines := []string{head}
 	if m.listErr != nil {
-		text := "load failed: " + oneLine(m.listErr.Error())
+		text := "load failed: " + ui.FirstLine(m.listErr.Error())
 		if m.loaded {
 			text += " (showing the last data)"
 		}
@@ -94,13 +78,13 @@ func (m *Model) renderList(width, height int) string {
 		now := m.env.Now()
 		cells := make([][]string, len(rows))
 		for i, r := range rows {
-			cells[i] = []string{short(r.id), r.workType, s.Status(r.status), r.targets, r.retries, r.claimedBy, ui.Age(now, r.created)}
+			cells[i] = []string{ui.ShortID(r.id), r.workType, s.Status(r.status), r.targets, r.retries, r.claimedBy, ui.Age(now, r.created)}
 		}
 		tableH := height - len(lines)
 		m.list.SetPage(max(tableH-1, 1))
 		lines = append(lines, strings.Split(ui.Table(s, columns, cells, m.list.Cursor, width, tableH), "\n")...)
 	}
-	return frame(lines, width, height)
+	return ui.Frame(lines, width, height)
 }
 
 func (m *Model) bodyHeight(height int) int {
@@ -134,11 +118,11 @@ func (m *Model) renderDetail(width, height int) string {
 	}
 	lines := []string{head}
 	if m.detailErr != nil {
-		lines = append(lines, s.Bad.Render("refresh failed: "+oneLine(m.detailErr.Error())))
+		lines = append(lines, s.Bad.Render("refresh failed: "+ui.FirstLine(m.detailErr.Error())))
 	}
 	end := min(scroll+bodyH, len(body))
 	lines = append(lines, body[scroll:end]...)
-	return frame(lines, width, height)
+	return ui.Frame(lines, width, height)
 }
 
 // detailLines renders the detail page's body for a width: the order's fields, the result of
@@ -167,8 +151,8 @@ func (m *Model) detailLines(width int) []string {
 	if l == nil {
 		field("Type", o.WorkType)
 		field("Status", s.Status(o.Status))
-		field("Created", stamp(now, o.CreatedAt))
-		field("Updated", stamp(now, o.UpdatedAt))
+		field("Created", timeAndAge(now, o.CreatedAt))
+		field("Updated", timeAndAge(now, o.UpdatedAt))
 		if o.Status == client.WorkOrderPending && m.eligible != nil {
 			names := m.eligibleNames(o.ID)
 			if len(names) == 0 {
@@ -181,7 +165,7 @@ func (m *Model) detailLines(width int) []string {
 		if o.ClaimedBy != nil {
 			claim = m.agentLabel(*o.ClaimedBy)
 			if o.ClaimedAt != nil {
-				claim += " at " + stamp(now, *o.ClaimedAt)
+				claim += " at " + timeAndAge(now, *o.ClaimedAt)
 			}
 		}
 		field("Claimed by", claim)
@@ -192,18 +176,18 @@ func (m *Model) detailLines(width int) []string {
 			field("Retries", fmt.Sprintf("%d attempted", o.RetryCount))
 		}
 		if o.NextRetryAfter != nil {
-			field("Next retry", stamp(now, *o.NextRetryAfter))
+			field("Next retry", timeAndAge(now, *o.NextRetryAfter))
 		}
 		if o.LastError != nil {
-			field("Last error", s.Bad.Render(sanitize(*o.LastError)))
+			field("Last error", s.Bad.Render(ui.Sanitize(*o.LastError)))
 			if o.LastErrorAt != nil {
-				field("Failed at", stamp(now, *o.LastErrorAt))
+				field("Failed at", timeAndAge(now, *o.LastErrorAt))
 			}
 		}
 	} else {
 		// A finished order: the log entry says it all.
 		field("Type", l.WorkType)
-		field("Created", stamp(now, l.CreatedAt))
+		field("Created", timeAndAge(now, l.CreatedAt))
 	}
 	if l != nil {
 		out = append(out, "", s.Header.Render("Result"))
@@ -212,18 +196,18 @@ func (m *Model) detailLines(width int) []string {
 			outcome = s.Status(client.WorkOrderFailed)
 		}
 		field("Outcome", outcome)
-		field("Completed", stamp(now, l.CompletedAt))
+		field("Completed", timeAndAge(now, l.CompletedAt))
 		if l.ClaimedBy != nil {
 			claim := m.agentLabel(*l.ClaimedBy)
 			if l.ClaimedAt != nil {
-				claim += " at " + stamp(now, *l.ClaimedAt)
+				claim += " at " + timeAndAge(now, *l.ClaimedAt)
 			}
 			field("Executed by", claim)
 		}
 		field("Retries used", fmt.Sprintf("%d", l.RetriesAttempted))
 		msg := "-"
 		if l.ResultMessage != nil && *l.ResultMessage != "" {
-			msg = sanitize(*l.ResultMessage)
+			msg = ui.Sanitize(*l.ResultMessage)
 		}
 		field("Message", msg)
 	}
@@ -233,7 +217,7 @@ func (m *Model) detailLines(width int) []string {
 	} else {
 		yaml = o.YAMLContent
 	}
-	yaml = strings.TrimRight(sanitize(yaml), "\n")
+	yaml = strings.TrimRight(ui.Sanitize(yaml), "\n")
 	n := 0
 	if yaml != "" {
 		n = strings.Count(yaml, "\n") + 1
@@ -254,40 +238,18 @@ func (m *Model) detailLines(width int) []string {
 // agentLabel names an agent with its short id.
 func (m *Model) agentLabel(id uuid.UUID) string {
 	if a, ok := m.agents[id]; ok && a.Name != "" {
-		return a.Name + " (" + short(id) + ")"
+		return a.Name + " (" + ui.ShortID(id) + ")"
 	}
 	return id.String()
 }
 
-// stamp renders a time absolutely (UTC) and relative to now.
-func stamp(now, t time.Time) string {
+// timeAndAge renders a time absolutely (UTC) and relative to now.
+func timeAndAge(now, t time.Time) string {
 	abs := t.UTC().Format("2006-01-02 15:04:05Z")
 	if t.After(now) {
 		return abs + " (in " + ui.Age(t, now) + ")"
 	}
 	return abs + " (" + ui.Age(now, t) + " ago)"
-}
-
-// sanitize keeps text from the broker from acting on the terminal: escape sequences,
-// carriage returns and other control characters go; tabs become spaces.
-func sanitize(text string) string {
-	text = ansi.Strip(strings.ReplaceAll(text, "\t", "    "))
-	return strings.Map(func(r rune) rune {
-		if r == '\n' {
-			return r
-		}
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, text)
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }
 
 func (m *Model) renderForm(width, height int) string {
@@ -326,7 +288,7 @@ func (m *Model) renderForm(width, height int) string {
 	}
 	b.WriteString("\n" + s.Muted.Render("enter next · shift+tab back · esc cancel"))
 	if width < 20 || height < 6 {
-		return frame(strings.Split(b.String(), "\n"), width, height)
+		return ui.FrameText(b.String(), width, height)
 	}
-	return frame(strings.Split(ui.Box(s, "new work order", b.String(), width, height), "\n"), width, height)
+	return ui.FrameText(ui.Box(s, "new work order", b.String(), width, height), width, height)
 }

@@ -6,10 +6,8 @@
 package workorders
 
 import (
-	"errors"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -25,16 +23,9 @@ const logLimit = 50
 
 // View-specific key bindings.
 var (
-	keyNew    = key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new from file"))
-	keyNext   = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "next"))
-	keyCancel = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel"))
-	keyScroll = key.NewBinding(key.WithKeys("up", "k", "down", "j"), key.WithHelp("↑↓/jk", "scroll"))
-	keyPage   = key.NewBinding(key.WithKeys("pgup", "pgdown"), key.WithHelp("pgup/pgdn", "page"))
+	keyNew  = key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new from file"))
+	keyNext = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "next"))
 )
-
-// instances numbers the views, so a view takes only the answers to its own requests (views
-// are recreated when the dashboard switches context).
-var instances atomic.Uint64
 
 type mode int
 
@@ -46,7 +37,6 @@ const (
 // LoadedMsg carries the work orders: the queue, the recent log, the agents (for names) and,
 // per queued PENDING order, the agents that may claim it.
 type LoadedMsg struct {
-	ViewID uint64
 	Gen    uint64
 	At     time.Time
 	Orders []client.WorkOrder
@@ -61,18 +51,16 @@ type LoadedMsg struct {
 // DetailMsg carries one order for the detail page: the order as the broker returns it and,
 // once it finished, its log entry.
 type DetailMsg struct {
-	ViewID uint64
-	Gen    uint64
-	At     time.Time
-	ID     uuid.UUID
-	Order  *client.WorkOrder
-	Log    *client.WorkOrderLog
-	Err    error
+	Gen   uint64
+	At    time.Time
+	ID    uuid.UUID
+	Order *client.WorkOrder
+	Log   *client.WorkOrderLog
+	Err   error
 }
 
 // FileReadMsg carries the content of the file the create form names.
 type FileReadMsg struct {
-	ViewID  uint64
 	Form    uint64
 	Path    string
 	Content string
@@ -81,10 +69,9 @@ type FileReadMsg struct {
 
 // CreatedMsg is the outcome of enqueueing the form's order.
 type CreatedMsg struct {
-	ViewID uint64
-	Form   uint64
-	At     time.Time
-	Order  client.WorkOrder
+	Form  uint64
+	At    time.Time
+	Order client.WorkOrder
 	// Targets are the names of the agents the order was targeted at.
 	Targets []string
 	Err     error
@@ -92,14 +79,13 @@ type CreatedMsg struct {
 
 // DeletedMsg is the outcome of deleting a queued order.
 type DeletedMsg struct {
-	ViewID uint64
-	At     time.Time
-	ID     uuid.UUID
-	Err    error
+	At  time.Time
+	ID  uuid.UUID
+	Err error
 }
 
 // TickMsg makes the view poll the broker again.
-type TickMsg struct{ ViewID uint64 }
+type TickMsg struct{}
 
 // row is one line of the list: a queued order or a finished one.
 type row struct {
@@ -116,7 +102,6 @@ type row struct {
 // Model is the Work orders view. Build it with New.
 type Model struct {
 	env *ui.Env
-	id  uint64
 
 	list     ui.List
 	orders   []client.WorkOrder
@@ -126,16 +111,14 @@ type Model struct {
 	rows     []row
 	loaded   bool
 	listErr  error
-	listGen  uint64
-	listSeen uint64
+	listReqs ui.Requests
 
 	mode       mode
 	detailID   uuid.UUID
 	order      *client.WorkOrder
 	log        *client.WorkOrderLog
 	detailErr  error
-	detailGen  uint64
-	detailSeen uint64
+	detailReqs ui.Requests
 	scroll     int
 
 	form  *form
@@ -146,17 +129,14 @@ type Model struct {
 
 // New returns the Work orders view.
 func New(env *ui.Env) ui.View {
-	return &Model{env: env, id: instances.Add(1), agents: map[uuid.UUID]client.Agent{}, width: 80, height: 20}
+	return &Model{env: env, agents: map[uuid.UUID]client.Agent{}, width: 80, height: 20}
 }
-
-// ID identifies this view instance in its messages.
-func (m *Model) ID() uint64 { return m.id }
 
 // Title implements ui.View.
 func (m *Model) Title() string { return "Work orders" }
 
 // Init loads the orders and starts polling.
-func (m *Model) Init() tea.Cmd { return tea.Batch(m.loadList(), m.tick()) }
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.loadList(), m.env.Tick(TickMsg{})) }
 
 // Capturing reports that the filter or the create form is taking keys.
 func (m *Model) Capturing() bool { return m.form != nil || m.list.Editing() }
@@ -165,9 +145,9 @@ func (m *Model) Capturing() bool { return m.form != nil || m.list.Editing() }
 func (m *Model) Keys() []key.Binding {
 	switch {
 	case m.form != nil:
-		return []key.Binding{keyNext, keyCancel}
+		return []key.Binding{keyNext, ui.KeyCancel}
 	case m.mode == modeDetail:
-		return []key.Binding{keyScroll, keyPage, ui.KeyBack, ui.KeyDelete, ui.KeyRefresh}
+		return []key.Binding{ui.KeyScroll, ui.KeyPage, ui.KeyBack, ui.KeyDelete, ui.KeyRefresh}
 	}
 	return []key.Binding{ui.KeyUp, ui.KeyDown, ui.KeyOpen, ui.KeyFilter, keyNew, ui.KeyDelete, ui.KeyRefresh}
 }
@@ -176,40 +156,19 @@ func (m *Model) Keys() []key.Binding {
 func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 	switch msg := msg.(type) {
 	case LoadedMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		m.applyList(msg)
-		return m, status(msg.At, msg.Err)
+		return m, ui.Status(msg.At, msg.Err)
 	case DetailMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		m.applyDetail(msg)
-		return m, status(msg.At, reachability(msg.Err))
+		return m, ui.Status(msg.At, ui.Unreachable(msg.Err))
 	case FileReadMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		return m, m.fileRead(msg)
 	case CreatedMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		return m, m.created(msg)
 	case DeletedMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
 		return m, m.deleted(msg)
 	case TickMsg:
-		if msg.ViewID != m.id {
-			return m, nil
-		}
-		if !m.env.Active(m.Title()) {
-			return m, m.tick() // off screen: keep the timer, skip the requests
-		}
-		return m, tea.Batch(m.reload(), m.tick())
+		return m, m.env.Poll(m.Title(), m.reload, TickMsg{})
 	case ui.ActivatedMsg:
 		if msg.Title != m.Title() {
 			return m, nil
@@ -229,11 +188,6 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 	return m, nil
 }
 
-func (m *Model) tick() tea.Cmd {
-	id := m.id
-	return tea.Tick(m.env.RefreshEvery, func(time.Time) tea.Msg { return TickMsg{ViewID: id} })
-}
-
 // reload asks for the list again, and for the detail when it is open.
 func (m *Model) reload() tea.Cmd {
 	if m.mode == modeDetail {
@@ -242,31 +196,11 @@ func (m *Model) reload() tea.Cmd {
 	return m.loadList()
 }
 
-func status(at time.Time, err error) tea.Cmd {
-	return func() tea.Msg { return ui.StatusMsg{At: at, Err: err} }
-}
-
-// reachability keeps the errors that say something about reaching the broker: a refusal of
-// an action (a 404, a 400) shows in the flash and the form, not as an unreachable broker.
-func reachability(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := client.AsError(err); ok {
-		return nil
-	}
-	if errors.As(err, new(refusal)) {
-		return nil
-	}
-	return err
-}
-
 // applyList takes a list answer, keeping the cursor on the order it was on.
 func (m *Model) applyList(msg LoadedMsg) {
-	if msg.Gen != 0 && msg.Gen <= m.listSeen {
+	if !m.listReqs.Take(msg.Gen) {
 		return // an older request answered late
 	}
-	m.listSeen = max(m.listSeen, msg.Gen)
 	m.listErr = msg.Err
 	if msg.Err != nil && msg.Orders == nil {
 		return // keep the last data
@@ -343,7 +277,7 @@ func (m *Model) agentName(id uuid.UUID) string {
 	if a, ok := m.agents[id]; ok && a.Name != "" {
 		return a.Name
 	}
-	return short(id)
+	return ui.ShortID(id)
 }
 
 // known returns what the list knows about an order: the queued order or its log entry.
@@ -364,10 +298,9 @@ func (m *Model) known(id uuid.UUID) (*client.WorkOrder, *client.WorkOrderLog) {
 }
 
 func (m *Model) applyDetail(msg DetailMsg) {
-	if m.mode != modeDetail || msg.ID != m.detailID || (msg.Gen != 0 && msg.Gen <= m.detailSeen) {
+	if m.mode != modeDetail || msg.ID != m.detailID || !m.detailReqs.Take(msg.Gen) {
 		return
 	}
-	m.detailSeen = max(m.detailSeen, msg.Gen)
 	m.detailErr = msg.Err
 	if msg.Err != nil {
 		return // keep the last data
@@ -383,23 +316,13 @@ func (m *Model) applyDetail(msg DetailMsg) {
 
 // visible returns the rows that match the filter.
 func (m *Model) visible() []row {
-	out := make([]row, 0, len(m.rows))
-	for _, r := range m.rows {
-		if m.list.Match(r.id.String(), r.workType, r.status, r.targets, r.claimedBy) {
-			out = append(out, r)
-		}
-	}
-	return out
+	return ui.Matching(&m.list, m.rows, func(r row) []string {
+		return []string{r.id.String(), r.workType, r.status, r.targets, r.claimedBy}
+	})
 }
 
 // selected returns the row under the cursor.
-func (m *Model) selected() (row, bool) {
-	rows := m.visible()
-	if m.list.Cursor < 0 || m.list.Cursor >= len(rows) {
-		return row{}, false
-	}
-	return rows[m.list.Cursor], true
-}
+func (m *Model) selected() (row, bool) { return ui.Selected(&m.list, m.visible()) }
 
 func (m *Model) key(k tea.KeyPressMsg) (ui.View, tea.Cmd) {
 	if m.form != nil {
@@ -441,20 +364,12 @@ func (m *Model) openDetail(id uuid.UUID) {
 }
 
 func (m *Model) detailKey(k tea.KeyPressMsg) (ui.View, tea.Cmd) {
-	page := max(m.height-2, 1)
+	if off, ok := ui.ScrollKey(k, m.scroll, max(m.height-2, 1), len(m.detailLines(m.width))); ok {
+		m.scroll = off
+		m.clampScroll()
+		return m, nil
+	}
 	switch {
-	case key.Matches(k, ui.KeyUp):
-		m.scroll--
-	case key.Matches(k, ui.KeyDown):
-		m.scroll++
-	case key.Matches(k, ui.KeyPgUp):
-		m.scroll -= page
-	case key.Matches(k, ui.KeyPgDown):
-		m.scroll += page
-	case k.String() == "home" || k.String() == "g":
-		m.scroll = 0
-	case k.String() == "end" || k.String() == "G":
-		m.scroll = len(m.detailLines(m.width))
 	case key.Matches(k, ui.KeyBack):
 		m.mode = modeList
 		return m, nil
@@ -469,10 +384,7 @@ func (m *Model) detailKey(k tea.KeyPressMsg) (ui.View, tea.Cmd) {
 			workType = l.WorkType
 		}
 		return m, m.confirmDelete(m.detailID, workType, queued)
-	default:
-		return m, nil
 	}
-	m.clampScroll()
 	return m, nil
 }
 
@@ -487,7 +399,7 @@ func (m *Model) confirmDelete(id uuid.UUID, workType string, queued bool) tea.Cm
 	if !queued {
 		return ui.Flash("only queued work orders can be deleted; finished ones stay in the log", true)
 	}
-	prompt := "Delete work order " + short(id)
+	prompt := "Delete work order " + ui.ShortID(id)
 	if workType != "" {
 		prompt += " (" + workType + ")"
 	}
@@ -495,11 +407,11 @@ func (m *Model) confirmDelete(id uuid.UUID, workType string, queued bool) tea.Cm
 }
 
 func (m *Model) deleted(msg DeletedMsg) tea.Cmd {
-	st := status(msg.At, reachability(msg.Err))
+	st := ui.Status(msg.At, ui.Unreachable(msg.Err))
 	if msg.Err != nil {
-		text := "delete work order " + short(msg.ID) + ": " + msg.Err.Error()
+		text := "delete work order " + ui.ShortID(msg.ID) + ": " + msg.Err.Error()
 		if client.IsNotFound(msg.Err) {
-			text = "work order " + short(msg.ID) + " is no longer queued (claimed, finished or deleted)"
+			text = "work order " + ui.ShortID(msg.ID) + " is no longer queued (claimed, finished or deleted)"
 		}
 		return tea.Batch(ui.Flash(text, true), st, m.loadList())
 	}
@@ -509,11 +421,9 @@ func (m *Model) deleted(msg DeletedMsg) tea.Cmd {
 	if m.mode == modeDetail && m.detailID == msg.ID {
 		m.mode = modeList
 	}
-	return tea.Batch(ui.Flash("work order "+short(msg.ID)+" deleted", false), st, m.loadList())
+	return tea.Batch(ui.Flash("work order "+ui.ShortID(msg.ID)+" deleted", false), st, m.loadList())
 }
 
 func isQueued(s string) bool {
 	return s == client.WorkOrderPending || s == client.WorkOrderClaimed || s == client.WorkOrderRetryPending
 }
-
-func short(id uuid.UUID) string { return id.String()[:8] }

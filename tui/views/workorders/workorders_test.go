@@ -14,6 +14,7 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
+	"github.com/brokkr/brokkr/tui/internal/viewtest"
 	"github.com/brokkr/brokkr/tui/ui"
 )
 
@@ -21,16 +22,10 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 var now = time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
 
-func testEnv(c *client.Client) *ui.Env {
-	return &ui.Env{Client: c, Now: func() time.Time { return now }, Styles: ui.NewStyles(true, true), RefreshEvery: time.Second}
-}
-
 func newModel(t *testing.T) *Model {
 	t.Helper()
-	return New(testEnv(nil)).(*Model)
+	return New(viewtest.Env(now, time.Second)).(*Model)
 }
-
-func ptr[T any](v T) *T { return &v }
 
 var (
 	agentEdge1 = client.Agent{ID: uuid.MustParse("aaaaaaaa-0000-4000-8000-000000000001"), Name: "edge-1", ClusterName: "eu-1", Status: "ACTIVE"}
@@ -61,100 +56,30 @@ spec:
 
 func sample(m *Model) LoadedMsg {
 	return LoadedMsg{
-		ViewID: m.ID(), Gen: 1, At: now,
+		Gen: 1, At: now,
 		Orders: []client.WorkOrder{
 			{ID: idPending, CreatedAt: now.Add(-2 * time.Minute), UpdatedAt: now.Add(-2 * time.Minute), WorkType: "build",
 				YAMLContent: buildYAML, Status: client.WorkOrderPending, MaxRetries: 3, BackoffSeconds: 60, ClaimTimeoutSeconds: 3600},
 			{ID: idClaimed, CreatedAt: now.Add(-15 * time.Minute), UpdatedAt: now.Add(-10 * time.Minute), WorkType: "custom",
-				YAMLContent: "kind: Job\n", Status: client.WorkOrderClaimed, ClaimedBy: &agentEdge2.ID, ClaimedAt: ptr(now.Add(-10 * time.Minute)),
+				YAMLContent: "kind: Job\n", Status: client.WorkOrderClaimed, ClaimedBy: &agentEdge2.ID, ClaimedAt: viewtest.Ptr(now.Add(-10 * time.Minute)),
 				MaxRetries: 3, BackoffSeconds: 60, ClaimTimeoutSeconds: 3600},
 			{ID: idRetry, CreatedAt: now.Add(-3 * time.Hour), UpdatedAt: now.Add(-5 * time.Minute), WorkType: "build",
 				YAMLContent: "kind: Build\n", Status: client.WorkOrderRetryPending, MaxRetries: 3, RetryCount: 2, BackoffSeconds: 60,
-				ClaimTimeoutSeconds: 3600, NextRetryAfter: ptr(now.Add(3 * time.Minute)),
-				LastError: ptr("image push failed: 503 from registry"), LastErrorAt: ptr(now.Add(-5 * time.Minute))},
+				ClaimTimeoutSeconds: 3600, NextRetryAfter: viewtest.Ptr(now.Add(3 * time.Minute)),
+				LastError: viewtest.Ptr("image push failed: 503 from registry"), LastErrorAt: viewtest.Ptr(now.Add(-5 * time.Minute))},
 		},
 		Finished: []client.WorkOrderLog{
-			{ID: idDone, WorkType: "custom", CreatedAt: now.Add(-26 * time.Hour), ClaimedAt: ptr(now.Add(-25 * time.Hour)),
-				CompletedAt: now.Add(-25 * time.Hour), ClaimedBy: &agentEdge1.ID, Success: true, ResultMessage: ptr("applied 2 resources"),
+			{ID: idDone, WorkType: "custom", CreatedAt: now.Add(-26 * time.Hour), ClaimedAt: viewtest.Ptr(now.Add(-25 * time.Hour)),
+				CompletedAt: now.Add(-25 * time.Hour), ClaimedBy: &agentEdge1.ID, Success: true, ResultMessage: viewtest.Ptr("applied 2 resources"),
 				YAMLContent: "kind: ConfigMap\n"},
-			{ID: idFailed, WorkType: "build", CreatedAt: now.Add(-4 * 24 * time.Hour), ClaimedAt: ptr(now.Add(-4*24*time.Hour + time.Minute)),
+			{ID: idFailed, WorkType: "build", CreatedAt: now.Add(-4 * 24 * time.Hour), ClaimedAt: viewtest.Ptr(now.Add(-4*24*time.Hour + time.Minute)),
 				CompletedAt: now.Add(-4*24*time.Hour + 20*time.Minute), ClaimedBy: &agentGPU.ID, Success: false, RetriesAttempted: 3,
-				ResultMessage: ptr("build failed: step-build-and-push exited with 1\nerror: unauthorized: authentication required"),
+				ResultMessage: viewtest.Ptr("build failed: step-build-and-push exited with 1\nerror: unauthorized: authentication required"),
 				YAMLContent:   buildYAML},
 		},
 		Agents:   []client.Agent{agentEdge1, agentEdge2, agentGPU},
 		Eligible: map[uuid.UUID][]uuid.UUID{idPending: {agentGPU.ID, agentEdge1.ID}},
 	}
-}
-
-func press(t *testing.T, v ui.View, keys ...string) (ui.View, tea.Cmd) {
-	t.Helper()
-	var cmd tea.Cmd
-	for _, k := range keys {
-		v, cmd = v.Update(keyMsg(k))
-	}
-	return v, cmd
-}
-
-func keyMsg(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "shift+tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
-	case "pgdown":
-		return tea.KeyPressMsg{Code: tea.KeyPgDown}
-	case "backspace":
-		return tea.KeyPressMsg{Code: tea.KeyBackspace}
-	}
-	r := []rune(k)
-	return tea.KeyPressMsg{Code: r[0], Text: k}
-}
-
-func typeText(t *testing.T, v ui.View, text string) ui.View {
-	t.Helper()
-	for _, r := range text {
-		v, _ = v.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
-	}
-	return v
-}
-
-func render(v ui.View, w, h int) string { return ui.Plain(v.Render(w, h)) }
-
-// checkSize asserts that a render is exactly w×h cells.
-func checkSize(t *testing.T, out string, w, h int) {
-	t.Helper()
-	lines := strings.Split(out, "\n")
-	if len(lines) != h {
-		t.Fatalf("render has %d lines, want %d", len(lines), h)
-	}
-	for i, l := range lines {
-		if n := len([]rune(l)); n != w {
-			t.Fatalf("line %d is %d cells, want %d: %q", i, n, w, l)
-		}
-	}
-}
-
-// msgsOf runs a command and returns the messages it yields, flattening batches. Timer ticks
-// are not waited for.
-func msgsOf(cmd tea.Cmd) []tea.Msg {
-	if cmd == nil {
-		return nil
-	}
-	msg := cmd()
-	if b, ok := msg.(tea.BatchMsg); ok {
-		var out []tea.Msg
-		for _, c := range b {
-			out = append(out, msgsOf(c)...)
-		}
-		return out
-	}
-	if msg == nil {
-		return nil
-	}
-	return []tea.Msg{msg}
 }
 
 func TestListGolden(t *testing.T) {
@@ -165,8 +90,8 @@ func TestListGolden(t *testing.T) {
 		t.Run(size.name, func(t *testing.T) {
 			m := newModel(t)
 			v, _ := m.Update(sample(m))
-			out := render(v, size.w, size.h)
-			checkSize(t, out, size.w, size.h)
+			out := ui.Plain(v.Render(size.w, size.h))
+			viewtest.CheckSize(t, out, size.w, size.h)
 			golden.RequireEqual(t, out)
 		})
 	}
@@ -174,75 +99,69 @@ func TestListGolden(t *testing.T) {
 
 func TestListStates(t *testing.T) {
 	t.Run("loading", func(t *testing.T) {
-		out := render(newModel(t), 80, 24)
-		checkSize(t, out, 80, 24)
+		out := ui.Plain(newModel(t).Render(80, 24))
+		viewtest.CheckSize(t, out, 80, 24)
 		golden.RequireEqual(t, out)
 	})
 	t.Run("empty", func(t *testing.T) {
 		m := newModel(t)
-		v, _ := m.Update(LoadedMsg{ViewID: m.ID(), Gen: 1, At: now, Orders: []client.WorkOrder{}})
-		golden.RequireEqual(t, render(v, 80, 24))
+		v, _ := m.Update(LoadedMsg{Gen: 1, At: now, Orders: []client.WorkOrder{}})
+		golden.RequireEqual(t, ui.Plain(v.Render(80, 24)))
 	})
 	t.Run("error keeps data", func(t *testing.T) {
 		m := newModel(t)
 		v, _ := m.Update(sample(m))
-		v, cmd := v.Update(LoadedMsg{ViewID: m.ID(), Gen: 2, At: now, Err: errors.New("list work orders: connection refused")})
+		v, cmd := v.Update(LoadedMsg{Gen: 2, At: now, Err: errors.New("list work orders: connection refused")})
 		if len(m.rows) != 5 {
 			t.Fatalf("rows after a failed load: %d, want the 5 of the last load", len(m.rows))
 		}
-		st := msgsOf(cmd)
+		st := viewtest.Messages(cmd)
 		if len(st) != 1 || st[0].(ui.StatusMsg).Err == nil {
 			t.Fatalf("a failed load reports %v, want a StatusMsg with the error", st)
 		}
-		golden.RequireEqual(t, render(v, 80, 24))
+		golden.RequireEqual(t, ui.Plain(v.Render(80, 24)))
 	})
 	t.Run("filter", func(t *testing.T) {
 		m := newModel(t)
 		v, _ := m.Update(sample(m))
-		v, _ = press(t, v, "/")
+		v, _ = viewtest.Press(v, "/")
 		if !v.Capturing() {
 			t.Fatal("typing a filter must capture keys")
 		}
-		v = typeText(t, v, "build")
-		v, _ = press(t, v, "enter")
+		v = viewtest.Type(v, "build")
+		v, _ = viewtest.Press(v, "enter")
 		if v.Capturing() {
 			t.Fatal("enter ends the filter")
 		}
 		if got := len(m.visible()); got != 3 {
 			t.Fatalf("%d rows match build, want 3", got)
 		}
-		golden.RequireEqual(t, render(v, 80, 24))
+		golden.RequireEqual(t, ui.Plain(v.Render(80, 24)))
 	})
 	t.Run("tiny", func(t *testing.T) {
 		m := newModel(t)
 		v, _ := m.Update(sample(m))
 		for _, sz := range [][2]int{{1, 1}, {5, 2}, {20, 3}, {0, 0}} {
-			out := render(v, sz[0], sz[1])
+			out := ui.Plain(v.Render(sz[0], sz[1]))
 			if sz[0] > 0 {
-				checkSize(t, out, sz[0], sz[1])
+				viewtest.CheckSize(t, out, sz[0], sz[1])
 			}
 		}
-		v, _ = press(t, v, "enter")
+		v, _ = viewtest.Press(v, "enter")
 		for _, sz := range [][2]int{{1, 1}, {5, 2}, {20, 3}} {
-			checkSize(t, render(v, sz[0], sz[1]), sz[0], sz[1])
+			viewtest.CheckSize(t, ui.Plain(v.Render(sz[0], sz[1])), sz[0], sz[1])
 		}
-		v, _ = press(t, v, "esc", "n")
+		v, _ = viewtest.Press(v, "esc", "n")
 		for _, sz := range [][2]int{{1, 1}, {5, 2}, {20, 3}} {
-			checkSize(t, render(v, sz[0], sz[1]), sz[0], sz[1])
+			viewtest.CheckSize(t, ui.Plain(v.Render(sz[0], sz[1])), sz[0], sz[1])
 		}
 	})
 }
 
-func TestMessagesOfOthersAndStaleAnswersAreIgnored(t *testing.T) {
+func TestStaleAnswersAreIgnored(t *testing.T) {
 	m := newModel(t)
-	other := sample(m)
-	other.ViewID = m.ID() + 1000
-	m.Update(other)
-	if m.loaded {
-		t.Fatal("a LoadedMsg of another view instance was applied")
-	}
 	m.Update(sample(m))
-	stale := LoadedMsg{ViewID: m.ID(), Gen: 1, At: now, Orders: []client.WorkOrder{}}
+	stale := LoadedMsg{Gen: 1, At: now, Orders: []client.WorkOrder{}}
 	m.Update(stale)
 	if len(m.rows) != 5 {
 		t.Fatalf("a late answer of an older request replaced the data: %d rows", len(m.rows))
@@ -277,7 +196,7 @@ func TestRows(t *testing.T) {
 func TestCursorFollowsTheSelectedOrderAcrossReloads(t *testing.T) {
 	m := newModel(t)
 	v, _ := m.Update(sample(m))
-	v, _ = press(t, v, "j", "j") // the RETRY_PENDING order
+	v, _ = viewtest.Press(v, "j", "j") // the RETRY_PENDING order
 	next := sample(m)
 	next.Gen = 2
 	next.Orders = next.Orders[1:] // the PENDING one was claimed and left the list head
@@ -292,26 +211,26 @@ func TestDetailGolden(t *testing.T) {
 	t.Run("queued 80x24", func(t *testing.T) {
 		m := newModel(t)
 		v, _ := m.Update(sample(m))
-		v, cmd := press(t, v, "enter")
+		v, cmd := viewtest.Press(v, "enter")
 		if cmd == nil || m.mode != modeDetail || m.detailID != idPending {
 			t.Fatalf("enter did not open the detail of the PENDING order (mode %v, id %s)", m.mode, m.detailID)
 		}
-		out := render(v, 80, 24)
-		checkSize(t, out, 80, 24)
+		out := ui.Plain(v.Render(80, 24))
+		viewtest.CheckSize(t, out, 80, 24)
 		golden.RequireEqual(t, out)
 	})
 	t.Run("retry pending 120x40", func(t *testing.T) {
 		m := newModel(t)
 		v, _ := m.Update(sample(m))
-		v, _ = press(t, v, "j", "j", "enter")
-		out := render(v, 120, 40)
-		checkSize(t, out, 120, 40)
+		v, _ = viewtest.Press(v, "j", "j", "enter")
+		out := ui.Plain(v.Render(120, 40))
+		viewtest.CheckSize(t, out, 120, 40)
 		golden.RequireEqual(t, out)
 	})
 	t.Run("failed with log 120x40", func(t *testing.T) {
 		m := newModel(t)
 		v, _ := m.Update(sample(m))
-		v, _ = press(t, v, "G", "enter")
+		v, _ = viewtest.Press(v, "G", "enter")
 		if m.detailID != idFailed {
 			t.Fatalf("opened %s, want the failed order", m.detailID)
 		}
@@ -320,27 +239,27 @@ func TestDetailGolden(t *testing.T) {
 		o := client.WorkOrder{ID: idFailed, CreatedAt: l.CreatedAt, UpdatedAt: l.CompletedAt, WorkType: l.WorkType, YAMLContent: l.YAMLContent,
 			Status: client.WorkOrderFailed, ClaimedBy: l.ClaimedBy, ClaimedAt: l.ClaimedAt, RetryCount: l.RetriesAttempted,
 			LastError: l.ResultMessage, LastErrorAt: &l.CompletedAt}
-		v, _ = v.Update(DetailMsg{ViewID: m.ID(), Gen: m.detailGen, At: now, ID: idFailed, Order: &o, Log: &l})
-		out := render(v, 120, 40)
-		checkSize(t, out, 120, 40)
+		v, _ = v.Update(DetailMsg{Gen: m.detailReqs.Last(), At: now, ID: idFailed, Order: &o, Log: &l})
+		out := ui.Plain(v.Render(120, 40))
+		viewtest.CheckSize(t, out, 120, 40)
 		golden.RequireEqual(t, out)
 	})
 	t.Run("scrolled 80x24", func(t *testing.T) {
 		m := newModel(t)
 		v, _ := m.Update(sample(m))
-		v, _ = press(t, v, "G", "enter")
+		v, _ = viewtest.Press(v, "G", "enter")
 		v.Render(80, 24)
-		v, _ = press(t, v, "j", "j", "j", "pgdown", "pgdown", "pgdown")
+		v, _ = viewtest.Press(v, "j", "j", "j", "pgdown", "pgdown", "pgdown")
 		total := len(m.detailLines(80))
 		if want := total - 23; want <= 0 || m.scroll != want {
 			t.Fatalf("scroll %d after paging past the end, want the last page at %d", m.scroll, want)
 		}
-		golden.RequireEqual(t, render(v, 80, 24))
-		v, _ = press(t, v, "g")
+		golden.RequireEqual(t, ui.Plain(v.Render(80, 24)))
+		v, _ = viewtest.Press(v, "g")
 		if m.scroll != 0 {
 			t.Fatalf("g scrolls to %d, want 0", m.scroll)
 		}
-		_, _ = press(t, v, "esc")
+		_, _ = viewtest.Press(v, "esc")
 		if m.mode != modeList {
 			t.Fatal("esc does not go back to the list")
 		}
@@ -350,17 +269,17 @@ func TestDetailGolden(t *testing.T) {
 func TestDetailIgnoresAnswersForOtherOrders(t *testing.T) {
 	m := newModel(t)
 	v, _ := m.Update(sample(m))
-	v, _ = press(t, v, "enter")
+	v, _ = viewtest.Press(v, "enter")
 	o := client.WorkOrder{ID: idClaimed, Status: client.WorkOrderClaimed, WorkType: "other"}
-	v.Update(DetailMsg{ViewID: m.ID(), Gen: m.detailGen, At: now, ID: idClaimed, Order: &o})
+	v.Update(DetailMsg{Gen: m.detailReqs.Last(), At: now, ID: idClaimed, Order: &o})
 	if m.order == nil || m.order.ID != idPending {
 		t.Fatalf("detail shows %v, want the PENDING order", m.order)
 	}
-	v.Update(DetailMsg{ViewID: m.ID(), Gen: m.detailGen, At: now, ID: idPending, Err: errors.New("get work order: timeout")})
+	v.Update(DetailMsg{Gen: m.detailReqs.Last(), At: now, ID: idPending, Err: errors.New("get work order: timeout")})
 	if m.order == nil || m.detailErr == nil {
 		t.Fatal("a failed refresh must keep the order and show the error")
 	}
-	if !strings.Contains(render(v, 80, 24), "refresh failed: get work order: timeout") {
+	if !strings.Contains(ui.Plain(v.Render(80, 24)), "refresh failed: get work order: timeout") {
 		t.Fatal("the refresh error is not shown")
 	}
 }
@@ -369,8 +288,8 @@ func TestDelete(t *testing.T) {
 	t.Run("queued asks first", func(t *testing.T) {
 		m := newModel(t)
 		v, _ := m.Update(sample(m))
-		_, cmd := press(t, v, "d")
-		msgs := msgsOf(cmd)
+		_, cmd := viewtest.Press(v, "d")
+		msgs := viewtest.Messages(cmd)
 		if len(msgs) != 1 {
 			t.Fatalf("d yields %v, want one ConfirmMsg", msgs)
 		}
@@ -382,8 +301,8 @@ func TestDelete(t *testing.T) {
 	t.Run("finished refused", func(t *testing.T) {
 		m := newModel(t)
 		v, _ := m.Update(sample(m))
-		_, cmd := press(t, v, "G", "d")
-		msgs := msgsOf(cmd)
+		_, cmd := viewtest.Press(v, "G", "d")
+		msgs := viewtest.Messages(cmd)
 		f, ok := msgs[0].(ui.FlashMsg)
 		if len(msgs) != 1 || !ok || !f.Error || !strings.Contains(f.Text, "only queued") {
 			t.Fatalf("d on a finished order yields %#v, want an error flash", msgs)
@@ -392,8 +311,8 @@ func TestDelete(t *testing.T) {
 	t.Run("outcome", func(t *testing.T) {
 		m := newModel(t)
 		v, _ := m.Update(sample(m))
-		v, _ = press(t, v, "enter")
-		_, cmd := v.Update(DeletedMsg{ViewID: m.ID(), At: now, ID: idPending})
+		v, _ = viewtest.Press(v, "enter")
+		_, cmd := v.Update(DeletedMsg{At: now, ID: idPending})
 		if m.mode != modeList || len(m.orders) != 2 {
 			t.Fatalf("after deletion mode %v, %d orders; want the list with 2 queued", m.mode, len(m.orders))
 		}
@@ -420,42 +339,42 @@ func TestFormFlow(t *testing.T) {
 
 	m := newModel(t)
 	v, _ := m.Update(sample(m))
-	v, _ = press(t, v, "n")
+	v, _ = viewtest.Press(v, "n")
 	if !v.Capturing() || m.form == nil || m.form.step != stepFile {
 		t.Fatal("n must open the form on the file step, capturing keys")
 	}
-	snap(t, "file step", render(v, 80, 24))
+	viewtest.Golden(t, "file step", ui.Plain(v.Render(80, 24)))
 
 	// Enter on an empty path: an error, no command to read anything.
-	_, cmd := press(t, v, "enter")
+	_, cmd := viewtest.Press(v, "enter")
 	if m.form.err == "" || m.form.busy {
 		t.Fatalf("empty path accepted: %+v", m.form)
 	}
-	if f := msgsOf(cmd); len(f) != 1 || !f[0].(ui.FlashMsg).Error {
+	if f := viewtest.Messages(cmd); len(f) != 1 || !f[0].(ui.FlashMsg).Error {
 		t.Fatalf("empty path flashes %v", f)
 	}
 
 	// A missing file.
-	v = typeText(t, v, filepath.Join("testdata", "missing.yaml"))
-	v, cmd = press(t, v, "enter")
+	v = viewtest.Type(v, filepath.Join("testdata", "missing.yaml"))
+	v, cmd = viewtest.Press(v, "enter")
 	if !m.form.busy {
 		t.Fatal("the form is not busy while the file is read")
 	}
-	for _, msg := range msgsOf(cmd) {
+	for _, msg := range viewtest.Messages(cmd) {
 		v, cmd = v.Update(msg)
 	}
 	if m.form.step != stepFile || !strings.Contains(m.form.err, "no such file") {
 		t.Fatalf("missing file: step %d err %q", m.form.step, m.form.err)
 	}
-	if f := msgsOf(cmd); len(f) != 1 || !f[0].(ui.FlashMsg).Error {
+	if f := viewtest.Messages(cmd); len(f) != 1 || !f[0].(ui.FlashMsg).Error {
 		t.Fatalf("missing file flashes %v", f)
 	}
-	snap(t, "missing file 100x24", render(v, 100, 24))
+	viewtest.Golden(t, "missing file 100x24", ui.Plain(v.Render(100, 24)))
 
 	// An empty file.
 	m.form.inputs[stepFile].SetValue(empty)
-	v, cmd = press(t, v, "enter")
-	for _, msg := range msgsOf(cmd) {
+	v, cmd = viewtest.Press(v, "enter")
+	for _, msg := range viewtest.Messages(cmd) {
 		v, _ = v.Update(msg)
 	}
 	if m.form.step != stepFile || !strings.Contains(m.form.err, "is empty") {
@@ -464,48 +383,48 @@ func TestFormFlow(t *testing.T) {
 
 	// The good file moves on to the work type, proposed as custom.
 	m.form.inputs[stepFile].SetValue(good)
-	v, cmd = press(t, v, "enter")
-	for _, msg := range msgsOf(cmd) {
+	v, cmd = viewtest.Press(v, "enter")
+	for _, msg := range viewtest.Messages(cmd) {
 		v, _ = v.Update(msg)
 	}
 	if m.form.step != stepType || m.form.content != buildYAML || m.form.inputs[stepType].Value() != "custom" {
 		t.Fatalf("after reading the file: step %d, %d bytes, type %q", m.form.step, len(m.form.content), m.form.inputs[stepType].Value())
 	}
 	// A cancelled form's late file answer is ignored.
-	v.Update(FileReadMsg{ViewID: m.ID(), Form: m.form.id - 1, Content: "x"})
+	v.Update(FileReadMsg{Form: m.form.id - 1, Content: "x"})
 	if m.form.content != buildYAML {
 		t.Fatal("a stale file answer was applied")
 	}
 
 	// Blank type refused; then build.
 	for range 6 {
-		v, _ = press(t, v, "backspace")
+		v, _ = viewtest.Press(v, "backspace")
 	}
-	v, _ = press(t, v, "enter")
+	v, _ = viewtest.Press(v, "enter")
 	if m.form.step != stepType || m.form.err == "" {
 		t.Fatalf("blank work type accepted: step %d", m.form.step)
 	}
-	v = typeText(t, v, "build")
-	v, _ = press(t, v, "enter")
+	v = viewtest.Type(v, "build")
+	v, _ = viewtest.Press(v, "enter")
 	if m.form.step != stepTargets {
 		t.Fatalf("step %d after the work type, want targets", m.form.step)
 	}
-	v, _ = press(t, v, "enter")
+	v, _ = viewtest.Press(v, "enter")
 	if m.form.err == "" || m.form.busy {
 		t.Fatal("no targets accepted")
 	}
-	v = typeText(t, v, "edge-1, nosuch")
-	v, cmd = press(t, v, "enter")
+	v = viewtest.Type(v, "edge-1, nosuch")
+	v, cmd = viewtest.Press(v, "enter")
 	if !m.form.busy || cmd == nil {
 		t.Fatal("enter on the targets does not create the order")
 	}
 	// The broker's refusal (here: the resolution error) stays in the form.
-	v, cmd = v.Update(CreatedMsg{ViewID: m.ID(), Form: m.form.id, At: now, Err: errors.New(`unknown agent "nosuch"`)})
+	v, cmd = v.Update(CreatedMsg{Form: m.form.id, At: now, Err: errors.New(`unknown agent "nosuch"`)})
 	if m.form == nil || m.form.step != stepTargets || m.form.busy || !strings.Contains(m.form.err, "nosuch") {
 		t.Fatalf("after a failed create: %+v", m.form)
 	}
 	var flashed bool
-	for _, msg := range msgsOf(cmd) {
+	for _, msg := range viewtest.Messages(cmd) {
 		if f, ok := msg.(ui.FlashMsg); ok && f.Error && strings.Contains(f.Text, "nosuch") {
 			flashed = true
 		}
@@ -513,23 +432,17 @@ func TestFormFlow(t *testing.T) {
 	if !flashed {
 		t.Fatal("the create error is not flashed")
 	}
-	snap(t, "create refused", render(v, 80, 24))
+	viewtest.Golden(t, "create refused", ui.Plain(v.Render(80, 24)))
 
 	// shift+tab goes back a step; esc cancels the form.
-	v, _ = press(t, v, "shift+tab")
+	v, _ = viewtest.Press(v, "shift+tab")
 	if m.form.step != stepType {
 		t.Fatalf("shift+tab: step %d", m.form.step)
 	}
-	v, _ = press(t, v, "esc")
+	v, _ = viewtest.Press(v, "esc")
 	if m.form != nil || v.Capturing() {
 		t.Fatal("esc does not close the form")
 	}
-}
-
-// snap compares a render with the golden file of a named subtest.
-func snap(t *testing.T, name, out string) {
-	t.Helper()
-	t.Run(name, func(t *testing.T) { golden.RequireEqual(t, out) })
 }
 
 func TestResolveAgents(t *testing.T) {
@@ -565,7 +478,7 @@ func TestDetailStripsControlSequences(t *testing.T) {
 	msg := sample(m)
 	msg.Orders[0].YAMLContent = "kind: Job\x1b[2J\nmetadata:\r\n\tname: x\n"
 	v, _ := m.Update(msg)
-	v, _ = press(t, v, "enter")
+	v, _ = viewtest.Press(v, "enter")
 	out := v.Render(80, 24)
 	if strings.Contains(out, "\x1b[2J") || strings.ContainsAny(out, "\r\t") {
 		t.Fatalf("the YAML's control characters reach the terminal: %q", out)
