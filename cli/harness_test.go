@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,9 +22,7 @@ import (
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/db/dbtest"
-	internalconfig "github.com/brokkr/brokkr/internal/config"
-	"github.com/brokkr/brokkr/internal/pak"
-	"github.com/brokkr/brokkr/server"
+	"github.com/brokkr/brokkr/server/servertest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -53,39 +50,9 @@ func newEnv(t *testing.T) *env {
 // the broker's database.
 func newEnvWith(t *testing.T, wrap func(http.Handler) http.Handler) (*env, *db.DB) {
 	t.Helper()
-	ctx := context.Background()
-	store, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxConnections: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	adminKey, adminHash, err := pak.Generate(pak.DefaultSettings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bc := internalconfig.DefaultBroker()
-	bc.Broker.PAKHash = adminHash
-	bc.Broker.AdminKeyFile = ""
-	srv, err := server.New(server.Options{Config: bc, DB: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	if _, err := srv.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h := srv.Handler()
-	if wrap != nil {
-		h = wrap(h)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	api, err := client.New(ts.URL, client.WithPAK(adminKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, url: ts.URL, admin: adminKey, api: api,
-		cfg: filepath.Join(t.TempDir(), "brokkr", "config.yaml"), names: map[string]string{}, offset: 2 * time.Hour}, store
+	b := servertest.New(t, servertest.Options{Wrap: wrap, MaxConnections: 5})
+	return &env{t: t, url: b.URL, admin: b.AdminPAK, api: b.Admin,
+		cfg: filepath.Join(t.TempDir(), "brokkr", "config.yaml"), names: map[string]string{}, offset: 2 * time.Hour}, b.Store
 }
 
 // name makes golden files show label instead of id.

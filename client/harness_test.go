@@ -5,17 +5,15 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/brokkr/brokkr/api/openapitest"
 	"github.com/brokkr/brokkr/client"
-	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/db/dbtest"
 	"github.com/brokkr/brokkr/internal/config"
-	"github.com/brokkr/brokkr/internal/pak"
 	"github.com/brokkr/brokkr/server"
+	"github.com/brokkr/brokkr/server/servertest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -33,33 +31,15 @@ type broker struct {
 // delivery batch size.
 func newBroker(t *testing.T) *broker {
 	t.Helper()
-	ctx := context.Background()
-	store, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxConnections: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	adminKey, adminHash, err := pak.Generate(pak.DefaultSettings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.DefaultBroker()
-	cfg.Broker.PAKHash = adminHash
-	cfg.Broker.AdminKeyFile = ""
-	reloaded := cfg
-	reloaded.Broker.WebhookDeliveryBatchSize = cfg.Broker.WebhookDeliveryBatchSize + 1
-	srv, err := server.New(server.Options{Config: cfg, DB: store,
-		Reload: func() (config.Broker, error) { return reloaded, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	if _, err := srv.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &broker{t: t, srv: srv, url: ts.URL, admin: adminKey, v: openapitest.New(t)}
+	var reloaded config.Broker
+	b := servertest.New(t, servertest.Options{
+		Configure: func(cfg *config.Broker) {
+			reloaded = *cfg
+			reloaded.Broker.WebhookDeliveryBatchSize = cfg.Broker.WebhookDeliveryBatchSize + 1
+		},
+		Reload: func() (config.Broker, error) { return reloaded, nil },
+	})
+	return &broker{t: t, srv: b.Server, url: b.URL, admin: b.AdminPAK, v: openapitest.New(t)}
 }
 
 // client returns a client authenticating with key whose every exchange under /api/v1 —

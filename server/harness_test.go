@@ -17,8 +17,8 @@ import (
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/db/dbtest"
 	"github.com/brokkr/brokkr/internal/config"
-	"github.com/brokkr/brokkr/internal/pak"
 	"github.com/brokkr/brokkr/server"
+	"github.com/brokkr/brokkr/server/servertest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -40,34 +40,13 @@ type envOption func(*config.Broker)
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	ctx := context.Background()
-	store, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxConnections: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	adminKey, adminHash, err := pak.Generate(pak.DefaultSettings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.DefaultBroker()
-	cfg.Broker.PAKHash = adminHash
-	cfg.Broker.AdminKeyFile = ""
-	for _, o := range opts {
-		o(&cfg)
-	}
-	srv, err := server.New(server.Options{Config: cfg, DB: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	if _, err := srv.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	b := servertest.New(t, servertest.Options{Configure: func(cfg *config.Broker) {
+		for _, o := range opts {
+			o(cfg)
+		}
+	}})
 	v := openapitest.New(t)
-	return &env{t: t, cfg: cfg, srv: srv, db: store, url: ts.URL, admin: adminKey, v: v,
+	return &env{t: t, cfg: b.Config, srv: b.Server, db: b.Store, url: b.URL, admin: b.AdminPAK, v: v,
 		http: &http.Client{Transport: v.Transport(t, http.DefaultTransport)}}
 }
 

@@ -15,13 +15,13 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/internal/logx"
+	"github.com/brokkr/brokkr/internal/pgtext"
 )
 
 const (
@@ -120,7 +120,7 @@ func (d *Deliverer) post(ctx context.Context, p client.PendingWebhookDelivery) c
 		return client.DeliveryResultRequest{Success: true, StatusCode: &code}
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, responseReadLimit))
-	return failure(&code, fmt.Sprintf("HTTP %d: %s", resp.StatusCode, truncate(string(body), errorBodyLimit)))
+	return failure(&code, fmt.Sprintf("HTTP %d: %s", resp.StatusCode, pgtext.Clip(string(body), errorBodyLimit)))
 }
 
 func failure(code *int32, msg string) client.DeliveryResultRequest {
@@ -168,23 +168,6 @@ func describe(err error, target string) string {
 		}
 	}
 	return msg
-}
-
-// truncate returns the first n characters of s as valid UTF-8 without NUL bytes, which the
-// broker's database cannot store.
-func truncate(s string, n int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for j := range s {
-		if i == n {
-			return s[:j]
-		}
-		i++
-	}
-	return s
 }
 
 // RunOnce claims the deliveries pending for the agent, makes them (Concurrency at a time)

@@ -247,21 +247,3 @@ func TestDeliverConnectionFailures(t *testing.T) {
 		})
 	}
 }
-
-func TestTruncate(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"hello", 10, "hello"},
-		{"hello", 3, "hel"},
-		{"ééé", 2, "éé"},
-		{"a\x00b", 5, "ab"},
-		{"a\xffb", 5, "a\uFFFDb"},
-	} {
-		if got := truncate(tt.in, tt.n); got != tt.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-		}
-	}
-}

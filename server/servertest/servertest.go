@@ -27,14 +27,42 @@ type Broker struct {
 	// Admin is a client with the admin key.
 	Admin  *client.Client
 	Server *server.Server
-	store  *db.DB
+	// Store is the broker's database.
+	Store *db.DB
+	// Config is the configuration the broker was built with.
+	Config config.Broker
+}
+
+// Options adjust the broker New builds.
+type Options struct {
+	// Configure changes the configuration (the defaults, with a fresh admin key) before the
+	// broker is built.
+	Configure func(*config.Broker)
+	// Reload is the broker's configuration reload (nil disables it).
+	Reload func() (config.Broker, error)
+	// Wrap wraps the broker's HTTP handler.
+	Wrap func(http.Handler) http.Handler
+	// MaxConnections bounds the broker's database pool (default 10).
+	MaxConnections int
+	// Background runs the background workers and the notification listener, and waits until
+	// /readyz says the listener is connected.
+	Background bool
 }
 
 // Start starts a broker with its background workers; it stops when the test ends.
 func Start(t testing.TB) *Broker {
 	t.Helper()
+	return New(t, Options{Background: true})
+}
+
+// New starts a bootstrapped broker on a fresh database; it stops when the test ends.
+func New(t testing.TB, o Options) *Broker {
+	t.Helper()
 	ctx := context.Background()
-	store, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxConnections: 10})
+	if o.MaxConnections == 0 {
+		o.MaxConnections = 10
+	}
+	store, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxConnections: o.MaxConnections})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +74,10 @@ func Start(t testing.TB) *Broker {
 	cfg := config.DefaultBroker()
 	cfg.Broker.PAKHash = adminHash
 	cfg.Broker.AdminKeyFile = ""
-	srv, err := server.New(server.Options{Config: cfg, DB: store})
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
+	srv, err := server.New(server.Options{Config: cfg, DB: store, Reload: o.Reload})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,29 +85,43 @@ func Start(t testing.TB) *Broker {
 	if _, err := srv.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	srv.Start(runCtx) // background workers, LISTEN/NOTIFY
-	t.Cleanup(func() { cancel(); srv.Wait() })
-	ts := httptest.NewServer(srv.Handler())
+	if o.Background {
+		runCtx, cancel := context.WithCancel(context.Background())
+		srv.Start(runCtx) // background workers, LISTEN/NOTIFY
+		t.Cleanup(func() { cancel(); srv.Wait() })
+	}
+	h := srv.Handler()
+	if o.Wrap != nil {
+		h = o.Wrap(h)
+	}
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	// Ready means the notification listener is connected too.
+	if o.Background {
+		waitReady(t, ts.URL)
+	}
+	admin, err := client.New(ts.URL, client.WithPAK(adminKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Broker{URL: ts.URL, AdminPAK: adminKey, Admin: admin, Server: srv, Store: store, Config: cfg}
+}
+
+// waitReady waits until /readyz answers 200, which means the notification listener is
+// connected too.
+func waitReady(t testing.TB, url string) {
+	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		res, err := http.Get(ts.URL + "/readyz") //nolint:noctx // test harness
+		res, err := http.Get(url + "/readyz") //nolint:noctx // test harness
 		if err == nil {
 			_ = res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				break
+				return
 			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the test broker is not ready: %v", err)
 		}
 	}
-	admin, err := client.New(ts.URL, client.WithPAK(adminKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Broker{URL: ts.URL, AdminPAK: adminKey, Admin: admin, Server: srv, store: store}
 }
 
 // Agent is an agent registered with the broker.
@@ -148,7 +193,7 @@ func (b *Broker) StoreUnchecked(t testing.TB, stackID uuid.UUID, yaml string) cl
 	t.Helper()
 	ctx := context.Background()
 	var stored db.DeploymentObject
-	err := b.store.InTx(ctx, func(q db.Queryer) error {
+	err := b.Store.InTx(ctx, func(q db.Queryer) error {
 		var err error
 		stored, err = db.CreateDeploymentObject(ctx, q, stackID, yaml, manifest.Checksum(yaml), false)
 		return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
+	"github.com/brokkr/brokkr/internal/pgtext"
 	"github.com/brokkr/brokkr/server/events"
 )
 
@@ -123,5 +124,5 @@ func (w *Service) SendTest(ctx context.Context, sub db.WebhookSubscription) (Tes
 		return TestResult{}, err
 	}
 	res := w.post(ctx, t, payload, sub.TimeoutSeconds)
-	return TestResult{Status: res.status, Body: truncateRunes(res.body, testBodyLimit), Err: res.err}, nil
+	return TestResult{Status: res.status, Body: pgtext.Clip(res.body, testBodyLimit), Err: res.err}, nil
 }

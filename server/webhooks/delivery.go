@@ -13,11 +13,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/brokkr/brokkr/db"
+	"github.com/brokkr/brokkr/internal/pgtext"
 	"github.com/brokkr/brokkr/server/audit"
 )
 
@@ -124,24 +124,7 @@ func outcomeOf(r sendResult) outcome {
 		return outcome{success: true, attempted: true, status: r.status}
 	}
 	return outcome{attempted: true, retryable: retryableStatus(r.status), status: r.status,
-		message: fmt.Sprintf("HTTP %d: %s", r.status, truncateRunes(r.body, lastErrorBodyLimit))}
-}
-
-// truncateRunes returns the first n characters of s as valid UTF-8 without NUL bytes, which
-// PostgreSQL text cannot hold.
-func truncateRunes(s string, n int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for j := range s {
-		if i == n {
-			return s[:j]
-		}
-		i++
-	}
-	return s
+		message: fmt.Sprintf("HTTP %d: %s", r.status, pgtext.Clip(r.body, lastErrorBodyLimit))}
 }
 
 // failureText is how an error is recorded as a delivery's last_error.
