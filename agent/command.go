@@ -13,6 +13,7 @@ import (
 	"github.com/brokkr/brokkr/internal/buildinfo"
 	"github.com/brokkr/brokkr/internal/config"
 	"github.com/brokkr/brokkr/internal/logging"
+	"github.com/brokkr/brokkr/internal/tracing"
 )
 
 // Main runs the brokkr-agent command line and returns the process exit code.
@@ -89,7 +90,13 @@ On a signal, work in flight gets agent.shutdown_timeout seconds to finish.`,
 			if err != nil {
 				return err
 			}
-			a, err := New(Options{Config: cfg.Agent, Log: log})
+			traces, err := tracing.New(cmd.Context(), cfg.Telemetry.ForAgent(), tracing.Options{Logger: log, Component: "agent"})
+			if err != nil {
+				return err
+			}
+			tracing.SetGlobal(traces, log)
+			defer traces.Stop(log)
+			a, err := New(Options{Config: cfg.Agent, Log: log, TracerProvider: traces.TracerProvider()})
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/brokkr/brokkr/agent/internal/backoff"
@@ -57,6 +60,9 @@ type Reconciler struct {
 	Metrics ReconcileMetrics
 	// Report sends a deployment event; nil means POST /agents/{id}/events.
 	Report func(ctx context.Context, ev client.NewAgentEvent) error
+	// Tracer, when set, makes a span of every pass, the parent of the pass's requests to the
+	// broker and to Kubernetes when their clients are traced (nil: no span).
+	Tracer trace.Tracer
 
 	mu        sync.Mutex
 	stacks    map[uuid.UUID]*stackState
@@ -114,6 +120,23 @@ func (r *Reconciler) log() *slog.Logger { return logx.OrDiscard(r.Log) }
 // or the inventory could not be read; failures of single deployment objects are reported to
 // the broker as FAILURE events and counted in the result instead.
 func (r *Reconciler) Reconcile(ctx context.Context) (Result, error) {
+	if r.Tracer == nil {
+		return r.reconcile(ctx)
+	}
+	ctx, span := r.Tracer.Start(ctx, "reconcile")
+	defer span.End()
+	res, err := r.reconcile(ctx)
+	span.SetAttributes(attribute.Int("brokkr.reconcile.applied", res.Applied),
+		attribute.Int("brokkr.reconcile.unchanged", res.Unchanged), attribute.Int("brokkr.reconcile.failed", res.Failed),
+		attribute.Int("brokkr.reconcile.pruned", res.Pruned), attribute.Int("brokkr.reconcile.skipped", res.Skipped))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return res, err
+}
+
+func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var res Result

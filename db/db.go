@@ -12,6 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/brokkr/brokkr/internal/tracing"
 )
 
 // Queryer runs queries: either the pool or a transaction.
@@ -32,6 +35,8 @@ type DB struct {
 type Options struct {
 	Schema         string // search_path for every pooled connection ("" = server default)
 	MaxConnections int    // 0 = 20
+	// TracerProvider, when set, traces the statements of traced requests (nil: no tracing).
+	TracerProvider trace.TracerProvider
 }
 
 // Open connects to PostgreSQL. With a schema, the schema is created if missing and every
@@ -46,6 +51,9 @@ func Open(ctx context.Context, url string, o Options) (*DB, error) {
 	}
 	if o.Schema != "" {
 		cfg.RuntimeParams["search_path"] = o.Schema
+	}
+	if o.TracerProvider != nil {
+		cfg.Tracer = tracing.NewPGXTracer(o.TracerProvider)
 	}
 	sqldb := stdlib.OpenDB(*cfg)
 	max := o.MaxConnections

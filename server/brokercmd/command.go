@@ -22,6 +22,7 @@ import (
 	"github.com/brokkr/brokkr/internal/config"
 	"github.com/brokkr/brokkr/internal/logging"
 	"github.com/brokkr/brokkr/internal/pgserver"
+	"github.com/brokkr/brokkr/internal/tracing"
 	"github.com/brokkr/brokkr/server"
 )
 
@@ -276,14 +277,21 @@ func runServe(ctx context.Context, cfg config.Broker, reload func() (config.Brok
 	if err := db.MigrateUp(ctx, url, cfg.Database.Schema); err != nil {
 		return err
 	}
-	store, err := db.Open(ctx, url, db.Options{Schema: cfg.Database.Schema, MaxConnections: cfg.Database.MaxConnections})
+	traces, err := tracing.New(ctx, cfg.Telemetry.ForBroker(), tracing.Options{Logger: log, Component: "broker"})
+	if err != nil {
+		return err
+	}
+	tracing.SetGlobal(traces, log)
+	defer traces.Stop(log)
+	store, err := db.Open(ctx, url, db.Options{Schema: cfg.Database.Schema, MaxConnections: cfg.Database.MaxConnections,
+		TracerProvider: traces.TracerProvider()})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = store.Close() }()
 
 	srv, err := server.New(server.Options{Config: cfg, DB: store, Logger: log, LogLevel: levelVar,
-		Reload: reload, ConfigFile: configFile})
+		Reload: reload, ConfigFile: configFile, TracerProvider: traces.TracerProvider()})
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func (w *Service) ClaimForAgent(ctx context.Context, agentID uuid.UUID) ([]clien
 	}
 	out := make([]client.PendingWebhookDelivery, 0, len(claimed))
 	for _, d := range claimed {
-		t, err := w.open(d.URLEncrypted, d.AuthHeaderEncrypted, "agent")
+		t, err := w.open(d.URLEncrypted, d.AuthHeaderEncrypted, pathAgent)
 		if err != nil {
 			// Ending the delivery keeps it from cycling through claims without ever
 			// counting an attempt.
@@ -63,7 +63,9 @@ type AgentResult struct {
 func (w *Service) RecordAgentResult(ctx context.Context, agentID uuid.UUID, d db.ClaimedWebhookDelivery, r AgentResult) (db.WebhookDelivery, error) {
 	claim := db.WebhookClaim{Agent: &agentID}
 	if r.Success {
-		return db.MarkWebhookDeliverySuccess(ctx, w.db, d.ID, claim)
+		updated, err := db.MarkWebhookDeliverySuccess(ctx, w.db, d.ID, claim)
+		w.count(claim, updated, err)
+		return updated, err
 	}
 	o := outcome{attempted: true, message: deliveryFailureMessage(r.Error, r.StatusCode), retryable: true}
 	if r.StatusCode != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/pgtext"
@@ -142,14 +143,32 @@ func failureText(err error) string {
 func (w *Service) record(ctx context.Context, d db.ClaimedWebhookDelivery, claim db.WebhookClaim, o outcome) (db.WebhookDelivery, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
+	var (
+		updated db.WebhookDelivery
+		err     error
+	)
 	switch {
 	case o.success:
-		return db.MarkWebhookDeliverySuccess(ctx, w.db, d.ID, claim)
+		updated, err = db.MarkWebhookDeliverySuccess(ctx, w.db, d.ID, claim)
 	case o.retryable:
-		return db.MarkWebhookDeliveryFailed(ctx, w.db, d.ID, claim, o.message, d.MaxRetries)
+		updated, err = db.MarkWebhookDeliveryFailed(ctx, w.db, d.ID, claim, o.message, d.MaxRetries)
 	default:
-		return db.MarkWebhookDeliveryDead(ctx, w.db, d.ID, claim, o.message, o.attempted)
+		updated, err = db.MarkWebhookDeliveryDead(ctx, w.db, d.ID, claim, o.message, o.attempted)
 	}
+	w.count(claim, updated, err)
+	return updated, err
+}
+
+// count adds a recorded outcome to brokkr_webhook_deliveries_total.
+func (w *Service) count(claim db.WebhookClaim, updated db.WebhookDelivery, err error) {
+	if err != nil {
+		return
+	}
+	path := pathBroker
+	if claim.Agent != nil {
+		path = pathAgent
+	}
+	w.outcomes.WithLabelValues(path, updated.Status).Inc()
 }
 
 // settle records an outcome for a delivery claimed by this broker or handed to an agent,
@@ -275,21 +294,28 @@ func (w *Service) release(ctx context.Context, d db.ClaimedWebhookDelivery) {
 
 // deliver sends one claimed delivery and records the outcome.
 func (w *Service) deliver(ctx context.Context, d db.ClaimedWebhookDelivery) {
-	t, err := w.open(d.URLEncrypted, d.AuthHeaderEncrypted, "broker")
+	ctx, span := w.startDelivery(ctx, d)
+	defer span.End()
+	t, err := w.open(d.URLEncrypted, d.AuthHeaderEncrypted, pathBroker)
 	if err != nil {
 		w.log.Error("webhook secret cannot be decrypted", slog.String("subscription_id", d.SubscriptionID.String()),
 			slog.Any("error", err))
-		w.settle(ctx, d, outcome{message: failureText(err)})
+		o := outcome{message: failureText(err)}
+		traceOutcome(span, o)
+		w.settle(ctx, d, o)
 		return
 	}
 	res := w.post(ctx, t, d.Payload, d.TimeoutSeconds)
 	if res.err != nil && ctx.Err() != nil {
 		// The broker is stopping: hand the delivery back at once rather than counting an
 		// attempt the endpoint never failed.
+		span.SetAttributes(attribute.String("brokkr.webhook.outcome", "released"))
 		w.release(ctx, d)
 		return
 	}
-	w.settle(ctx, d, outcomeOf(res))
+	o := outcomeOf(res)
+	traceOutcome(span, o)
+	w.settle(ctx, d, o)
 }
 
 // cleanup is the webhook-cleanup worker: it deletes successful and dead deliveries created

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/config"
@@ -30,7 +31,15 @@ type Options struct {
 	Registry prometheus.Registerer
 	Config   func() config.Broker // the configuration in force
 	Audit    *audit.Writer        // records deliveries that died
+	// TracerProvider, when set, makes a span of every delivery attempt (nil: none).
+	TracerProvider trace.TracerProvider
 }
+
+// The delivery paths, as metric labels: sent by the broker, or handed to an agent.
+const (
+	pathBroker = "broker"
+	pathAgent  = "agent"
+)
 
 // Service is the webhook subsystem of one broker.
 type Service struct {
@@ -39,7 +48,9 @@ type Service struct {
 	config          func() config.Broker
 	audit           *audit.Writer
 	client          *http.Client
+	tracer          trace.Tracer
 	decryptFailures *prometheus.CounterVec
+	outcomes        *prometheus.CounterVec
 
 	boxOnce sync.Once
 	box     *secretbox.Box
@@ -53,17 +64,25 @@ func New(o Options) *Service {
 	w := &Service{
 		db: o.DB, log: o.Logger, config: o.Config, audit: o.Audit,
 		client: &http.Client{Transport: transport}, // each request carries its own timeout
+		tracer: tracerOf(o.TracerProvider),
 		decryptFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "brokkr_webhook_decrypt_failures_total",
 			Help: "Webhook secrets that could not be decrypted, by field (url, auth_header) and delivery path (broker, agent).",
 		}, []string{"field", "path"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "brokkr_webhook_deliveries_total",
+			Help: "Recorded webhook delivery attempts by delivery path (broker, agent) and the delivery's resulting status (success, failed = will retry, dead).",
+		}, []string{"path", "result"}),
 	}
-	for _, field := range []string{"url", "auth_header"} {
-		for _, path := range []string{"broker", "agent"} {
+	for _, path := range []string{pathBroker, pathAgent} {
+		for _, field := range []string{"url", "auth_header"} {
 			w.decryptFailures.WithLabelValues(field, path)
 		}
+		for _, result := range []string{db.DeliverySuccess, db.DeliveryFailed, db.DeliveryDead} {
+			w.outcomes.WithLabelValues(path, result)
+		}
 	}
-	o.Registry.MustRegister(w.decryptFailures)
+	o.Registry.MustRegister(w.decryptFailures, w.outcomes)
 	return w
 }
 
