@@ -18,12 +18,14 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 
 	"github.com/brokkr/brokkr/agent/httpserver"
 	"github.com/brokkr/brokkr/agent/internal/backoff"
 	"github.com/brokkr/brokkr/agent/kube"
+	"github.com/brokkr/brokkr/agent/telemetry"
 	"github.com/brokkr/brokkr/agent/webhooks"
 	"github.com/brokkr/brokkr/agent/workload"
 	"github.com/brokkr/brokkr/agent/workorders"
@@ -51,6 +53,9 @@ type Options struct {
 	Backoff kube.Backoff
 	// JobPollInterval paces work-order Job and BuildRun checks (5 s when 0).
 	JobPollInterval time.Duration
+	// TracerProvider, when set, traces reconcile passes, their Kubernetes requests and the
+	// requests to the broker, which carry the trace on (nil: no tracing).
+	TracerProvider trace.TracerProvider
 }
 
 // Agent is one brokkr agent.
@@ -69,6 +74,11 @@ type Agent struct {
 	works     *workorders.Runner
 	inspector *workload.Inspector
 	hooks     *webhooks.Deliverer
+	// uplink queues the telemetry frames the WebSocket channel carries to the broker.
+	uplink     *telemetry.Uplink
+	kubeEvents *telemetry.Events
+	// podLogs streams the output of the pods that opted in over the uplink.
+	podLogs *telemetry.Logs
 
 	brokerOK atomic.Bool
 	// brokerBack is closed, and replaced, when the broker answers a heartbeat again after
@@ -88,8 +98,8 @@ func New(opts Options) (*Agent, error) {
 	cfg := opts.Config
 	log := logx.OrDiscard(opts.Log)
 	copts := []client.Option{client.WithPAK(cfg.PAK), client.WithUserAgent("brokkr-agent/" + buildinfo.Get().Version)}
-	if opts.HTTPClient != nil {
-		copts = append(copts, client.WithHTTPClient(opts.HTTPClient))
+	if hc := brokerHTTPClient(opts); hc != nil {
+		copts = append(copts, client.WithHTTPClient(hc))
 	}
 	c, err := client.New(cfg.BrokerURL, copts...)
 	if err != nil {
@@ -102,6 +112,9 @@ func New(opts Options) (*Agent, error) {
 		}
 	}
 	kcfg = rest.CopyConfig(kcfg)
+	if opts.TracerProvider != nil {
+		kcfg = kube.Traced(kcfg, opts.TracerProvider)
+	}
 	kcfg.QPS, kcfg.Burst = float32(cfg.KubeQPS), cfg.KubeBurst
 	cluster, err := kube.New(kcfg)
 	if err != nil {
@@ -114,6 +127,7 @@ func New(opts Options) (*Agent, error) {
 		reconcileNow: make(chan struct{}, 1),
 		workNow:      make(chan struct{}, 1),
 	}
+	a.uplink = telemetry.NewUplink(telemetry.QueueSize, a.metrics)
 	a.status.Store("")
 	return a, nil
 }
@@ -164,6 +178,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if !a.cfg.WSForceREST {
 		spawn(func() { a.websocket(ctx) })
+		// Telemetry travels over the channel only: without it, nothing is watched.
+		spawn(func() { a.kubeEvents.Run(ctx) })
+		spawn(func() { a.podLogs.Run(ctx) })
 	}
 	poll := seconds(a.cfg.PollingInterval)
 	// The heartbeat backs off to 30 s at most, so a broker that comes back is noticed soon
@@ -242,12 +259,16 @@ func (a *Agent) start(ctx context.Context) error {
 	}
 	a.rec = &Reconciler{Cluster: a.cluster, Client: a.client, AgentID: a.id, Apply: apply,
 		WatchNamespace: a.cfg.WatchNamespace, ResyncInterval: seconds(a.cfg.ResyncInterval),
-		Log: a.log, Metrics: reconcileMetrics{a.metrics}, Report: a.reportEvent}
+		Log: a.log, Metrics: reconcileMetrics{a.metrics}, Report: a.reportEvent, Tracer: a.tracer()}
 	a.works = &workorders.Runner{Cluster: a.cluster, Client: a.client, AgentID: a.id, Log: a.log,
 		PollInterval: a.opts.JobPollInterval, Metrics: a.metrics}
 	a.inspector = &workload.Inspector{Kube: a.cluster.Kube, Dynamic: a.cluster.Dynamic, Mapper: a.cluster.Mapper,
 		WatchNamespace: a.cfg.WatchNamespace, Log: a.log}
 	a.hooks = &webhooks.Deliverer{Log: a.log, Metrics: a.metrics}
+	a.kubeEvents = telemetry.NewEvents(telemetry.EventsOptions{Cluster: a.cluster, AgentID: a.id,
+		Namespace: a.cfg.WatchNamespace, CacheSize: a.cfg.KubeEventUIDCacheCap, Uplink: a.uplink, Log: a.log})
+	a.podLogs = telemetry.NewLogs(telemetry.LogsOptions{Kube: a.cluster.Kube, AgentID: a.id, Namespace: a.cfg.WatchNamespace,
+		Uplink: a.uplink, Connected: a.wsUp.Load, Owners: a.kubeEvents, Metrics: a.metrics.PodLogs(), Log: a.log})
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -46,11 +47,13 @@ func (a *Agent) wsClient() (*client.Client, error) {
 var wsReconnects = backoff.Exponential(time.Second, time.Minute)
 
 // websocket keeps the agent's WebSocket channel open while ctx lasts. The channel carries the
-// broker's pushes — a changed target or stack starts a reconcile at once, a new work order a
-// work-order pass — so changes arrive in well under a polling interval. Everything the agent
-// sends goes over REST, which works with or without the channel. Reconnects back off from
-// 1 s to 60 s with ±20 % jitter, or wait as long as a refusal's Retry-After asks (60 s at most);
-// a channel that was open is dialled again at once when it is lost.
+// broker's pushes (a changed target or stack starts a reconcile at once, a new work order a
+// work-order pass), so changes arrive in well under a polling interval, and the agent's
+// telemetry (Kubernetes events of its stacks, the output of pods that opted in) the other
+// way. Everything else the agent reports goes over REST, which works with or without the
+// channel. Reconnects back off from 1 s to 60 s with ±20 % jitter, or wait as long as a
+// refusal's Retry-After asks (60 s at most); a channel that was open is dialled again at once
+// when it is lost.
 func (a *Agent) websocket(ctx context.Context) {
 	c, err := a.wsClient()
 	if err != nil {
@@ -88,10 +91,21 @@ func (a *Agent) websocket(ctx context.Context) {
 }
 
 // serveChannel turns the pushes of an open channel into reconcile and work-order passes until
-// the channel is lost or ctx ends, then closes it.
+// the channel is lost or ctx ends, then closes it. Meanwhile it sends the telemetry frames of
+// the uplink, those queued while the channel was down first.
 func (a *Agent) serveChannel(ctx context.Context, ch *client.AgentChannel) {
 	a.wsUp.Store(true)
+	drainCtx, stopDrain := context.WithCancel(ctx)
+	var drain sync.WaitGroup
+	drain.Go(func() {
+		if err := a.uplink.Drain(drainCtx, ch.Send); err != nil && drainCtx.Err() == nil {
+			a.log.Info("websocket channel lost while sending telemetry", logx.Err(err))
+			_ = ch.Close() // ends Next below; the channel is dialled again
+		}
+	})
 	defer func() {
+		stopDrain()
+		drain.Wait()
 		a.wsUp.Store(false)
 		_ = ch.Close()
 	}()

@@ -29,6 +29,19 @@ var knownWorkTypes = []string{"build", "custom"}
 
 const otherWorkType = "other"
 
+// Frame types counted separately by the telemetry metrics; any other type is counted as
+// "other".
+var knownFrameTypes = []string{"k8s_event", "pod_log_line", "log_gap"}
+
+const otherFrameType = "other"
+
+func frameType(t string) string {
+	if slices.Contains(knownFrameTypes, t) {
+		return t
+	}
+	return otherFrameType
+}
+
 // Metrics holds the agent's Prometheus collectors. Its methods are the hooks the control
 // loop calls; every method is safe on a nil *Metrics, which records nothing.
 type Metrics struct {
@@ -48,6 +61,9 @@ type Metrics struct {
 	diagnostics       *prometheus.CounterVec
 	brokerUp          prometheus.Gauge
 	kubernetesUp      prometheus.Gauge
+	telemetrySent     *prometheus.CounterVec
+	telemetryDropped  *prometheus.CounterVec
+	podLogs           *PodLogMetrics
 }
 
 // NewRegistry returns a registry holding the Go runtime and process collectors, ready for
@@ -132,12 +148,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "brokkr_agent_kubernetes_up",
 			Help: "1 when the last Kubernetes API probe succeeded, else 0.",
 		}),
+		telemetrySent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "brokkr_agent_telemetry_frames_sent_total",
+			Help: "Telemetry frames written to the WebSocket channel, by frame type.",
+		}, []string{"type"}),
+		telemetryDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "brokkr_agent_telemetry_frames_dropped_total",
+			Help: "Telemetry frames dropped before reaching the broker (outbound queue full, or a send failed twice), by frame type.",
+		}, []string{"type"}),
 	}
 	reg.MustRegister(
 		m.pollRequests, m.pollDuration, m.kubeOps, m.kubeOpDuration, m.heartbeats,
 		m.lastSuccessful, m.applyDuration, m.objectsApplied, m.objectsPruned,
 		m.managedObjects, m.deploymentObjects, m.workOrders, m.webhookDeliveries,
-		m.diagnostics, m.brokerUp, m.kubernetesUp,
+		m.diagnostics, m.brokerUp, m.kubernetesUp, m.telemetrySent, m.telemetryDropped,
 	)
 	// Create the known series up front so that they are exported, at zero, before the
 	// first event: rate() and absent() then behave from the start.
@@ -160,6 +184,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.webhookDeliveries.WithLabelValues(r)
 		m.diagnostics.WithLabelValues(r)
 	}
+	for _, t := range append(slices.Clone(knownFrameTypes), otherFrameType) {
+		m.telemetrySent.WithLabelValues(t)
+		m.telemetryDropped.WithLabelValues(t)
+	}
+	m.podLogs = newPodLogMetrics(reg)
 	return m
 }
 
@@ -294,4 +323,21 @@ func (m *Metrics) SetKubernetesUp(ok bool) {
 		return
 	}
 	m.kubernetesUp.Set(up(ok))
+}
+
+// TelemetrySent records a telemetry frame written to the WebSocket channel. Frame types
+// other than k8s_event, pod_log_line and log_gap are counted as "other".
+func (m *Metrics) TelemetrySent(typ string) {
+	if m == nil {
+		return
+	}
+	m.telemetrySent.WithLabelValues(frameType(typ)).Inc()
+}
+
+// TelemetryDropped records a telemetry frame dropped before it reached the channel.
+func (m *Metrics) TelemetryDropped(typ string) {
+	if m == nil {
+		return
+	}
+	m.telemetryDropped.WithLabelValues(frameType(typ)).Inc()
 }
