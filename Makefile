@@ -38,7 +38,7 @@ datarootdir ?= $(prefix)/share
 mandir ?= $(datarootdir)/man
 INSTALL ?= install
 
-.PHONY: help build run test test-short fuzz bench bench-agent lint fmt vet tidy migrate-up migrate-down clean completions manpages docs test-assets print-test-assets release-check snapshot install helm-check
+.PHONY: help build run test test-short fuzz bench bench-agent lint fmt vet tidy migrate-up migrate-down clean completions manpages docs test-assets print-test-assets release-check snapshot install helm-check test-monitoring dashboards-images
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,13 @@ run: build ## Run a broker with the embedded default database (prints its addres
 
 test: ## Run every test with the race detector (starts its own PostgreSQL; agent tests use the test-assets apiserver)
 	$(GO) test $(TEST_FLAGS) ./...
+	$(MAKE) test-monitoring
+
+test-monitoring: ## Check the dashboards and alert rules of deploy/monitoring (separate module hack/monitoring)
+	cd hack/monitoring && GOWORK=off GOFLAGS=-mod=mod $(GO) test -count=1 -timeout 10m ./...
+
+dashboards-images: ## Redraw docs/images/dashboard-*.svg from a four-minute run of a real broker
+	cd hack/monitoring && GOWORK=off GOFLAGS=-mod=mod $(GO) test -count=1 -timeout 20m -run TestDashboardImages . -args -images
 
 fuzz: ## Run every fuzz target for FUZZTIME each (10s); crashes land in testdata/fuzz as regression tests
 	FUZZTIME=$(or $(FUZZTIME),10s) GO=$(GO) bash hack/fuzz/run.sh

@@ -26,7 +26,7 @@ const (
 // hook that queues deliveries.
 func (s *Server) installWebhooks(g routes) {
 	s.webhooks = webhooks.New(webhooks.Options{DB: s.db, Logger: s.log, Registry: s.metrics.registry,
-		Config: s.Config, Audit: s.auditor})
+		Config: s.Config, Audit: s.auditor, TracerProvider: s.tracerProvider})
 
 	g.GET("/webhooks", s.listWebhooks)
 	g.POST("/webhooks", s.createWebhook)

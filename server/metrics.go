@@ -55,6 +55,8 @@ func newMetrics(s *Server) *metrics {
 		count("brokkr_stacks_total", "Live stacks.", `SELECT count(*) FROM stacks WHERE deleted_at IS NULL`),
 		count("brokkr_deployment_objects_total", "Live deployment objects.",
 			`SELECT count(*) FROM deployment_objects WHERE deleted_at IS NULL`),
+		newFleetCollector(s),
+		collectors.NewDBStatsCollector(s.db.DB.DB, "brokkr"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -103,3 +105,6 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		return err
 	}
 }
+
+// MetricsRegistry returns the registry the broker's /metrics exposes.
+func (s *Server) MetricsRegistry() *prometheus.Registry { return s.metrics.registry }

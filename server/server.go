@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/brokkr/brokkr/api"
 	"github.com/brokkr/brokkr/db"
@@ -69,6 +70,8 @@ type Server struct {
 
 	admission *admission   // bound on API requests served at once
 	conns     *connections // open HTTP connections of Serve, for keep-alive shedding
+
+	tracerProvider trace.TracerProvider // nil: requests are not traced
 }
 
 // Options are the dependencies of New.
@@ -82,6 +85,9 @@ type Options struct {
 	Reload func() (config.Broker, error)
 	// ConfigFile is watched for changes when broker.config_watch is set.
 	ConfigFile string
+	// TracerProvider, when set, traces requests and webhook deliveries (nil: no tracing).
+	// Statements are traced by the database pool (db.Options.TracerProvider).
+	TracerProvider trace.TracerProvider
 }
 
 // New builds a broker around an open, migrated database. It does not bootstrap the database
@@ -114,6 +120,7 @@ func New(o Options) (*Server, error) {
 	if s.pak.Prefix == "" {
 		s.pak = pak.DefaultSettings()
 	}
+	s.tracerProvider = o.TracerProvider
 	key, hash, err := pak.Generate(s.pak)
 	if err != nil {
 		return nil, err
@@ -230,6 +237,7 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		RequestIDHandler: func(c echo.Context, id string) { c.Set("request_id", id) },
 	}))
+	e.Use(s.traceRequests())
 	e.Use(s.accessLog)
 	e.Use(s.recoverPanic)
 	e.Use(s.metrics.middleware)
@@ -312,10 +320,25 @@ type readiness struct {
 	err     error
 }
 
+// Why a replica is not ready, as /readyz says it.
+const (
+	notReadyDatabase = "database unavailable"
+	notReadyListener = "notification listener disconnected"
+)
+
 func (s *Server) readyz(c echo.Context) error {
+	if reason := s.notReady(c.Request().Context()); reason != "" {
+		return c.String(http.StatusServiceUnavailable, reason)
+	}
+	return c.String(http.StatusOK, "Ready")
+}
+
+// notReady returns why the replica is not ready, or "" when it is: /readyz and the
+// brokkr_database_up and brokkr_ready gauges share this verdict.
+func (s *Server) notReady(ctx context.Context) string {
 	s.ready.mu.Lock()
 	if time.Since(s.ready.checked) > 2*time.Second {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 750*time.Millisecond)
+		ctx, cancel := context.WithTimeout(ctx, 750*time.Millisecond)
 		s.ready.err = s.db.Ping(ctx)
 		cancel()
 		s.ready.checked = time.Now()
@@ -323,11 +346,11 @@ func (s *Server) readyz(c echo.Context) error {
 	err := s.ready.err
 	s.ready.mu.Unlock()
 	if err != nil {
-		return c.String(http.StatusServiceUnavailable, "database unavailable")
+		return notReadyDatabase
 	}
 	// Without its listener a replica misses other replicas' revocations and pushes.
 	if s.listenerStarted.Load() && !s.listener.Listening() {
-		return c.String(http.StatusServiceUnavailable, "notification listener disconnected")
+		return notReadyListener
 	}
-	return c.String(http.StatusOK, "Ready")
+	return ""
 }

@@ -55,6 +55,9 @@ func newEvictionMetrics(reg prometheus.Registerer) *evictionMetrics {
 			Help: "Telemetry rows deleted by the eviction worker, by table.",
 		}, []string{"table"}),
 	}
+	for _, table := range []string{db.TableK8sEvents, db.TablePodLogs} {
+		m.evicted.WithLabelValues(table)
+	}
 	reg.MustRegister(m.runs, m.evicted)
 	return m
 }

@@ -17,12 +17,23 @@ func newMetrics(reg prometheus.Registerer, h *Hub) *metrics {
 		}, []string{"direction", "type"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "brokkr_ws_dropped_total",
-			Help: "Live messages dropped by reason (lane_full, subscriber_lag, fanout_too_large, fanout_queue_full, fanout_error).",
+			Help: "Live messages dropped by reason (lane_full, subscriber_lag, fanout_too_large, fanout_queue_full, fanout_error, invalid_frame, foreign_agent, not_associated).",
 		}, []string{"reason"}),
 		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "brokkr_ws_revoked_total",
 			Help: "WebSockets closed because their access ended, by reason (credentials, deactivated, stack_access) and by what found it (notice, recheck).",
 		}, []string{"reason", "found_by"}),
+	}
+	// Create the known series up front, so that they are exported at zero before the first
+	// drop or revocation.
+	for _, reason := range []string{"lane_full", "subscriber_lag", "fanout_too_large", "fanout_queue_full",
+		"fanout_error", "invalid_frame", "foreign_agent", "not_associated"} {
+		m.dropped.WithLabelValues(reason)
+	}
+	for _, reason := range []string{"credentials", "deactivated", "stack_access"} {
+		for _, foundBy := range []string{"notice", "recheck"} {
+			m.revoked.WithLabelValues(reason, foundBy)
+		}
 	}
 	gauge := func(name, help string, f func() int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {

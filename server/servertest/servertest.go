@@ -16,6 +16,7 @@ import (
 	"github.com/brokkr/brokkr/internal/config"
 	"github.com/brokkr/brokkr/internal/manifest"
 	"github.com/brokkr/brokkr/internal/pak"
+	"github.com/brokkr/brokkr/internal/tracing"
 	"github.com/brokkr/brokkr/server"
 	"github.com/google/uuid"
 )
@@ -31,6 +32,9 @@ type Broker struct {
 	Store *db.DB
 	// Config is the configuration the broker was built with.
 	Config config.Broker
+	// Tracing is the broker's trace pipeline, built from Config's [telemetry] settings as
+	// brokkr-broker builds it (disabled by default); ForceFlush exports what has ended.
+	Tracing *tracing.Provider
 }
 
 // Options adjust the broker New builds.
@@ -62,11 +66,6 @@ func New(t testing.TB, o Options) *Broker {
 	if o.MaxConnections == 0 {
 		o.MaxConnections = 10
 	}
-	store, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxConnections: o.MaxConnections})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
 	adminKey, adminHash, err := pak.Generate(pak.DefaultSettings())
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +76,21 @@ func New(t testing.TB, o Options) *Broker {
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
-	srv, err := server.New(server.Options{Config: cfg, DB: store, Reload: o.Reload})
+	traces, err := tracing.New(ctx, cfg.Telemetry.ForBroker(), tracing.Options{Component: "broker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = traces.Shutdown(sctx)
+	})
+	store, err := db.Open(ctx, dbtest.URL(t), db.Options{MaxConnections: o.MaxConnections, TracerProvider: traces.TracerProvider()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	srv, err := server.New(server.Options{Config: cfg, DB: store, Reload: o.Reload, TracerProvider: traces.TracerProvider()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +116,7 @@ func New(t testing.TB, o Options) *Broker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Broker{URL: ts.URL, AdminPAK: adminKey, Admin: admin, Server: srv, Store: store, Config: cfg}
+	return &Broker{URL: ts.URL, AdminPAK: adminKey, Admin: admin, Server: srv, Store: store, Config: cfg, Tracing: traces}
 }
 
 // waitReady waits until /readyz answers 200, which means the notification listener is
