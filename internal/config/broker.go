@@ -81,6 +81,8 @@ type BrokerSettings struct {
 	MaxKeepAliveConnections             int    `koanf:"max_keepalive_connections"`
 	SocketRecheckIntervalSeconds        int    `koanf:"socket_recheck_interval_seconds"`
 	ConfigWatch                         bool   `koanf:"config_watch"`
+	// DebugListenAddr, when set, serves Go's profiler (/debug/pprof/) on its own listener.
+	DebugListenAddr string `koanf:"debug_listen_addr"`
 }
 
 // CORS is the cross-origin policy of the /api/v1 routes.

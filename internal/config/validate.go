@@ -173,6 +173,13 @@ func (b Broker) Validate() error {
 	} else if strings.ContainsAny(host, " /") {
 		p.add("broker.listen_addr", "host %q is not a host name or IP address", host)
 	}
+	if s.DebugListenAddr != "" {
+		if _, port, err := net.SplitHostPort(s.DebugListenAddr); err != nil {
+			p.add("broker.debug_listen_addr", "must be host:port, e.g. 127.0.0.1:6060, or empty (%v)", err)
+		} else if !validPort(port) {
+			p.add("broker.debug_listen_addr", "port %q must be a number between 0 and 65535", port)
+		}
+	}
 	if s.PAKHash != "" && !isHex64(s.PAKHash) {
 		p.add("broker.pak_hash", "must be 64 hexadecimal characters (a SHA-256 digest) or empty")
 	}

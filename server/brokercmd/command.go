@@ -311,6 +311,16 @@ func runServe(ctx context.Context, cfg config.Broker, reload func() (config.Brok
 	} else if cfg.Broker.PAKHash == "" {
 		fmt.Fprintf(stdout, "admin PAK: minted at first start; see %s\n", cfg.Broker.AdminKeyFile)
 	}
+	if cfg.Broker.DebugListenAddr != "" {
+		debug, err := startDebug(ctx, cfg.Broker.DebugListenAddr, log)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer debug.stop()
+		fmt.Fprintf(stdout, "profiler on http://%s/debug/pprof/ (no authentication)\n", displayAddr(debug.Addr()))
+		log.Info("profiler listening", slog.String("addr", debug.Addr()))
+	}
 	log.Info("listening", slog.String("addr", addr))
 	err = srv.Serve(ctx, ln)
 	log.Info("stopped")
