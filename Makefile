@@ -38,7 +38,7 @@ datarootdir ?= $(prefix)/share
 mandir ?= $(datarootdir)/man
 INSTALL ?= install
 
-.PHONY: help build run test test-short fuzz bench bench-agent lint fmt vet tidy migrate-up migrate-down clean completions manpages docs test-assets print-test-assets release-check snapshot install helm-check test-monitoring dashboards-images
+.PHONY: help build run test test-short fuzz bench bench-agent bench-fleet lint fmt vet tidy migrate-up migrate-down clean completions manpages docs test-assets print-test-assets release-check snapshot install helm-check test-monitoring dashboards-images
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -98,6 +98,9 @@ bench: ## Run the benchmarks (see docs/benchmarks.md)
 
 bench-agent: test-assets ## Agent (validation on and off) vs kubectl apply of 1,000 objects on the living test cluster (needs kubectl)
 	$(GO) test -run '^$$' -bench Apply1000 -benchtime 3x ./agent/
+
+bench-fleet: ## Simulated fleet against a broker (BROKER_URL+ADMIN_PAK, else one started here; FLEET_ARGS, see docs/benchmarks.md)
+	GO=$(GO) bash hack/fleetsim/bench.sh
 
 lint: ## Run gofmt, go vet and golangci-lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of /proc CPU times (100 on every Linux platform Go runs on).
+const clockTicks = 100
+
+// procSampler samples a process's CPU time and RSS, and the host's busy CPU, once a second.
+type procSampler struct {
+	pid      int
+	startCPU float64 // seconds of CPU (user + system)
+	startAt  time.Time
+	hostBusy [2]uint64 // busy and total jiffies at the start
+	peakRSS  int64
+	lastRSS  int64
+}
+
+// findPid returns the pid of the one process whose name (comm) is name.
+func findPid(name string) (int, error) {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/comm")
+	var found []int
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil || strings.TrimSpace(string(b)) != name {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+		if pid != os.Getpid() {
+			found = append(found, pid)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return 0, fmt.Errorf("no process named %q", name)
+	case 1:
+		return found[0], nil
+	}
+	return 0, fmt.Errorf("%d processes named %q (%v): pass -broker-pid", len(found), name, found)
+}
+
+func newProcSampler(pid int) (*procSampler, error) {
+	p := &procSampler{pid: pid}
+	cpu, rss, err := p.read()
+	if err != nil {
+		return nil, err
+	}
+	p.startCPU, p.startAt, p.peakRSS, p.lastRSS = cpu, time.Now(), rss, rss
+	p.hostBusy[0], p.hostBusy[1] = hostCPU()
+	return p, nil
+}
+
+// run samples until ctx ends.
+func (p *procSampler) run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, rss, err := p.read(); err == nil {
+				p.lastRSS, p.peakRSS = rss, max(p.peakRSS, rss)
+			}
+		}
+	}
+}
+
+// report is the CPU share since the start (100 % = one core) and the RSS figures.
+func (p *procSampler) report() *ProcReport {
+	cpu, rss, err := p.read()
+	r := &ProcReport{PID: p.pid, PeakRSSMiB: mib(p.peakRSS), RSSMiB: mib(p.lastRSS)}
+	if err == nil {
+		elapsed := time.Since(p.startAt).Seconds()
+		r.CPUPercent = round1(100 * (cpu - p.startCPU) / elapsed)
+		r.RSSMiB, r.PeakRSSMiB = mib(rss), mib(max(p.peakRSS, rss))
+	}
+	busy, total := hostCPU()
+	if total > p.hostBusy[1] {
+		r.HostBusyPercent = round1(100 * float64(busy-p.hostBusy[0]) / float64(total-p.hostBusy[1]))
+	}
+	return r
+}
+
+// read returns the process's CPU seconds and resident set in bytes.
+func (p *procSampler) read() (float64, int64, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("broker process: %w", err)
+	}
+	// fields after the command name, which is in parentheses and may hold spaces
+	i := bytes.LastIndexByte(stat, ')')
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 22 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", p.pid, len(f))
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64) // field 14
+	stime, _ := strconv.ParseFloat(f[12], 64) // field 15
+	pages, _ := strconv.ParseInt(f[21], 10, 64)
+	return (utime + stime) / clockTicks, pages * int64(os.Getpagesize()), nil
+}
+
+// hostCPU returns the busy and total jiffies of all CPUs from /proc/stat.
+func hostCPU() (busy, total uint64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	for i, s := range f[1:] {
+		v, _ := strconv.ParseUint(s, 10, 64)
+		total += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy, total
+}
+
+func mib(b int64) float64 { return round1(float64(b) / (1 << 20)) }
