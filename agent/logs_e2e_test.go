@@ -18,15 +18,16 @@ import (
 	cliconfig "github.com/brokkr/brokkr/cli/config"
 	"github.com/brokkr/brokkr/cli/iostreams"
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/syncbuf"
 	"github.com/brokkr/brokkr/server/servertest"
 )
 
 // brokkrctl runs brokkrctl args as the broker's admin in the background until the test ends,
 // and returns its standard output; the command must end with exit 0 when cancelled.
-func brokkrctl(t *testing.T, b *servertest.Broker, args ...string) *lockedBuffer {
+func brokkrctl(t *testing.T, b *servertest.Broker, args ...string) *syncbuf.Buffer {
 	t.Helper()
 	ios, _, _, _ := iostreams.Test()
-	out, errOut := &lockedBuffer{}, &lockedBuffer{}
+	out, errOut := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	ios.Out, ios.ErrOut = out, errOut
 	f := cmdutil.NewFactory("test", ios)
 	vars := map[string]string{cliconfig.EnvConfig: filepath.Join(t.TempDir(), "config.yaml"),

@@ -17,29 +17,12 @@ import (
 	"github.com/brokkr/brokkr/cli/config"
 	"github.com/brokkr/brokkr/cli/iostreams"
 	"github.com/brokkr/brokkr/client"
+	"github.com/brokkr/brokkr/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer that a running command writes while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // running is a brokkrctl invocation in the background.
 type running struct {
-	out, errOut *syncBuffer
+	out, errOut *syncbuf.Buffer
 	cancel      context.CancelFunc
 	done        chan cmdutil.ExitCode
 }
@@ -48,7 +31,7 @@ type running struct {
 func (e *env) start(args ...string) *running {
 	e.t.Helper()
 	ios, _, _, _ := iostreams.Test()
-	r := &running{out: &syncBuffer{}, errOut: &syncBuffer{}, done: make(chan cmdutil.ExitCode, 1)}
+	r := &running{out: &syncbuf.Buffer{}, errOut: &syncbuf.Buffer{}, done: make(chan cmdutil.ExitCode, 1)}
 	ios.Out, ios.ErrOut = r.out, r.errOut
 	f := cmdutil.NewFactory("test", ios)
 	vars := map[string]string{config.EnvConfig: e.cfg, config.EnvBrokerURL: e.url, config.EnvPAK: e.admin}

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +25,7 @@ import (
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db/dbtest"
 	"github.com/brokkr/brokkr/internal/pak"
+	"github.com/brokkr/brokkr/internal/syncbuf"
 )
 
 // binDir holds the binaries built once by TestMain.
@@ -93,7 +92,7 @@ func startBroker(t *testing.T) broker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -320,22 +319,4 @@ func cmdReport(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	_, err = c.Agents().CreateEvent(ctx, uuid.MustParse(ts.Getenv("AGENT_ID")), ev)
 	ts.Check(err)
-}
-
-// lockedBuffer collects the broker's log output for failure messages.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -15,8 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +22,7 @@ import (
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/internal/pak"
 	"github.com/brokkr/brokkr/internal/pgserver"
+	"github.com/brokkr/brokkr/internal/syncbuf"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -119,7 +118,7 @@ type replica struct {
 	cmd  *exec.Cmd
 	URL  string
 	done chan struct{}
-	logs *lockedBuffer
+	logs *syncbuf.Buffer
 }
 
 // cluster is several replicas on one database, with the same admin PAK and webhook key.
@@ -163,7 +162,7 @@ func (c *cluster) start(name, addr string) *replica {
 		"--database-url", c.db.URL, "--log-level", "warn")
 	cmd.Env = c.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	r := &replica{t: t, name: name, cmd: cmd, URL: "http://" + addr, done: make(chan struct{}), logs: &lockedBuffer{}}
+	r := &replica{t: t, name: name, cmd: cmd, URL: "http://" + addr, done: make(chan struct{}), logs: &syncbuf.Buffer{Limit: 1 << 20}}
 	cmd.Stdout, cmd.Stderr = r.logs, r.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -229,26 +228,6 @@ func freePort(t *testing.T) int {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // eventually polls cond until it holds or the timeout passes.

@@ -1,7 +1,6 @@
 package brokercmd_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -9,31 +8,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/brokkr/brokkr/internal/syncbuf"
 	"github.com/brokkr/brokkr/internal/tracing/tracingtest"
 	"github.com/brokkr/brokkr/server/brokercmd"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the command's logger and the test at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestServeExportsTraces runs `brokkr-broker serve` with [telemetry] enabled: it announces
 // the exporter, and the span of a request made just before it stops reaches the collector,
@@ -58,7 +39,7 @@ func TestServeExportsTraces(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	outR, outW := io.Pipe()
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	cmd := brokercmd.NewCommand(outW, &logs)
 	cmd.SetArgs([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "pg"), "--log-format", "text"})
 	done := make(chan error, 1)
