@@ -58,6 +58,9 @@ const header = `# Every metric brokkr-broker and brokkr-agent export, one family
 
 func TestMetricList(t *testing.T) {
 	if runtime.GOOS != "linux" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the metric list is written on Linux, where CI runs")
+		}
 		t.Skip("the process collector exports other metrics outside Linux")
 	}
 	broker := brokerFamilies(t)
