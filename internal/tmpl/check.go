@@ -54,29 +54,82 @@ func (e *NestingError) Error() string {
 // Is makes errors.Is(err, ErrTooDeep) true.
 func (e *NestingError) Is(target error) bool { return target == ErrTooDeep }
 
-// checkNesting returns a *NestingError when src nests deeper than max levels.
+// checkNesting returns a *NestingError when src nests deeper than max levels, and a
+// *lexerTrapError where the engine's lexer would never end.
 func checkNesting(src string, max int) error {
 	if max <= 0 {
 		max = DefaultMaxNesting
 	}
-	depth, at := measureNesting(src, max)
-	if depth <= max {
-		return nil
+	s := scanNesting(src, max)
+	if s.peak > max {
+		line, col := position(src, s.at)
+		return &NestingError{Max: max, Line: line, Col: col}
 	}
-	line := 1 + strings.Count(src[:at], "\n")
-	col := at - strings.LastIndexByte(src[:at], '\n')
-	return &NestingError{Max: max, Line: line, Col: col}
+	if s.trap >= 0 {
+		line, col := position(src, s.trap)
+		return &lexerTrapError{Line: line, Col: col}
+	}
+	return nil
+}
+
+// position returns the 1-based line and byte column of offset at.
+func position(src string, at int) (line, col int) {
+	return 1 + strings.Count(src[:at], "\n"), at - strings.LastIndexByte(src[:at], '\n')
+}
+
+// lexerTrapError reports a number followed by a dot and a non-ASCII character that is not
+// a digit (`0.é`). The engine's lexer steps back the width of that character instead of
+// the dot's and then reads the same text forever, growing without bound; such a template
+// is refused before it is parsed.
+type lexerTrapError struct{ Line, Col int }
+
+func (e *lexerTrapError) Error() string {
+	return fmt.Sprintf("a number followed by '.' and a non-ASCII character at line %d column %d is not supported; "+
+		"put a space or parentheses after the number", e.Line, e.Col)
 }
 
 // measureNesting returns the deepest nesting of src, or, as soon as it exceeds limit, a
 // depth beyond limit and the offset where it did.
 func measureNesting(src string, limit int) (depth, at int) {
-	s := nestScanner{src: src, limit: limit}
+	s := scanNesting(src, limit)
+	return s.peak, s.at
+}
+
+// scanNesting runs the pass over src.
+func scanNesting(src string, limit int) *nestScanner {
+	s := &nestScanner{src: src, limit: limit, trap: -1}
 	if limit < 1<<10 {
 		s.levels = make([]nestLevel, 0, limit+2)
 	}
-	s.run()
-	return s.peak, s.at
+	if stop := s.run(); stop >= 0 && s.trap < 0 && s.peak <= limit {
+		// The parser stops here with an error, but the lexer reads the whole source first
+		// and does not always stop where the parser will (a lone "!", a tag ending with
+		// brackets open): look for a trap in the rest, more broadly than the lexer would
+		// find one, which refuses only templates that are invalid anyway.
+		s.trap = anyLexerTrap(src, stop)
+	}
+	return s
+}
+
+// anyLexerTrap returns the offset of the first dot in src[from:] that follows a digit and
+// precedes a multi-byte character that is not a digit, or -1: every place where the lexer
+// could fall into the trap of lexerTrapError, and more.
+func anyLexerTrap(src string, from int) int {
+	for i := from; i < len(src); i++ {
+		j := strings.IndexByte(src[i:], '.')
+		if j < 0 {
+			return -1
+		}
+		i += j
+		next, size := utf8.DecodeRuneInString(src[i+1:])
+		if size < 2 || unicode.IsDigit(next) {
+			continue
+		}
+		if prev, _ := utf8.DecodeLastRuneInString(src[from:i]); unicode.IsDigit(prev) {
+			return i
+		}
+	}
+	return -1
 }
 
 // nestLevel is one open bracket level of the tag being read (level 0 is the tag itself).
@@ -95,6 +148,7 @@ type nestScanner struct {
 	blocks int    // open blocks
 	raw    string // the end tag of a raw section pending the current block's end ("" if none)
 
+	trap    int  // offset of a lexerTrapError (-1: none)
 	operand bool // the last token ends an operand (a call or index may follow)
 	junk    bool // characters the lexer skips since the last token (see scanNumber)
 	peak    int
@@ -119,13 +173,15 @@ func (s *nestScanner) note(d, i int) bool {
 	return false
 }
 
-func (s *nestScanner) run() {
+// run reads the whole source; it returns the offset where the reading stopped before the
+// end of the input (an error or the limit), or -1.
+func (s *nestScanner) run() int {
 	src := s.src
 	i := 0
 	for i < len(src) {
 		j := strings.IndexByte(src[i:], '{')
 		if j < 0 || i+j+1 >= len(src) {
-			return
+			return -1
 		}
 		i += j
 		switch src[i+1] {
@@ -136,7 +192,7 @@ func (s *nestScanner) run() {
 			}
 			end := strings.Index(src[k:], "#}")
 			if end < 0 {
-				return // unclosed comment: the lexer stops
+				return i // unclosed comment: the lexer stops
 			}
 			i = k + end + 2
 		case '{':
@@ -146,7 +202,7 @@ func (s *nestScanner) run() {
 			}
 			var r int
 			if i, r = s.tag(i, false); r == tagStop {
-				return
+				return i
 			}
 		case '%':
 			tagStart := i
@@ -162,7 +218,7 @@ func (s *nestScanner) run() {
 			case "if", "for", "filter":
 				s.blocks++
 				if s.note(s.blocks, tagStart) {
-					return
+					return tagStart
 				}
 			case "endif", "endfor", "endfilter":
 				if s.blocks > 0 {
@@ -173,12 +229,13 @@ func (s *nestScanner) run() {
 			}
 			var r int
 			if i, r = s.tag(nameEnd, true); r == tagStop {
-				return
+				return i
 			}
 		default:
 			i++
 		}
 	}
+	return -1
 }
 
 // tag reads the expression of a tag from offset i up to the end of the tag, and returns
@@ -290,8 +347,11 @@ func (s *nestScanner) tag(i int, block bool) (int, int) {
 			}
 			switch {
 			case unicode.IsDigit(r):
-				end, ok := scanNumber(src, i, !junk)
-				if !ok {
+				end, outcome := scanNumber(src, i, !junk)
+				if outcome == numberTrap && s.trap < 0 {
+					s.trap = end
+				}
+				if outcome != numberOK {
 					return i, tagStop // a malformed number: the lexer stops
 				}
 				i, s.operand = end, true
@@ -463,11 +523,18 @@ func findRawEnd(src string, i int, word string) int {
 	}
 }
 
+// Outcomes of scanNumber.
+const (
+	numberOK   = iota // a number the lexer reads
+	numberStop        // a malformed number: the lexer stops with an error
+	numberTrap        // see lexerTrapError
+)
+
 // scanNumber returns the end of the number starting at offset i, as the lexer reads it
-// (with an identifier glued to an integer, as in `1abc`), and false where the lexer stops
-// on a malformed number. The lexer reads a 0b, 0o or 0x prefix only when prefix is set: not
-// when characters it skips precede the number (they become part of the token's text).
-func scanNumber(src string, i int, prefix bool) (int, bool) {
+// (with an identifier glued to an integer, as in `1abc`), and its outcome. The lexer reads
+// a 0b, 0o or 0x prefix only when prefix is set: not when characters it skips precede the
+// number (they become part of the token's text).
+func scanNumber(src string, i int, prefix bool) (int, int) {
 	peek := func(j int) (rune, int) {
 		if j >= len(src) {
 			return -1, 0
@@ -493,27 +560,29 @@ func scanNumber(src string, i int, prefix bool) (int, bool) {
 		if digit != nil {
 			end, any, ok := scanDigits(src, i+1, digit, false)
 			if !ok || !any {
-				return end, false
+				return end, numberStop
 			}
-			return wordAfterInteger(src, end), true
+			return wordAfterInteger(src, end), numberOK
 		}
 	}
 	end, _, ok := scanDigits(src, i, unicode.IsDigit, true)
 	if !ok {
-		return end, false
+		return end, numberStop
 	}
 	i = end
 	integer := true
 	if r, _ := peek(i); r == '.' {
-		switch next, _ := peek(i + 1); {
+		switch next, size := peek(i + 1); {
 		case unicode.IsDigit(next):
 			integer = false
 			if i, _, ok = scanDigits(src, i+1, unicode.IsDigit, false); !ok {
-				return i, false
+				return i, numberStop
 			}
 		case next == ' ' || next == '\t' || isNumericTerminator(next) || next == -1:
 			integer = false
 			i++
+		case size > 1:
+			return i, numberTrap
 		}
 	}
 	if r, _ := peek(i); r == 'e' || r == 'E' {
@@ -528,13 +597,17 @@ func scanNumber(src string, i int, prefix bool) (int, bool) {
 	}
 	if !integer {
 		if r, _ := peek(i); r == '.' {
-			if next, _ := peek(i + 1); unicode.IsDigit(next) || next == ' ' || next == '\t' || isNumericTerminator(next) || next == -1 {
-				return i, false // two dots in a number
+			next, size := peek(i + 1)
+			if unicode.IsDigit(next) || next == ' ' || next == '\t' || isNumericTerminator(next) || next == -1 {
+				return i, numberStop // two dots in a number
+			}
+			if size > 1 {
+				return i, numberTrap
 			}
 		}
-		return i, true
+		return i, numberOK
 	}
-	return wordAfterInteger(src, i), true
+	return wordAfterInteger(src, i), numberOK
 }
 
 // wordAfterInteger extends an integer ending at offset i with the name glued to it.

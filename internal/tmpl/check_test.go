@@ -312,3 +312,36 @@ func BenchmarkCheckNesting(b *testing.B) {
 		}
 	}
 }
+
+// A number followed by a dot and a multi-byte character that is not a digit sends the
+// engine's lexer back over the same text forever, its tokens growing until the process
+// dies; Check refuses such templates before they reach the engine.
+func TestCheckRefusesLexerTraps(t *testing.T) {
+	for _, src := range []string{
+		"{%!0.\uebc2",
+		"{{ 0.é }}",
+		"{{ 1.5.ü }}",
+		"{{ x[12.ß] }}",
+		"{{ 1e3.€ }}",
+		"text {% if 7.日本 %}{% endif %}",
+	} {
+		done := make(chan error, 1)
+		go func() { done <- Check(src) }()
+		select {
+		case err := <-done:
+			var trap *lexerTrapError
+			if !errors.As(err, &trap) || !strings.HasPrefix(err.Error(), "syntax: ") {
+				t.Errorf("Check(%q) = %v, want the syntax error of a lexer trap", src, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Check(%q) still running after 10 s", src)
+		}
+	}
+	// What the lexer reads correctly stays accepted.
+	for _, src := range []string{"{{ 0.5 }}", "{{ 1. }}", "{{ x.é }}", "{{ 'é' ~ 1 }}", "{{ 1.٣ }}", "{{ 0. é }}"} {
+		var trap *lexerTrapError
+		if err := Check(src); errors.As(err, &trap) {
+			t.Errorf("Check(%q) = %v, want no lexer trap", src, err)
+		}
+	}
+}

@@ -22,7 +22,16 @@ func FuzzCheck(f *testing.F) {
 	f.Add("{{ " + strings.Repeat("[", 200))
 	f.Add(deep("{% if a %}", "{{ [(x)] }}", "{% endif %}", 70))
 	f.Add("{{ a" + strings.Repeat(".b", 70) + " }}")
+	f.Add("{%!0.\uebc2")
 	f.Fuzz(func(t *testing.T, src string) {
+		if s := scanNesting(src, math.MaxInt); s.trap >= 0 {
+			// The engine's lexer would run forever here: Check must refuse it unparsed.
+			var trap *lexerTrapError
+			if err := Check(src); !errors.As(err, &trap) && !errors.Is(err, ErrTooDeep) {
+				t.Fatalf("a lexer trap at %d, Check: %v", s.trap, err)
+			}
+			return
+		}
 		depth, _ := measureNesting(src, math.MaxInt)
 		if want := lexerNesting(src); depth != want {
 			t.Fatalf("measureNesting = %d, the lexer's tokens give %d", depth, want)

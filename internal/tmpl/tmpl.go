@@ -220,6 +220,10 @@ func unwrapOutputs(msg string) string {
 // parse checks src's nesting, parses it and prepares it for rendering (Tera output, guards).
 func (o Options) parse(src string) (*exec.Template, error) {
 	if err := checkNesting(src, o.MaxNesting); err != nil {
+		var trap *lexerTrapError
+		if errors.As(err, &trap) {
+			return nil, fmt.Errorf("syntax: %w", err)
+		}
 		return nil, err
 	}
 	tpl, err := exec.NewTemplate(rootName, engineConfig, sourceLoader{src: src}, environment)
