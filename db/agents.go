@@ -106,6 +106,52 @@ func Heartbeat(ctx context.Context, q Queryer, id uuid.UUID, reported bool, reac
 	return a, Wrap(err)
 }
 
+// HeartbeatRow is one agent's heartbeat as the broker recorded it: its time and, when the
+// agent reported it (ReportedAt set), its Kubernetes reachability.
+type HeartbeatRow struct {
+	AgentID    uuid.UUID
+	At         time.Time
+	ReportedAt *time.Time // nil: the Kubernetes fields were not reported
+	Reachable  *bool
+	LatencyMs  *int32
+}
+
+// HeartbeatBatch writes many heartbeats in one statement and returns how many live agents
+// it updated. last_heartbeat never moves backwards, and the Kubernetes fields are replaced
+// only by a report at least as recent as the stored one, so that replicas writing their
+// batches independently and in any order converge on the newest values. Rows are locked in
+// id order, so two batches sharing agents cannot deadlock.
+func HeartbeatBatch(ctx context.Context, q Queryer, rows []HeartbeatRow) (int64, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	ids := make([]uuid.UUID, len(rows))
+	at := make([]time.Time, len(rows))
+	reported := make([]*time.Time, len(rows))
+	reachable := make([]*bool, len(rows))
+	latency := make([]*int32, len(rows))
+	for i, r := range rows {
+		ids[i], at[i], reported[i], reachable[i], latency[i] = r.AgentID, r.At, r.ReportedAt, r.Reachable, r.LatencyMs
+	}
+	// newer: the batch carries a Kubernetes report at least as recent as the stored one.
+	const newer = `v.reported_at IS NOT NULL AND (a.k8s_reported_at IS NULL OR v.reported_at >= a.k8s_reported_at)`
+	res, err := q.ExecContext(ctx, `WITH locked AS (
+			SELECT id FROM agents WHERE id = ANY ($1::uuid[]) AND deleted_at IS NULL ORDER BY id FOR UPDATE
+		)
+		UPDATE agents a SET last_heartbeat = GREATEST(a.last_heartbeat, v.at),
+			k8s_reachable = CASE WHEN `+newer+` THEN v.reachable ELSE a.k8s_reachable END,
+			k8s_api_latency_ms = CASE WHEN `+newer+` THEN v.latency ELSE a.k8s_api_latency_ms END,
+			k8s_reported_at = CASE WHEN `+newer+` THEN v.reported_at ELSE a.k8s_reported_at END
+		FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[], $5::int[])
+			AS v(id, at, reported_at, reachable, latency)
+		WHERE a.id = v.id AND a.deleted_at IS NULL AND a.id IN (SELECT id FROM locked)`,
+		ids, at, reported, reachable, latency)
+	if err != nil {
+		return 0, Wrap(err)
+	}
+	return res.RowsAffected()
+}
+
 // CountActiveAgents counts live agents whose status is ACTIVE.
 func CountActiveAgents(ctx context.Context, q Queryer) (int, error) {
 	var n int

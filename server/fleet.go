@@ -21,7 +21,11 @@ func (s *Server) listFleet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	records, err := s.live.FleetRecords(c.Request().Context(), db.FleetFilter{GeneratorID: gen})
+	ctx := c.Request().Context()
+	if err := s.heartbeats.Flush(ctx); err != nil { // heartbeat ages are computed by the database
+		return err
+	}
+	records, err := s.live.FleetRecords(ctx, db.FleetFilter{GeneratorID: gen})
 	if err != nil {
 		return err
 	}
@@ -37,6 +41,9 @@ func (s *Server) agentFleetStatus(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	if err := s.heartbeats.Flush(ctx); err != nil {
+		return err
+	}
 	records, err := s.live.FleetRecords(ctx, db.FleetFilter{AgentIDs: []uuid.UUID{id}})
 	if err != nil {
 		return err

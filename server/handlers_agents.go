@@ -14,6 +14,7 @@ import (
 	"github.com/brokkr/brokkr/internal/pak"
 	"github.com/brokkr/brokkr/server/audit"
 	"github.com/brokkr/brokkr/server/events"
+	"github.com/brokkr/brokkr/server/heartbeats"
 	"github.com/brokkr/brokkr/server/live"
 )
 
@@ -63,6 +64,10 @@ func (s *Server) listAgents(c echo.Context) error {
 	id := identity(c)
 	p, err := pageParams(c, "agents", collectionLimits)
 	if err != nil {
+		return err
+	}
+	// Listings read the database alone: heartbeats this replica holds are written first.
+	if err := s.heartbeats.Flush(ctx); err != nil {
 		return err
 	}
 	var rows []db.Agent
@@ -186,7 +191,7 @@ func (s *Server) searchAgent(c echo.Context) error {
 	if err := requireAdminOrAgentSelf(identity(c), a.ID); err != nil {
 		return err
 	}
-	return reply(c, http.StatusOK, toAgent(a))
+	return reply(c, http.StatusOK, toAgent(s.heartbeats.MergeAgent(a)))
 }
 
 func (s *Server) getAgent(c echo.Context) error {
@@ -198,7 +203,7 @@ func (s *Server) getAgent(c echo.Context) error {
 	if err != nil {
 		return agentNotFound(err)
 	}
-	return reply(c, http.StatusOK, toAgent(a))
+	return reply(c, http.StatusOK, toAgent(s.heartbeats.MergeAgent(a)))
 }
 
 func (s *Server) updateAgent(c echo.Context) error {
@@ -239,7 +244,7 @@ func (s *Server) updateAgent(c echo.Context) error {
 	}
 	s.audit(c, audit.Entry{Action: audit.AgentUpdated, ResourceType: audit.ResourceAgent, ResourceID: ptr(a.ID),
 		Details: map[string]any{"name": a.Name, "cluster_name": a.ClusterName, "status": a.Status}})
-	return reply(c, http.StatusOK, toAgent(a))
+	return reply(c, http.StatusOK, toAgent(s.heartbeats.MergeAgent(a)))
 }
 
 func (s *Server) deleteAgent(c echo.Context) error {
@@ -296,7 +301,10 @@ func (s *Server) heartbeat(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	if _, err := db.Heartbeat(c.Request().Context(), s.db, id, reported, reachable, latency); err != nil {
+	// The agent's key proved it live. The heartbeat is written with the next batch (at once
+	// when broker.heartbeat_flush_interval_ms is 0); this replica's reads see it already.
+	beat := heartbeats.Beat{Reported: reported, Reachable: reachable, LatencyMs: latency, Announce: true}
+	if err := s.heartbeats.Record(c.Request().Context(), id, beat); err != nil {
 		return agentNotFound(err)
 	}
 	s.bus.Notice(events.NoticeAgentHeartbeat, map[string]any{"agent_id": id})
@@ -319,7 +327,7 @@ func (s *Server) rotateAgentPAK(c echo.Context) error {
 	s.evictPAK(old)
 	s.audit(c, audit.Entry{Action: audit.PAKRotated, ResourceType: audit.ResourceAgent, ResourceID: ptr(a.ID),
 		Details: map[string]any{"agent_name": a.Name}})
-	return reply(c, http.StatusOK, client.RotateAgentPAKResponse{Agent: toAgent(a), PAK: key})
+	return reply(c, http.StatusOK, client.RotateAgentPAKResponse{Agent: toAgent(s.heartbeats.MergeAgent(a)), PAK: key})
 }
 
 func (s *Server) listAgentRegistrations(c echo.Context) error {

@@ -9,7 +9,7 @@ import (
 // installLive registers the live channels (WebSocket), the fleet routes and their workers.
 func (s *Server) installLive(e *echo.Echo, g routes) {
 	s.live = live.New(live.Options{DB: s.db, Logger: s.log, Registry: s.metrics.registry,
-		RecordAgentEvent: s.recordAgentEvent})
+		RecordAgentEvent: s.recordAgentEvent, Heartbeats: s.heartbeats})
 	e.GET("/internal/ws/agent", s.agentSocket)
 	// The consumer channels authenticate themselves: browsers can only offer the PAK as a
 	// subprotocol, which the API middleware does not read.

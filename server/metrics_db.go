@@ -91,6 +91,10 @@ type heartbeatAge struct {
 }
 
 func (c *fleetCollector) collectHeartbeats(ctx context.Context, ch chan<- prometheus.Metric) error {
+	// The ages are the database's: the heartbeats this replica holds are written first.
+	if err := c.s.heartbeats.Flush(ctx); err != nil {
+		return err
+	}
 	var rows []heartbeatAge
 	err := c.s.db.SelectContext(ctx, &rows, `
 		SELECT id, name, status = 'ACTIVE' AS active,

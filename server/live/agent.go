@@ -15,6 +15,7 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
+	"github.com/brokkr/brokkr/server/heartbeats"
 )
 
 // Close codes used by the broker.
@@ -309,8 +310,9 @@ func (h *Hub) onHeartbeat(c *agentConn, body json.RawMessage) error {
 	if err := decodeBody(c, body, &b, func() uuid.UUID { return b.AgentID }); err != nil {
 		return err
 	}
-	_, err := db.Heartbeat(c.ctx, h.db, c.agentID, b.K8sReachable != nil, b.K8sReachable, b.K8sAPILatencyMs)
-	return err
+	return h.heartbeats.Record(c.ctx, c.agentID, heartbeats.Beat{
+		Reported: b.K8sReachable != nil, Reachable: b.K8sReachable, LatencyMs: b.K8sAPILatencyMs,
+	})
 }
 
 func (h *Hub) onAgentEvent(c *agentConn, body json.RawMessage) error {

@@ -14,12 +14,14 @@ import (
 )
 
 // FleetRecords builds the fleet records of the selected agents: stored signals from one
-// set-based query, WebSocket presence from what this replica knows of every replica.
+// set-based query updated by the heartbeats this replica has not written yet, WebSocket
+// presence from what this replica knows of every replica.
 func (h *Hub) FleetRecords(ctx context.Context, f db.FleetFilter) ([]client.FleetAgentRecord, error) {
 	rows, err := db.ListFleet(ctx, h.db, f)
 	if err != nil {
 		return nil, err
 	}
+	h.heartbeats.MergeFleet(rows)
 	present := h.presence()
 	out := make([]client.FleetAgentRecord, len(rows))
 	for i, r := range rows {
@@ -69,6 +71,20 @@ func (h *Hub) fleetChanged(publish bool, ids ...uuid.UUID) {
 	if !h.pushing {
 		h.pushing = true
 		go h.pushFleet(h.ctx)
+	}
+}
+
+// fleetAgentsPerMessage bounds the agents of one fleet fan-out message (well below
+// maxFanoutMessage).
+const fleetAgentsPerMessage = 5000
+
+// heartbeatsWritten tells the other replicas that the fleet records of agents changed once
+// their announced heartbeats are in the database, where the other replicas read them.
+func (h *Hub) heartbeatsWritten(agents []uuid.UUID) {
+	for len(agents) > 0 {
+		n := min(len(agents), fleetAgentsPerMessage)
+		h.publish(fanoutMessage{Kind: fanFleet, Agents: agents[:n]})
+		agents = agents[n:]
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/config"
 	"github.com/brokkr/brokkr/server/events"
+	"github.com/brokkr/brokkr/server/heartbeats"
 	"github.com/brokkr/brokkr/server/workers"
 )
 
@@ -39,6 +40,9 @@ type Options struct {
 	// RecordAgentEvent stores an agent event an agent reported on its channel, emitting the
 	// same webhook event as one posted to the REST API.
 	RecordAgentEvent func(ctx context.Context, e db.NewAgentEvent) (db.AgentEvent, error)
+	// Heartbeats takes the heartbeats agents send on their channels; the fleet records
+	// include the heartbeats it has not written yet. nil: each heartbeat is written at once.
+	Heartbeats *heartbeats.Coalescer
 }
 
 // Hub holds this replica's WebSocket connections: agents (one per agent), stack live
@@ -49,6 +53,7 @@ type Hub struct {
 	db               *db.DB
 	log              *slog.Logger
 	recordAgentEvent func(ctx context.Context, e db.NewAgentEvent) (db.AgentEvent, error)
+	heartbeats       *heartbeats.Coalescer
 	replica          uuid.UUID // this replica's id on the fan-out channel
 	channel          string    // the fan-out channel of this database schema
 	metrics          *metrics
@@ -76,6 +81,7 @@ func New(o Options) *Hub {
 		db:               o.DB,
 		log:              o.Logger,
 		recordAgentEvent: o.RecordAgentEvent,
+		heartbeats:       o.Heartbeats,
 		replica:          uuid.New(),
 		channel:          liveChannel(o.DB.Schema()),
 		ctx:              context.Background(),
@@ -88,6 +94,10 @@ func New(o Options) *Hub {
 	h.fan.parts = map[string]*partialMessage{}
 	h.rev = newRevocationState(o.DB.Schema())
 	h.metrics = newMetrics(o.Registry, h)
+	if h.heartbeats == nil {
+		h.heartbeats = heartbeats.New(heartbeats.Options{DB: o.DB, Logger: o.Logger})
+	}
+	h.heartbeats.OnFlush(h.heartbeatsWritten)
 	return h
 }
 
@@ -169,7 +179,8 @@ func (h *Hub) OnEvent(ev events.Event) {
 	case events.NoticeWorkOrder:
 		h.downlink(uuidsOf(ev.Data["agent_ids"]), client.WSWorkOrder, ev.Data["work_order"])
 	case events.NoticeAgentHeartbeat:
-		h.fleetChanged(true, uuidsOf(ev.Data["agent_id"])...)
+		// The other replicas are told once the heartbeat is written (heartbeatsWritten).
+		h.fleetChanged(false, uuidsOf(ev.Data["agent_id"])...)
 	}
 }
 
