@@ -197,6 +197,17 @@ func migCheckSchemaObjects(t *testing.T, conn *pgx.Conn) {
 		"update_work_orders_timestamp":                    "work_orders",
 		"update_deployment_health_timestamp":              "deployment_health",
 		"update_webhook_subscriptions_updated_at":         "webhook_subscriptions",
+		// Change notifications of the replicas' target-state caches.
+		"target_state_notify_deployment_objects":            "deployment_objects",
+		"target_state_notify_agent_labels":                  "agent_labels",
+		"target_state_notify_agent_annotations":             "agent_annotations",
+		"target_state_notify_agent_targets":                 "agent_targets",
+		"target_state_notify_agent_generator_registrations": "agent_generator_registrations",
+		"target_state_notify_agent_events":                  "agent_events",
+		"target_state_notify_agents":                        "agents",
+		"target_state_notify_stacks":                        "stacks",
+		"target_state_notify_stack_labels":                  "stack_labels",
+		"target_state_notify_stack_annotations":             "stack_annotations",
 	}
 	rows, err := conn.Query(ctx,
 		`SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
@@ -234,6 +245,10 @@ func migCheckSchemaObjects(t *testing.T, conn *pgx.Conn) {
 		"handle_stack_soft_delete",
 		"handle_stack_template_hard_delete",
 		"hard_delete_deployment_objects_on_stack_delete",
+		"notify_target_state_agent",
+		"notify_target_state_agent_row",
+		"notify_target_state_all",
+		"notify_target_state_stack",
 		"prevent_admin_role_delete",
 		"prevent_deployment_object_changes",
 		"soft_delete",
@@ -298,7 +313,7 @@ func migCheckSchemaObjects(t *testing.T, conn *pgx.Conn) {
 }
 
 // migCheckBackfill migrates to the version before the registrations table,
-// creates explicit targets, and checks the last migration registers the
+// creates explicit targets, and checks that migration (15) registers the
 // targeted agents with the generators owning the targeted stacks.
 func migCheckBackfill(t *testing.T, u string) {
 	ctx := context.Background()
@@ -310,9 +325,9 @@ func migCheckBackfill(t *testing.T, u string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := LatestMigrationVersion()
-	if err := m.Migrate(last - 1); err != nil {
-		t.Fatalf("migrate to %d: %v", last-1, err)
+	const registrations = 15
+	if err := m.Migrate(registrations - 1); err != nil {
+		t.Fatalf("migrate to %d: %v", registrations-1, err)
 	}
 	if srcErr, dbErr := m.Close(); srcErr != nil || dbErr != nil {
 		t.Fatalf("close migrator: %v %v", srcErr, dbErr)

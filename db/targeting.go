@@ -28,6 +28,13 @@ const associatedStackIDs = `
 		AND s.deleted_at IS NULL
 		AND s.generator_id IN (SELECT generator_id FROM agent_generator_registrations WHERE agent_id = $1)`
 
+// AssociatedStackIDs returns the ids of the live stacks associated with an agent.
+func AssociatedStackIDs(ctx context.Context, q Queryer, agentID uuid.UUID) ([]uuid.UUID, error) {
+	var out []uuid.UUID
+	err := q.SelectContext(ctx, &out, associatedStackIDs, agentID)
+	return out, Wrap(err)
+}
+
 // AssociatedStacks returns the live stacks associated with an agent, by id.
 func AssociatedStacks(ctx context.Context, q Queryer, agentID uuid.UUID) ([]Stack, error) {
 	var out []Stack

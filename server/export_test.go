@@ -20,3 +20,9 @@ func (s *Server) AuditForTest(e audit.Entry) { s.audit(nil, e) }
 
 // SetAuditClockForTest replaces the clock of the auth.failed rate limiter.
 func (s *Server) SetAuditClockForTest(now func() time.Time) { s.auditor.SetClock(now) }
+
+// TargetCacheLenForTest returns the number of target-state answers kept in memory.
+func (s *Server) TargetCacheLenForTest() int { return s.targets.Len() }
+
+// SetTargetNotifyDelayForTest delays the target-state cache's handling of each notification.
+func (s *Server) SetTargetNotifyDelayForTest(d time.Duration) { s.targets.SetNotifyDelay(d) }

@@ -78,6 +78,9 @@ func (s *Server) recordAgentEvent(ctx context.Context, n db.NewAgentEvent) (db.A
 		}
 		return s.emitAgentEvent(ctx, q, em, ev)
 	})
+	// The agent's incremental target state leaves out what it reported: drop it here at
+	// once (the other replicas learn it from the database's notification).
+	s.targets.InvalidateAgent(n.AgentID)
 	return ev, err
 }
 

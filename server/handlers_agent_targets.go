@@ -134,19 +134,6 @@ func (s *Server) agentForRead(c echo.Context) (uuid.UUID, error) {
 	return id, nil
 }
 
-func (s *Server) targetState(c echo.Context) error {
-	id, err := s.agentForRead(c)
-	if err != nil {
-		return err
-	}
-	incremental := c.QueryParam("mode") != "full"
-	rows, err := db.TargetState(c.Request().Context(), s.db, id, incremental)
-	if err != nil {
-		return err
-	}
-	return reply(c, http.StatusOK, mapSlice(rows, toDeploymentObject))
-}
-
 func (s *Server) associatedStacks(c echo.Context) error {
 	id, err := s.agentForRead(c)
 	if err != nil {

@@ -18,7 +18,7 @@ func (s *Server) notifyHandlers() []events.Handler {
 		Channel: authEvictChannel,
 		Notify:  func(p string) { s.authCache.evict(p) },
 		Reset:   s.authCache.clear,
-	}}, s.live.NotifyHandlers()...)
+	}, s.targets.Handler()}, s.live.NotifyHandlers()...)
 }
 
 // evictPAK drops cached resolutions of these hashes here at once and, through PostgreSQL

@@ -28,7 +28,9 @@ import (
 	"github.com/brokkr/brokkr/internal/pak"
 	"github.com/brokkr/brokkr/server/audit"
 	"github.com/brokkr/brokkr/server/events"
+	"github.com/brokkr/brokkr/server/heartbeats"
 	"github.com/brokkr/brokkr/server/live"
+	"github.com/brokkr/brokkr/server/targetstate"
 	"github.com/brokkr/brokkr/server/webhooks"
 	"github.com/brokkr/brokkr/server/workers"
 )
@@ -57,10 +59,13 @@ type Server struct {
 	ready    readiness
 	auditor  *audit.Writer
 	workers  *workers.Runner
-	listener *events.Listener  // PostgreSQL notifications from the other replicas
-	live     *live.Hub         // WebSocket channels and their cross-replica fan-out
-	webhooks *webhooks.Service // webhook emission and delivery
-	evicted  *evictionMetrics  // the telemetry eviction worker's counts
+	listener *events.Listener   // PostgreSQL notifications from the other replicas
+	live     *live.Hub          // WebSocket channels and their cross-replica fan-out
+	targets  *targetstate.Cache // agents' target-state answers kept in memory
+	webhooks *webhooks.Service  // webhook emission and delivery
+	evicted  *evictionMetrics   // the telemetry eviction worker's counts
+
+	heartbeats *heartbeats.Coalescer // agents' heartbeats, written in batches
 
 	startOnce       sync.Once
 	bg              sync.WaitGroup // the listener and the configuration file watcher
@@ -130,6 +135,12 @@ func New(o Options) (*Server, error) {
 	s.workers = workers.New(workers.Options{DB: s.db, Logger: log, Registry: s.metrics.registry, Config: s.Config})
 	s.auditor = audit.New(audit.Options{DB: s.db, Logger: log, Registry: s.metrics.registry, Config: s.Config})
 	s.templates = newTemplateGuard(cfg.Broker)
+	s.heartbeats = heartbeats.New(heartbeats.Options{DB: s.db, Logger: log, Registry: s.metrics.registry,
+		Interval: time.Duration(cfg.Broker.HeartbeatFlushIntervalMillis) * time.Millisecond})
+	if s.targets, err = s.newTargetCache(cfg.Broker.TargetStateCacheEntries); err != nil {
+		return nil, err
+	}
+	s.bus.BeforePublish(s.syncBeforePush)
 	s.admission = newAdmission(s.metrics.registry, cfg.Broker.MaxInflightRequests, cfg.Broker.MaxQueueWaitMillis)
 	s.conns = newConnections(s.metrics.registry, cfg.Broker.MaxKeepAliveConnections)
 	s.echo = s.routes()
@@ -159,13 +170,14 @@ func (s *Server) ReadOnlyPAK() string { return s.readOnlyKey }
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // Start runs the broker's background work until ctx ends: the notification listener
-// (cross-replica cache eviction, fan-out and revocations), the live channels' cross-replica
-// side, the workers and the configuration file watcher. Serve calls it; tests that need it
+// (cross-replica cache eviction, fan-out and revocations), the heartbeat flushes, the live
+// channels' cross-replica side, the workers and the configuration file watcher. Serve calls it; tests that need it
 // call it themselves.
 func (s *Server) Start(ctx context.Context) {
 	s.startOnce.Do(func() {
 		s.listenerStarted.Store(true)
 		s.bg.Go(func() { s.listener.Run(ctx) })
+		s.bg.Go(func() { s.heartbeats.Run(ctx) })
 		s.live.Start(ctx)
 		s.workers.Start(ctx)
 		if s.configFile != "" && s.reload != nil && s.Config().Broker.ConfigWatch {
@@ -255,7 +267,7 @@ func (s *Server) routes() *echo.Echo {
 
 	// Authentication is route middleware rather than group middleware, so that unknown
 	// paths answer 404 and known paths with a wrong method 405, without asking for a PAK.
-	g := routes{g: e.Group(apiPrefix), mw: []echo.MiddlewareFunc{s.authenticate}}
+	g := routes{g: e.Group(apiPrefix), mw: []echo.MiddlewareFunc{s.authenticate}, write: s.targetSync}
 	s.authRoutes(g)
 	s.agentRoutes(g)
 	s.generatorRoutes(g)
@@ -275,13 +287,25 @@ func (s *Server) routes() *echo.Echo {
 type routes struct {
 	g  *echo.Group
 	mw []echo.MiddlewareFunc
+	// write returns the extra middleware of a write route (nil: none); see targetSync.
+	write func(path string) echo.MiddlewareFunc
 }
 
 func (r routes) GET(path string, h echo.HandlerFunc)    { r.g.GET(path, h, r.mw...) }
-func (r routes) POST(path string, h echo.HandlerFunc)   { r.g.POST(path, h, r.mw...) }
-func (r routes) PUT(path string, h echo.HandlerFunc)    { r.g.PUT(path, h, r.mw...) }
-func (r routes) PATCH(path string, h echo.HandlerFunc)  { r.g.PATCH(path, h, r.mw...) }
-func (r routes) DELETE(path string, h echo.HandlerFunc) { r.g.DELETE(path, h, r.mw...) }
+func (r routes) POST(path string, h echo.HandlerFunc)   { r.g.POST(path, h, r.writeMW(path)...) }
+func (r routes) PUT(path string, h echo.HandlerFunc)    { r.g.PUT(path, h, r.writeMW(path)...) }
+func (r routes) PATCH(path string, h echo.HandlerFunc)  { r.g.PATCH(path, h, r.writeMW(path)...) }
+func (r routes) DELETE(path string, h echo.HandlerFunc) { r.g.DELETE(path, h, r.writeMW(path)...) }
+
+func (r routes) writeMW(path string) []echo.MiddlewareFunc {
+	if r.write == nil {
+		return r.mw
+	}
+	if mw := r.write(path); mw != nil {
+		return append(append([]echo.MiddlewareFunc(nil), r.mw...), mw)
+	}
+	return r.mw
+}
 
 // routeImplemented reports whether method+path (OpenAPI form, relative to /api/v1) is served.
 func (s *Server) routeImplemented(method, path string) bool {

@@ -79,8 +79,12 @@ type BrokerSettings struct {
 	MaxQueueWaitMillis                  int    `koanf:"max_queue_wait_ms"`
 	ReadTimeoutSeconds                  int    `koanf:"read_timeout_seconds"`
 	MaxKeepAliveConnections             int    `koanf:"max_keepalive_connections"`
+	TargetStateCacheEntries             int    `koanf:"target_state_cache_entries"`
 	SocketRecheckIntervalSeconds        int    `koanf:"socket_recheck_interval_seconds"`
 	ConfigWatch                         bool   `koanf:"config_watch"`
+	// HeartbeatFlushIntervalMillis is how long agent heartbeats are gathered in memory before
+	// they are written in one statement; 0 writes each heartbeat at once.
+	HeartbeatFlushIntervalMillis int `koanf:"heartbeat_flush_interval_ms"`
 	// DebugListenAddr, when set, serves Go's profiler (/debug/pprof/) on its own listener.
 	DebugListenAddr string `koanf:"debug_listen_addr"`
 }
@@ -187,7 +191,9 @@ func defaultBroker(getenv func(string) string, euid int) Broker {
 			MaxQueueWaitMillis:                  500,
 			ReadTimeoutSeconds:                  30,
 			MaxKeepAliveConnections:             8192,
+			TargetStateCacheEntries:             200000,
 			SocketRecheckIntervalSeconds:        30,
+			HeartbeatFlushIntervalMillis:        1000,
 		},
 		CORS: CORS{
 			AllowedOrigins: []string{"http://localhost:3001"},

@@ -217,7 +217,9 @@ func (b Broker) Validate() error {
 	p.positive("broker.max_queue_wait_ms", s.MaxQueueWaitMillis)
 	p.positive("broker.read_timeout_seconds", s.ReadTimeoutSeconds)
 	p.positive("broker.max_keepalive_connections", s.MaxKeepAliveConnections)
+	p.atLeast("broker.target_state_cache_entries", int64(s.TargetStateCacheEntries), 0)
 	p.positive("broker.socket_recheck_interval_seconds", s.SocketRecheckIntervalSeconds)
+	p.between("broker.heartbeat_flush_interval_ms", s.HeartbeatFlushIntervalMillis, 0, 60000)
 
 	// cors
 	for i, o := range b.CORS.AllowedOrigins {

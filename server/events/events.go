@@ -65,9 +65,19 @@ type TxHook func(ctx context.Context, q db.Queryer, ev Event) error
 
 // Bus fans events out: transaction hooks while the write is open, subscribers after commit.
 type Bus struct {
-	mu    sync.RWMutex
-	hooks []TxHook
-	subs  []func(Event)
+	mu            sync.RWMutex
+	hooks         []TxHook
+	subs          []func(Event)
+	beforePublish func(ctx context.Context, evs []Event)
+}
+
+// BeforePublish sets a function run after a transaction committed and before its events
+// reach the subscribers (the broker brings its caches up to date with the write there,
+// before agents are told to read).
+func (b *Bus) BeforePublish(f func(ctx context.Context, evs []Event)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.beforePublish = f
 }
 
 // NewBus returns an empty bus.
@@ -93,6 +103,12 @@ func (b *Bus) InTx(ctx context.Context, store *db.DB, fn func(q db.Queryer, em *
 	em := &Emitter{bus: b}
 	if err := store.InTx(ctx, func(q db.Queryer) error { return fn(q, em) }); err != nil {
 		return err
+	}
+	b.mu.RLock()
+	before := b.beforePublish
+	b.mu.RUnlock()
+	if before != nil && len(em.pending) > 0 {
+		before(ctx, em.pending)
 	}
 	em.publish()
 	return nil

@@ -112,14 +112,14 @@ func (f *fixer) fixOperations() {
 	}
 }
 
-// setErrorResponses keeps the success responses of an operation and replaces
+// setErrorResponses keeps the success (and 304) responses of an operation and replaces
 // its error responses with references to the shared ones.
 func (f *fixer) setErrorResponses(id string, o operation) {
 	responses := f.child(o.op, "responses", id)
 	// Any operation may be refused by admission control (429 overloaded).
 	codes := map[string]bool{"401": true, "429": true, "500": true}
 	for code := range responses {
-		if strings.HasPrefix(code, "2") {
+		if strings.HasPrefix(code, "2") || code == "304" {
 			continue
 		}
 		codes[code] = true
@@ -203,6 +203,20 @@ var operationFixes = map[string]func(f *fixer, o operation){
 		body := f.requestBody(o)
 		body["required"] = false
 		body["description"] = "Optional connectivity report; an absent or unparseable body is ignored."
+	},
+	"get_target_state": func(f *fixer, o operation) {
+		etag := obj{"description": "Strong entity tag of the answer: the same body has the same tag on every replica.",
+			"schema": obj{"type": "string"}}
+		f.response(o, "200")["headers"] = obj{"ETag": etag}
+		o.op["responses"].(obj)["304"] = obj{
+			"description": "Not Modified: If-None-Match names the current answer's tag; no body.",
+			"headers":     obj{"ETag": etag},
+		}
+		params, _ := o.op["parameters"].([]any)
+		o.op["parameters"] = append(params, obj{
+			"in": "header", "name": "If-None-Match", "required": false, "schema": obj{"type": "string"},
+			"description": "Entity tags of answers the caller has (RFC 9110); when one is current the answer is 304 without a body.",
+		})
 	},
 	"rotate_agent_pak": func(f *fixer, o operation) {
 		f.setJSONResponseSchema(o, "200", ref("RotateAgentPakResponse"))

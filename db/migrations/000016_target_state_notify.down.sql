@@ -1,0 +1,14 @@
+DROP TRIGGER IF EXISTS target_state_notify_deployment_objects ON deployment_objects;
+DROP TRIGGER IF EXISTS target_state_notify_agent_labels ON agent_labels;
+DROP TRIGGER IF EXISTS target_state_notify_agent_annotations ON agent_annotations;
+DROP TRIGGER IF EXISTS target_state_notify_agent_targets ON agent_targets;
+DROP TRIGGER IF EXISTS target_state_notify_agent_generator_registrations ON agent_generator_registrations;
+DROP TRIGGER IF EXISTS target_state_notify_agent_events ON agent_events;
+DROP TRIGGER IF EXISTS target_state_notify_agents ON agents;
+DROP TRIGGER IF EXISTS target_state_notify_stacks ON stacks;
+DROP TRIGGER IF EXISTS target_state_notify_stack_labels ON stack_labels;
+DROP TRIGGER IF EXISTS target_state_notify_stack_annotations ON stack_annotations;
+DROP FUNCTION IF EXISTS notify_target_state_stack();
+DROP FUNCTION IF EXISTS notify_target_state_agent();
+DROP FUNCTION IF EXISTS notify_target_state_agent_row();
+DROP FUNCTION IF EXISTS notify_target_state_all();
