@@ -21,7 +21,15 @@ func requestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 
-// accessLog writes one structured line per request.
+// routinePolls are the routes every agent calls on every poll; their successes are logged at
+// debug level (brokkr_http_requests_total counts them).
+var routinePolls = map[string]bool{
+	apiPrefix + "/agents/:id/target-state": true,
+	apiPrefix + "/agents/:id/heartbeat":    true,
+}
+
+// accessLog writes one structured line per request (at debug level for operations
+// endpoints, overload refusals and routine polls).
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -36,7 +44,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if path == "/healthz" || path == "/readyz" || path == "/metrics" ||
 			// Refusals of an overloaded broker are counted (brokkr_http_rejected_requests_total);
 			// a line for each would add to the load.
-			(errors.As(err, &ae) && ae.Code == codeOverloaded) {
+			(errors.As(err, &ae) && ae.Code == codeOverloaded) ||
+			// So are the agents' routine polls, a line per agent every few seconds.
+			status < 400 && routinePolls[c.Path()] {
 			level = slog.LevelDebug
 		}
 		if !s.log.Enabled(c.Request().Context(), level) {
