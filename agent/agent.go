@@ -415,7 +415,11 @@ func (a *Agent) heartbeat(ctx context.Context) error {
 func (a *Agent) reconcile(ctx context.Context) error {
 	start := time.Now()
 	res, err := a.rec.Reconcile(ctx)
-	a.metrics.ObservePoll(time.Since(start), err)
+	if res.NotModified {
+		a.metrics.ObservePollNotModified(time.Since(start))
+	} else {
+		a.metrics.ObservePoll(time.Since(start), err)
+	}
 	if err != nil {
 		return err
 	}

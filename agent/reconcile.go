@@ -34,10 +34,12 @@ const (
 // Reconciler makes the cluster match the agent's target state.
 //
 // It asks the broker for the full target state (the latest object of every associated
-// stack) and keeps an inventory of what it owns in the cluster, per stack: the deployment
-// object applied, its checksum and the objects it consists of. The inventory is read from the
-// cluster's ownership annotations at start and at every resync, so it survives restarts, and
-// is kept up to date by every apply and prune in between. With it:
+// stack), with the entity tag of the last answer in If-None-Match, so that an unchanged one
+// comes as a 304 without a body and the last answer stands for it again. It keeps an
+// inventory of what it owns in the cluster, per stack: the deployment object applied, its
+// checksum and the objects it consists of. The inventory is read from the cluster's
+// ownership annotations at start and at every resync, so it survives restarts, and is kept
+// up to date by every apply and prune in between. With it:
 //   - an object whose checksum and id match the inventory costs no request at all;
 //   - a new object is applied (validated first, so an invalid manifest writes nothing), and
 //     the stack's objects that are not part of it any more are pruned;
@@ -68,6 +70,23 @@ type Reconciler struct {
 	stacks    map[uuid.UUID]*stackState
 	failures  map[uuid.UUID]*failure
 	scannedAt time.Time
+	last      lastTarget
+}
+
+// lastTarget is the last full target state the broker sent with an entity tag. The next
+// request carries the tag in If-None-Match, and a 304 Not Modified answer stands for these
+// objects again. It lives in memory only and is dropped after a failed request and when the
+// broker, the key or the agent changes.
+type lastTarget struct {
+	from    targetSource
+	etag    string
+	objects []client.DeploymentObject
+}
+
+// targetSource is who a target state was asked of, and as whom.
+type targetSource struct {
+	broker, pak string
+	agent       uuid.UUID
 }
 
 // ReconcileMetrics receives the reconciler's measurements.
@@ -112,6 +131,9 @@ type Result struct {
 	Failed    int
 	Pruned    int // Kubernetes objects deleted
 	Skipped   int // failing objects waiting for their next attempt
+	// NotModified is set when the broker answered that the target state was the one it sent
+	// last (304 Not Modified); the pass worked on that one.
+	NotModified bool
 }
 
 func (r *Reconciler) log() *slog.Logger { return logx.OrDiscard(r.Log) }
@@ -143,10 +165,11 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 	if err := r.scanIfDue(ctx); err != nil {
 		return res, err
 	}
-	target, err := r.Client.Agents().TargetState(ctx, r.AgentID, true)
+	target, notModified, err := r.targetState(ctx)
 	if err != nil {
 		return res, fmt.Errorf("target state: %w", err)
 	}
+	res.NotModified = notModified
 	start := time.Now()
 	seen := make(map[uuid.UUID]bool, len(target))
 	// Oldest first, so that of two objects of one stack (which the broker does not send) the
@@ -178,6 +201,29 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 		r.Metrics.Inventory(r.inventorySize())
 	}
 	return res, nil
+}
+
+// targetState returns the agent's full target state, asking the broker with the entity tag of
+// the last one it sent: after a 304 Not Modified the pass gets that one again, so it does
+// exactly what the same body would make it do (retries, health, prunes).
+func (r *Reconciler) targetState(ctx context.Context) ([]client.DeploymentObject, bool, error) {
+	from := targetSource{broker: r.Client.BaseURL(), pak: r.Client.PAK(), agent: r.AgentID}
+	if r.last.from != from {
+		r.last = lastTarget{}
+	}
+	ans, err := r.Client.Agents().TargetStateIfChanged(ctx, r.AgentID, true, r.last.etag)
+	if err != nil {
+		r.last = lastTarget{}
+		return nil, false, err
+	}
+	if ans.NotModified {
+		return slices.Clone(r.last.objects), true, nil
+	}
+	r.last = lastTarget{}
+	if ans.ETag != "" {
+		r.last = lastTarget{from: from, etag: ans.ETag, objects: slices.Clone(ans.Objects)}
+	}
+	return ans.Objects, false, nil
 }
 
 func (r *Reconciler) inventorySize() (objects, deploymentObjects int) {

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -146,11 +148,57 @@ func (a *Agents) Heartbeat(ctx context.Context, id uuid.UUID, report *HeartbeatR
 // highest sequence id first. Unless full is set, objects the agent has already reported an
 // event for are left out (admin, or the agent itself).
 func (a *Agents) TargetState(ctx context.Context, id uuid.UUID, full bool) ([]DeploymentObject, error) {
+	return call[[]DeploymentObject](ctx, a.c, targetStateRequest(id, full))
+}
+
+func targetStateRequest(id uuid.UUID, full bool) request {
 	q := url.Values{}
 	if full {
 		q.Set("mode", "full")
 	}
-	return call[[]DeploymentObject](ctx, a.c, request{method: http.MethodGet, path: path("agents", id, "target-state"), query: q})
+	return request{method: http.MethodGet, path: path("agents", id, "target-state"), query: q}
+}
+
+// TargetStateResult is the answer to a conditional target-state request.
+type TargetStateResult struct {
+	// Objects is the target state as TargetState returns it; nil when NotModified.
+	Objects []DeploymentObject
+	// ETag is the broker's entity tag of the target state, to send with the next request
+	// in the same mode; "" when the broker sends none.
+	ETag string
+	// NotModified is set when the broker answered 304 Not Modified: the target state is
+	// still the one the entity tag sent names, and no body came.
+	NotModified bool
+}
+
+// TargetStateIfChanged is TargetState made conditional. With a non-empty etag (the ETag of
+// an earlier answer in the same mode) it sends If-None-Match, and a broker whose target state
+// for the agent still has that tag answers 304 Not Modified without a body (NotModified set,
+// Objects nil). A broker that sends no ETag answers every request in full, with ETag "".
+func (a *Agents) TargetStateIfChanged(ctx context.Context, id uuid.UUID, full bool, etag string) (TargetStateResult, error) {
+	r := targetStateRequest(id, full)
+	if etag != "" {
+		r.header = http.Header{"If-None-Match": {etag}}
+		r.want = []int{http.StatusOK, http.StatusNotModified}
+	}
+	ans, err := a.c.send(ctx, r)
+	if err != nil {
+		return TargetStateResult{}, err
+	}
+	res := TargetStateResult{ETag: ans.header.Get("ETag")}
+	if ans.status == http.StatusNotModified {
+		if res.ETag == "" {
+			res.ETag = etag
+		}
+		res.NotModified = true
+		return res, nil
+	}
+	if len(ans.body) > 0 {
+		if err := json.Unmarshal(ans.body, &res.Objects); err != nil {
+			return TargetStateResult{}, fmt.Errorf("decode %s %s response: %w", r.method, r.path, err)
+		}
+	}
+	return res, nil
 }
 
 // Stacks returns the live stacks associated with the agent, by explicit target or by a

@@ -183,7 +183,9 @@ type request struct {
 	raw    []byte     // raw body (with contentType)
 	ctype  string
 	accept string
-	// want lists the accepted success statuses; empty = any 2xx.
+	// header holds further request headers (e.g. If-None-Match); may be nil.
+	header http.Header
+	// want lists the accepted statuses; empty = any 2xx. A listed 304 is accepted too.
 	want []int
 }
 
@@ -244,14 +246,15 @@ func (c *Client) send(ctx context.Context, r request) (answer, error) {
 		r.method == http.MethodDelete || r.method == http.MethodOptions
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		a, err := c.attempt(ctx, r.method, u.String(), payload, ctype, r.accept)
+		a, err := c.attempt(ctx, r.method, u.String(), payload, ctype, r.accept, r.header)
 		retryable := false
 		var retryAfter time.Duration
 		switch {
 		case err != nil:
 			lastErr = fmt.Errorf("%s %s: %w", r.method, r.path, err)
 			retryable = ctx.Err() == nil && (idempotent || connectFailed(err))
-		case a.status >= 200 && a.status < 300 && (len(r.want) == 0 || contains(r.want, a.status)):
+		case a.status >= 200 && a.status < 300 && (len(r.want) == 0 || contains(r.want, a.status)),
+			a.status == http.StatusNotModified && contains(r.want, a.status):
 			return a, nil
 		default:
 			lastErr = errorFrom(r.method, r.path, a.status, a.header, a.body)
@@ -280,7 +283,7 @@ func (c *Client) send(ctx context.Context, r request) (answer, error) {
 	}
 }
 
-func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, ctype, accept string) (answer, error) {
+func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, ctype, accept string, header http.Header) (answer, error) {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
@@ -293,6 +296,9 @@ func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, 
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return answer{}, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)

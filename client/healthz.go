@@ -12,7 +12,7 @@ func (c *Client) Healthz(ctx context.Context) (int, error) {
 	u := *c.base
 	u.Path += "/healthz"
 	u.RawPath, u.RawQuery = "", ""
-	a, err := c.attempt(ctx, http.MethodGet, u.String(), nil, "", "")
+	a, err := c.attempt(ctx, http.MethodGet, u.String(), nil, "", "", nil)
 	if err != nil {
 		return 0, err
 	}

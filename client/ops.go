@@ -12,7 +12,7 @@ func (c *Client) Ready(ctx context.Context) error {
 	u := *c.base
 	u.Path += "/readyz"
 	u.RawPath, u.RawQuery = "", ""
-	a, err := c.attempt(ctx, http.MethodGet, u.String(), nil, "", "")
+	a, err := c.attempt(ctx, http.MethodGet, u.String(), nil, "", "", nil)
 	if err != nil {
 		return fmt.Errorf("GET /readyz: %w", err)
 	}

@@ -15,6 +15,13 @@ const (
 	ResultFailed    = "failed"
 )
 
+// Outcomes of target-state requests, the status label of brokkr_agent_poll_requests_total.
+const (
+	PollSuccess     = "success"
+	PollNotModified = "not_modified"
+	PollError       = "error"
+)
+
 // Kubernetes operation names used as brokkr_agent_kubernetes_operations_total{operation}.
 const (
 	OpApply  = "apply"
@@ -83,7 +90,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		pollRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "brokkr_agent_poll_requests_total",
-			Help: "Target-state requests to the broker by outcome.",
+			Help: "Target-state requests to the broker by outcome (success, not_modified, error).",
 		}, []string{"status"}),
 		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "brokkr_agent_poll_duration_seconds",
@@ -165,7 +172,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	)
 	// Create the known series up front so that they are exported, at zero, before the
 	// first event: rate() and absent() then behave from the start.
-	for _, s := range []string{"success", "error"} {
+	for _, s := range []string{PollSuccess, PollNotModified, PollError} {
 		m.pollRequests.WithLabelValues(s)
 	}
 	for _, op := range []string{OpApply, OpDelete, OpList, OpGet} {
@@ -208,12 +215,20 @@ func up(b bool) float64 {
 
 // ObservePoll records one target-state request: its duration and whether it failed.
 func (m *Metrics) ObservePoll(d time.Duration, err error) {
+	status := PollSuccess
+	if err != nil {
+		status = PollError
+	}
+	m.observePoll(d, status)
+}
+
+// ObservePollNotModified records one target-state request the broker answered with 304 Not
+// Modified (the target state had not changed; no body came).
+func (m *Metrics) ObservePollNotModified(d time.Duration) { m.observePoll(d, PollNotModified) }
+
+func (m *Metrics) observePoll(d time.Duration, status string) {
 	if m == nil {
 		return
-	}
-	status := "success"
-	if err != nil {
-		status = "error"
 	}
 	m.pollRequests.WithLabelValues(status).Inc()
 	m.pollDuration.Observe(d.Seconds())

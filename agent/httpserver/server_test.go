@@ -289,6 +289,7 @@ func TestMetricsEndpoint(t *testing.T) {
 func TestNilMetricsRecordNothing(t *testing.T) {
 	var m *Metrics
 	m.ObservePoll(time.Second, nil)
+	m.ObservePollNotModified(time.Second)
 	m.ObserveKubeOp(OpApply, time.Second)
 	m.HeartbeatSent()
 	m.ObserveApply(time.Second)
