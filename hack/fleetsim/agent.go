@@ -2,8 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,132 +12,107 @@ import (
 	"github.com/brokkr/brokkr/client"
 )
 
-// The operations measured, in the order of the report.
-const (
-	opTargetState = "target-state"
-	opHeartbeat   = "heartbeat"
-	opSelf        = "agent-status"
-	opWorkOrders  = "pending-work-orders"
-	opDiagnostics = "pending-diagnostics"
-	opEvent       = "event"
-	opChannelDial = "channel-dial"
-)
-
-var opOrder = []string{opTargetState, opHeartbeat, opSelf, opWorkOrders, opDiagnostics, opEvent, opChannelDial}
-
-// opStats are one operation's latencies and outcomes.
-type opStats struct {
-	hist      Histogram
-	errors    atomic.Uint64
-	throttled atomic.Uint64 // 429 answers, not counted as errors
-	lastErr   atomic.Value  // string
-}
-
-// stats are the measurements of a run, shared by every simulated agent.
-type stats struct {
-	ops map[string]*opStats
-}
-
-func newStats() *stats {
-	s := &stats{ops: map[string]*opStats{}}
-	for _, op := range opOrder {
-		s.ops[op] = &opStats{}
-	}
-	return s
-}
-
-// time runs one request and records it: latency of successful requests, 429s and errors
-// apart. Requests cut short by the end of the run are not counted.
-func (s *stats) time(ctx context.Context, op string, f func() error) error {
-	start := time.Now()
-	err := f()
-	o := s.ops[op]
-	switch {
-	case err == nil:
-		o.hist.Record(time.Since(start))
-	case ctx.Err() != nil:
-	case isStatus(err, http.StatusTooManyRequests):
-		o.throttled.Add(1)
-	default:
-		o.errors.Add(1)
-		o.lastErr.Store(err.Error())
-	}
-	return err
-}
-
-func isStatus(err error, status int) bool {
-	ce, ok := client.AsError(err)
-	return ok && ce.StatusCode == status
+// sim is what every simulated agent of a run shares.
+type sim struct {
+	ops   Ops
+	stats *stats
+	dist  *distTracker
+	fetch *targetFetcher
 }
 
 // simAgent does on the wire what brokkr-agent does, without a cluster: every interval it
-// fetches its full target state and reports SUCCESS for deployment objects it has not
-// reported yet, sends a heartbeat and reads its status back, and lists its pending work
-// orders and diagnostics. With a channel, a stack_changed or target_changed push starts a
-// target-state pass at once.
+// fetches its full target state (conditionally, with the ETag of the last answer it acted
+// on) and reports SUCCESS for deployment objects it has not reported yet, sends a heartbeat
+// and reads its status back, and lists its pending work orders and diagnostics; -ops picks
+// which of these it does. With a channel, a stack_changed or target_changed push starts a
+// target-state pass at once. It is kept small: a fleet holds tens of thousands.
 type simAgent struct {
-	idx    int
-	id     uuid.UUID
-	pak    string
-	c      *client.Client
-	stats  *stats
-	dist   *distTracker
-	mu     sync.Mutex         // one reconcile pass at a time, as the agent
-	done   map[uuid.UUID]bool // deployment objects reported
-	frames atomic.Uint64      // channel frames written (flood)
+	idx      int
+	id       uuid.UUID
+	pak      string
+	c        *client.Client
+	sim      *sim
+	mu       sync.Mutex    // one reconcile pass at a time, as the agent
+	reported []uuid.UUID   // deployment objects reported
+	etag     string        // of the last target state acted on in full
+	frames   atomic.Uint64 // channel frames written (flood)
+	due      time.Time     // next cycle (scheduler)
 }
 
-// loop runs the polling cycle every interval, the first one after phase.
-func (a *simAgent) loop(ctx context.Context, phase, interval time.Duration) {
-	t := time.NewTimer(phase)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		start := time.Now()
-		a.cycle(ctx)
-		// a cycle longer than the interval delays the next one, as the agent's loops do
-		t.Reset(max(interval-time.Since(start), 0))
-	}
-}
-
+// cycle is one polling cycle: the operations of -ops in the agent's order.
 func (a *simAgent) cycle(ctx context.Context) {
-	a.reconcile(ctx)
-	report := &client.HeartbeatRequest{K8sReachable: new(true)}
-	if a.stats.time(ctx, opHeartbeat, func() error { return a.c.Agents().Heartbeat(ctx, a.id, report) }) == nil {
-		_ = a.stats.time(ctx, opSelf, func() error { _, err := a.c.Agents().Get(ctx, a.id); return err })
+	ops, s := a.sim.ops, a.sim.stats
+	if ops.TargetState {
+		a.reconcile(ctx)
 	}
-	_ = a.stats.time(ctx, opWorkOrders, func() error { _, err := a.c.WorkOrders().Pending(ctx, a.id, ""); return err })
-	_ = a.stats.time(ctx, opDiagnostics, func() error { _, err := a.c.Diagnostics().Pending(ctx, a.id); return err })
+	beat := true
+	if ops.Heartbeat {
+		report := &client.HeartbeatRequest{K8sReachable: new(true)}
+		beat = s.time(ctx, opHeartbeat, func() error { return a.c.Agents().Heartbeat(ctx, a.id, report) }) == nil
+	}
+	if ops.Status && beat {
+		_ = s.time(ctx, opSelf, func() error { _, err := a.c.Agents().Get(ctx, a.id); return err })
+	}
+	if ops.WorkOrders {
+		_ = s.time(ctx, opWorkOrders, func() error { _, err := a.c.WorkOrders().Pending(ctx, a.id, ""); return err })
+	}
+	if ops.Diagnostics {
+		_ = s.time(ctx, opDiagnostics, func() error { _, err := a.c.Diagnostics().Pending(ctx, a.id); return err })
+	}
 }
 
-// reconcile fetches the full target state and reports SUCCESS for every new object.
+// reconcile fetches the full target state and, with the event operation, reports SUCCESS for
+// every new object. The answer's ETag is kept only once every object in it is reported, so
+// that a failed report is tried again at the next poll rather than hidden behind a 304.
 func (a *simAgent) reconcile(ctx context.Context) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	s := a.sim.stats
 	var target []client.DeploymentObject
-	err := a.stats.time(ctx, opTargetState, func() error {
+	var etag string
+	var notModified bool
+	err := s.time(ctx, opTargetState, func() error {
 		var err error
-		target, err = a.c.Agents().TargetState(ctx, a.id, true)
+		target, etag, notModified, err = a.sim.fetch.fetch(ctx, a, a.etag)
 		return err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
+		return
+	case notModified:
+		s.ops[opTargetState].notModified.Add(1)
+		if etag != "" {
+			a.etag = etag
+		}
 		return
 	}
+	complete := true
 	for _, obj := range target {
-		if a.done[obj.ID] {
+		if !a.sim.ops.Event || slices.Contains(a.reported, obj.ID) {
 			continue
 		}
 		msg := "applied by fleetsim"
 		ev := client.NewAgentEvent{AgentID: a.id, DeploymentObjectID: obj.ID, EventType: "DEPLOY", Status: "SUCCESS", Message: &msg}
-		if a.stats.time(ctx, opEvent, func() error { _, err := a.c.Agents().CreateEvent(ctx, a.id, ev); return err }) == nil {
-			a.done[obj.ID] = true
-			a.dist.reported(obj.ID, a.idx, time.Now())
+		if s.time(ctx, opEvent, func() error { _, err := a.c.Agents().CreateEvent(ctx, a.id, ev); return err }) != nil {
+			complete = false
+			continue
 		}
+		a.remember(obj.ID)
+		a.sim.dist.reported(obj.ID, a.idx, time.Now())
 	}
+	if complete {
+		a.etag = etag
+	}
+}
+
+// remember notes a reported object; the few most recent are enough, as the agent only ever
+// sees the latest object of each stack.
+func (a *simAgent) remember(id uuid.UUID) {
+	const keep = 8
+	if len(a.reported) == keep {
+		a.reported = slices.Delete(a.reported, 0, 1)
+	}
+	a.reported = append(a.reported, id)
 }
 
 // channel holds the agent's WebSocket channel for the run, dialling again after a loss
@@ -147,7 +121,7 @@ func (a *simAgent) reconcile(ctx context.Context) {
 func (a *simAgent) channel(ctx context.Context, ws *client.Client, flood bool) {
 	for ctx.Err() == nil {
 		var ch *client.AgentChannel
-		err := a.stats.time(ctx, opChannelDial, func() error {
+		err := a.sim.stats.time(ctx, opChannelDial, func() error {
 			var err error
 			ch, err = ws.AgentChannel(ctx)
 			return err
@@ -214,84 +188,3 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
-
-// distTracker measures one distribution: from the POST of a deployment object until
-// every simulated agent has reported SUCCESS for it.
-type distTracker struct {
-	mu     sync.Mutex
-	object uuid.UUID
-	posted time.Time
-	// early holds reports that arrived before the POST answered with the object's id.
-	early map[uuid.UUID]map[int]time.Time
-	at    map[int]time.Time
-	want  int
-	all   chan struct{}
-}
-
-func newDistTracker(want int) *distTracker {
-	return &distTracker{early: map[uuid.UUID]map[int]time.Time{}, at: map[int]time.Time{}, want: want, all: make(chan struct{})}
-}
-
-// begin marks the POST's start; reports until started name objects of the past.
-func (d *distTracker) begin() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.posted = time.Now()
-}
-
-// started names the posted object.
-func (d *distTracker) started(obj uuid.UUID) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.object = obj
-	for i, t := range d.early[obj] {
-		d.record(i, t)
-	}
-	d.early = nil
-}
-
-func (d *distTracker) reported(obj uuid.UUID, idx int, t time.Time) {
-	if d == nil {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	switch {
-	case d.posted.IsZero():
-	case d.object == uuid.Nil:
-		if d.early[obj] == nil {
-			d.early[obj] = map[int]time.Time{}
-		}
-		d.early[obj][idx] = t
-	case obj == d.object:
-		d.record(idx, t)
-	}
-}
-
-func (d *distTracker) record(idx int, t time.Time) {
-	if _, ok := d.at[idx]; ok {
-		return
-	}
-	d.at[idx] = t
-	if len(d.at) == d.want {
-		close(d.all)
-	}
-}
-
-// result summarises the distribution so far.
-func (d *distTracker) result() *DistReport {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var h Histogram
-	for _, t := range d.at {
-		h.Record(t.Sub(d.posted))
-	}
-	r := &DistReport{Object: d.object.String(), Agents: d.want, Reported: len(d.at), Complete: len(d.at) == d.want,
-		Latency: latencies(&h)}
-	if r.Complete {
-		r.AllMs = ms(h.Max())
-	}
-	return r
-}
-
-var errDistTimeout = errors.New("distribution did not complete")

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make bench-fleet: runs hack/fleetsim against BROKER_URL with ADMIN_PAK, or, without
 # BROKER_URL, against a broker it starts itself on an embedded database in a temporary
-# directory (stopped at the end). FLEET_ARGS are passed on to fleetsim.
+# directory (stopped at the end), passing fleetsim the broker's pid and database URL. With
+# FLEET_DIR, the broker's data lives there instead and is kept, so that a later run with
+# `-prefix NAME -reuse` in FLEET_ARGS finds its fleet again. FLEET_ARGS are passed on to
+# fleetsim.
 set -euo pipefail
 GO=${GO:-go}
 ARGS=${FLEET_ARGS:--agents 1000 -duration 60s -channel -distribute}
@@ -10,15 +13,24 @@ if [[ -n "${BROKER_URL:-}" ]]; then
 fi
 tmp=$(mktemp -d)
 chmod 755 "$tmp" # the embedded database may run as another user (root starts it as postgres)
+dir=$tmp
+if [[ -n "${FLEET_DIR:-}" ]]; then
+	mkdir -p "$FLEET_DIR"
+	dir=$(cd "$FLEET_DIR" && pwd)
+	chmod 755 "$dir"
+fi
 "$GO" build -o "$tmp/brokkr-broker" ./cmd/brokkr-broker
 "$GO" build -o "$tmp/fleetsim" ./hack/fleetsim
 port=${FLEET_PORT:-3917}
-"$tmp/brokkr-broker" serve --listen "127.0.0.1:$port" --data-dir "$tmp/postgres" --log-level warn >"$tmp/broker.log" 2>&1 &
+"$tmp/brokkr-broker" serve --listen "127.0.0.1:$port" --data-dir "$dir/postgres" --log-level warn >"$tmp/broker.log" 2>&1 &
 broker=$!
 trap 'kill $broker 2>/dev/null; wait $broker 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 120); do
-	[[ -s "$tmp/admin-pak" ]] && curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+	[[ -s "$dir/admin-pak" ]] && curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
 	kill -0 $broker 2>/dev/null || { cat "$tmp/broker.log"; exit 1; }
 	sleep 0.5
 done
-"$tmp/fleetsim" -url "http://127.0.0.1:$port" -admin-pak "$(cat "$tmp/admin-pak")" -broker-pid $broker $ARGS
+# the embedded PostgreSQL's port is the fourth line of its postmaster.pid
+pgport=$(sed -n 4p "$dir/postgres/postmaster.pid")
+"$tmp/fleetsim" -url "http://127.0.0.1:$port" -admin-pak "$(cat "$dir/admin-pak")" -broker-pid $broker \
+	-database-url "postgres://postgres@127.0.0.1:$pgport/brokkr?sslmode=disable" $ARGS

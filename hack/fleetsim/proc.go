@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -81,6 +82,7 @@ func (p *procSampler) report() *ProcReport {
 	if err == nil {
 		elapsed := time.Since(p.startAt).Seconds()
 		r.CPUPercent = round1(100 * (cpu - p.startCPU) / elapsed)
+		r.CPUS = round3(cpu - p.startCPU)
 		r.RSSMiB, r.PeakRSSMiB = mib(rss), mib(max(p.peakRSS, rss))
 	}
 	busy, total := hostCPU()
@@ -92,20 +94,76 @@ func (p *procSampler) report() *ProcReport {
 
 // read returns the process's CPU seconds and resident set in bytes.
 func (p *procSampler) read() (float64, int64, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+	f, err := statFields(p.pid)
 	if err != nil {
-		return 0, 0, fmt.Errorf("broker process: %w", err)
+		return 0, 0, err
 	}
-	// fields after the command name, which is in parentheses and may hold spaces
+	pages, _ := strconv.ParseInt(f[21], 10, 64) // field 24
+	return ticks(f[11], f[12]), pages * int64(os.Getpagesize()), nil
+}
+
+// statFields returns the fields of /proc/<pid>/stat after the command name (which is in
+// parentheses and may hold spaces): field n of proc(5) is index n-3.
+func statFields(pid int) ([]string, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, fmt.Errorf("process %d: %w", pid, err)
+	}
 	i := bytes.LastIndexByte(stat, ')')
 	f := strings.Fields(string(stat[i+1:]))
 	if len(f) < 22 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", p.pid, len(f))
+		return nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
-	utime, _ := strconv.ParseFloat(f[11], 64) // field 14
-	stime, _ := strconv.ParseFloat(f[12], 64) // field 15
-	pages, _ := strconv.ParseInt(f[21], 10, 64)
-	return (utime + stime) / clockTicks, pages * int64(os.Getpagesize()), nil
+	return f, nil
+}
+
+// ticks adds /proc CPU times and converts them to seconds.
+func ticks(fields ...string) float64 {
+	var sum float64
+	for _, s := range fields {
+		v, _ := strconv.ParseFloat(s, 64)
+		sum += v
+	}
+	return sum / clockTicks
+}
+
+// treeCPU returns the CPU seconds of a process and its children, the live ones (utime and
+// stime: fields 14, 15) and those it has reaped (its cutime and cstime: fields 16, 17). For
+// the postmaster that is PostgreSQL's whole CPU, backends that came and went included.
+func treeCPU(pid int) (float64, error) {
+	f, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	sum := ticks(f[11], f[12], f[13], f[14])
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	parent := strconv.Itoa(pid)
+	for _, d := range dirs {
+		child, err := strconv.Atoi(filepath.Base(d))
+		if err != nil || child == pid {
+			continue
+		}
+		if cf, err := statFields(child); err == nil && cf[1] == parent { // field 4: ppid
+			sum += ticks(cf[11], cf[12])
+		}
+	}
+	return sum, nil
+}
+
+// raiseFileLimit raises the soft limit of open files to the hard one (each connection and
+// channel is a descriptor) and returns it.
+func raiseFileLimit() (uint64, error) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0, err
+	}
+	if l.Cur < l.Max {
+		l.Cur = l.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+			return 0, err
+		}
+	}
+	return l.Cur, nil
 }
 
 // hostCPU returns the busy and total jiffies of all CPUs from /proc/stat.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,12 +18,16 @@ import (
 // stack every one of them targets.
 type fleet struct {
 	agents  []simAgentID
+	genID   uuid.UUID
 	stackID uuid.UUID
+	// how the agents came to be: created now, read from the fleet file, or found on the
+	// broker and given a new key
+	created, fromFile, rotated int
 }
 
 type simAgentID struct {
-	id  uuid.UUID
-	pak string
+	ID  uuid.UUID `json:"id"`
+	PAK string    `json:"pak"`
 }
 
 // manifest is the deployment object the simulator posts: one small ConfigMap.
@@ -32,16 +37,26 @@ func manifest(run string, n int) string {
 
 // setupFleet creates a generator, a stack with one deployment object, and cfg.Agents
 // agents registered with the generator at creation, activated and explicitly targeted at
-// the stack (explicit targets are what the broker pushes stack changes to). With cfg.Reuse,
-// agents named with the prefix that exist already get a new key instead.
-func setupFleet(ctx context.Context, cfg Config, admin *client.Client) (*fleet, error) {
-	stackName := cfg.Prefix + "-stack"
-	gen, st, err := ensureStack(ctx, cfg, admin, stackName)
-	if err != nil {
+// the stack (explicit targets are what the broker pushes stack changes to).
+//
+// With cfg.Reuse, the fleet file of an earlier run with the same prefix against the same
+// broker gives the first agents without a request each (it is written again at the end);
+// agents named with the prefix that exist on the broker but not in the file get a new key.
+func setupFleet(ctx context.Context, cfg Config, admin *client.Client, progress io.Writer) (*fleet, error) {
+	f := &fleet{agents: make([]simAgentID, cfg.Agents)}
+	var saved *fleetFile
+	if cfg.Reuse {
+		saved = loadFleetFile(ctx, cfg, admin, progress)
+	}
+	var err error
+	if saved != nil {
+		f.genID, f.stackID = saved.GeneratorID, saved.StackID
+		f.fromFile = copy(f.agents, saved.Agents)
+	} else if f.genID, f.stackID, err = ensureStack(ctx, cfg, admin, cfg.Prefix+"-stack"); err != nil {
 		return nil, err
 	}
 	existing := map[string]client.Agent{}
-	if cfg.Reuse {
+	if cfg.Reuse && f.fromFile < cfg.Agents {
 		all, err := admin.Agents().List(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("list agents: %w", err)
@@ -52,8 +67,9 @@ func setupFleet(ctx context.Context, cfg Config, admin *client.Client) (*fleet, 
 			}
 		}
 	}
-	f := &fleet{agents: make([]simAgentID, cfg.Agents), stackID: st}
 	var next atomic.Int64
+	next.Store(int64(f.fromFile))
+	var created, rotated atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, cfg.SetupWorkers)
 	active := "ACTIVE"
@@ -68,9 +84,11 @@ func setupFleet(ctx context.Context, cfg Config, admin *client.Client) (*fleet, 
 				cluster := fmt.Sprintf("%s-cluster-%06d", cfg.Prefix, i)
 				var err error
 				if a, ok := existing[name]; ok {
-					f.agents[i], err = reuseAgent(ctx, admin, a, st)
+					f.agents[i], err = reuseAgent(ctx, admin, a, f.stackID)
+					rotated.Add(1)
 				} else {
-					f.agents[i], err = createAgent(ctx, admin, name, cluster, gen, st, &active)
+					f.agents[i], err = createAgent(ctx, admin, name, cluster, f.genID, f.stackID, &active)
+					created.Add(1)
 				}
 				if err != nil {
 					errs <- fmt.Errorf("agent %s: %w", name, err)
@@ -84,7 +102,16 @@ func setupFleet(ctx context.Context, cfg Config, admin *client.Client) (*fleet, 
 	if err := <-errs; err != nil {
 		return nil, err
 	}
-	return f, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.created, f.rotated = int(created.Load()), int(rotated.Load())
+	if cfg.Reuse {
+		if err := saveFleetFile(cfg, f, saved); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
 }
 
 func createAgent(ctx context.Context, admin *client.Client, name, cluster string, gen, stack uuid.UUID, active *string) (simAgentID, error) {
@@ -98,7 +125,7 @@ func createAgent(ctx context.Context, admin *client.Client, name, cluster string
 	if _, err := admin.Agents().AddTarget(ctx, res.Agent.ID, stack); err != nil {
 		return simAgentID{}, err
 	}
-	return simAgentID{id: res.Agent.ID, pak: res.InitialPAK}, nil
+	return simAgentID{ID: res.Agent.ID, PAK: res.InitialPAK}, nil
 }
 
 // reuseAgent rotates an existing agent's key (keys are shown only once) and makes sure it
@@ -111,7 +138,7 @@ func reuseAgent(ctx context.Context, admin *client.Client, a client.Agent, stack
 	if _, err := admin.Agents().AddTarget(ctx, a.ID, stack); err != nil && !client.IsConflict(err) {
 		return simAgentID{}, err
 	}
-	return simAgentID{id: a.ID, pak: rot.PAK}, nil
+	return simAgentID{ID: a.ID, PAK: rot.PAK}, nil
 }
 
 // ensureStack returns the simulator's generator and stack, creating them (with a first
