@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unique"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -72,36 +73,81 @@ func (s *Server) targetState(c echo.Context) error {
 	return err
 }
 
-// readTargetState reads an answer from the database and keeps it when the cache is on.
+// readTargetState makes an answer that was not kept: in full mode from the agent's associated
+// stacks and their latest objects (kept apart, see targetstate.Cache.Latest), in incremental
+// mode from the database; and keeps it when the cache is on.
 func (s *Server) readTargetState(ctx context.Context, key targetstate.Key) (*targetstate.Answer, error) {
-	keep := s.targets.Active()
+	if !s.targets.Active() { // nothing is kept: one query, as it stands
+		return s.queryTargetState(ctx, key, nil)
+	}
 	ticket := s.targets.Begin()
+	stacks, ok := s.targets.Stacks(key.Agent)
+	if !ok {
+		var err error
+		if stacks, err = db.AssociatedStackIDs(ctx, s.db, key.Agent); err != nil {
+			return nil, err
+		}
+		s.targets.PutStacks(ticket, key.Agent, stacks)
+	}
+	var answer *targetstate.Answer
+	if key.Incremental {
+		var err error
+		if answer, err = s.queryTargetState(ctx, key, stacks); err != nil {
+			return nil, err
+		}
+	} else {
+		latest, err := s.targets.Latest(ctx, stacks, s.readLatest)
+		if err != nil {
+			return nil, err
+		}
+		answer = targetstate.ComposeAnswer(stacks, latest)
+	}
+	s.targets.Put(ticket, key, answer)
+	return answer, nil
+}
+
+// queryTargetState reads an answer with the target-state query, for an agent associated with
+// stacks (nil when unknown: the answer is then not kept).
+func (s *Server) queryTargetState(ctx context.Context, key targetstate.Key, stacks []uuid.UUID) (*targetstate.Answer, error) {
 	rows, err := db.TargetState(ctx, s.db, key.Agent, key.Incremental)
 	if err != nil {
 		return nil, err
 	}
-	var stacks []uuid.UUID
-	if keep {
-		if stacks, err = db.AssociatedStackIDs(ctx, s.db, key.Agent); err != nil {
+	objects := make([][]byte, len(rows))
+	for i, r := range rows {
+		if objects[i], err = encodeObject(r); err != nil {
 			return nil, err
 		}
 	}
-	objects := make([][]byte, len(rows))
+	return targetstate.NewAnswer(objects, stacks), nil
+}
+
+// readLatest reads the latest live object of each stack from the database.
+func (s *Server) readLatest(ctx context.Context, stacks []uuid.UUID) (map[uuid.UUID]targetstate.Object, error) {
+	rows, err := db.LatestObjects(ctx, s.db, stacks)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uuid.UUID]targetstate.Object, len(rows))
+	for _, r := range rows {
+		b, err := encodeObject(r)
+		if err != nil {
+			return nil, err
+		}
+		out[r.StackID] = targetstate.Object{JSON: unique.Make(string(b)), Seq: r.SequenceID}
+	}
+	return out, nil
+}
+
+// encodeObject is a deployment object's JSON as every answer encodes it (writeJSON).
+func encodeObject(o db.DeploymentObject) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // as every other answer (writeJSON)
-	for i, r := range rows {
-		buf.Reset()
-		if err := enc.Encode(toDeploymentObject(r)); err != nil {
-			return nil, err
-		}
-		objects[i] = bytes.Clone(bytes.TrimRight(buf.Bytes(), "\n"))
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(toDeploymentObject(o)); err != nil {
+		return nil, err
 	}
-	answer := targetstate.NewAnswer(objects, stacks)
-	if keep {
-		s.targets.Put(ticket, key, answer)
-	}
-	return answer, nil
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // Writes and the target-state cache. Every write that can change a target state is

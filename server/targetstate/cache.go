@@ -28,6 +28,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/brokkr/brokkr/internal/logx"
 	"github.com/brokkr/brokkr/server/events"
@@ -90,6 +91,13 @@ type Cache struct {
 	recent  [recentChanges]change          // the last changes, by epoch modulo the size
 	waiters map[string]chan struct{}       // Sync's pending notifications, by nonce
 
+	// The parts answers in full mode are made of (parts.go).
+	assoc      map[uuid.UUID][]uuid.UUID // agent → its associated stacks, sorted
+	latest     map[uuid.UUID]Object      // stack → its latest live object (zero: none)
+	stackEpoch map[uuid.UUID]uint64      // stack → epoch of its last change
+	allEpoch   uint64                    // epoch of the last change of everything
+	flights    singleflight.Group        // reads of latest objects, shared
+
 	notifyDelay atomic.Int64 // see SetNotifyDelay
 }
 
@@ -107,6 +115,7 @@ func New(o Options) *Cache {
 		schema: o.Schema, max: max(o.MaxEntries, 0), listening: listening, db: o.DB, log: log,
 		entries: map[Key]*Answer{}, byStack: map[uuid.UUID]map[Key]struct{}{},
 		waiters: map[string]chan struct{}{},
+		assoc:   map[uuid.UUID][]uuid.UUID{}, latest: map[uuid.UUID]Object{}, stackEpoch: map[uuid.UUID]uint64{},
 	}
 	c.metrics = newMetrics(o.Registry, c)
 	return c
@@ -150,15 +159,10 @@ func (c *Cache) Put(t Ticket, k Key, a *Answer) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.epoch-uint64(t) > recentChanges {
+	if c.changedSince(t, func(ch change) bool {
+		return ch.kind == 'a' && ch.id == k.Agent || ch.kind == 's' && a.concerns(ch.id)
+	}) {
 		return
-	}
-	for e := uint64(t) + 1; e <= c.epoch; e++ {
-		ch := c.recent[e%recentChanges]
-		switch {
-		case ch.kind == 'g', ch.kind == 'a' && ch.id == k.Agent, ch.kind == 's' && a.concerns(ch.id):
-			return
-		}
 	}
 	if old, ok := c.entries[k]; ok {
 		c.unindex(k, old)
@@ -191,6 +195,21 @@ func (c *Cache) unindex(k Key, a *Answer) {
 	}
 }
 
+// changedSince reports whether a change since t concerns what was read (a change of
+// everything always does, and so does any once the ring no longer reaches back to t); c.mu is
+// held.
+func (c *Cache) changedSince(t Ticket, concerns func(change) bool) bool {
+	if c.epoch-uint64(t) > recentChanges {
+		return true
+	}
+	for e := uint64(t) + 1; e <= c.epoch; e++ {
+		if ch := c.recent[e%recentChanges]; ch.kind == 'g' || concerns(ch) {
+			return true
+		}
+	}
+	return false
+}
+
 // record notes a change in the ring; c.mu is held.
 func (c *Cache) record(kind byte, id uuid.UUID) {
 	c.epoch++
@@ -203,6 +222,7 @@ func (c *Cache) InvalidateAgent(id uuid.UUID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.record('a', id)
+	delete(c.assoc, id)
 	for _, k := range []Key{{Agent: id}, {Agent: id, Incremental: true}} {
 		if a, ok := c.entries[k]; ok {
 			c.unindex(k, a)
@@ -216,6 +236,8 @@ func (c *Cache) InvalidateStack(id uuid.UUID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.record('s', id)
+	delete(c.latest, id)
+	c.stackEpoch[id] = c.epoch
 	for k := range c.byStack[id] {
 		if a, ok := c.entries[k]; ok {
 			c.unindex(k, a)
@@ -231,6 +253,10 @@ func (c *Cache) InvalidateAll() {
 	c.record('g', uuid.Nil)
 	clear(c.entries)
 	clear(c.byStack)
+	clear(c.assoc)
+	clear(c.latest)
+	clear(c.stackEpoch)
+	c.allEpoch = c.epoch
 }
 
 // Len returns the number of answers kept.

@@ -1,0 +1,94 @@
+package targetstate
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"unique"
+
+	"github.com/google/uuid"
+)
+
+func activeCache() *Cache {
+	return New(Options{Schema: "public", MaxEntries: 100, Listening: func() bool { return true }})
+}
+
+// TestLatestSharesReads has many requests for a stack's latest object share one read, and a
+// request that comes after a change of the stack not join a read that began before it.
+func TestLatestSharesReads(t *testing.T) {
+	c := activeCache()
+	stack := uuid.New()
+	var reads atomic.Int32
+	release := make(chan struct{})
+	started := make(chan struct{}, 10)
+	seq := atomic.Int64{}
+	seq.Store(1)
+	read := func(ctx context.Context, stacks []uuid.UUID) (map[uuid.UUID]Object, error) {
+		reads.Add(1)
+		n := seq.Load() // the object as it is when the read begins
+		started <- struct{}{}
+		<-release
+		return map[uuid.UUID]Object{stack: {JSON: unique.Make("{}"), Seq: n}}, nil
+	}
+
+	var wg sync.WaitGroup
+	results := make([]int64, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			got, err := c.Latest(context.Background(), []uuid.UUID{stack}, read)
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = got[stack].Seq
+		})
+	}
+	<-started
+	// A new object lands while the first read is under way; a request after it must read again.
+	seq.Store(2)
+	c.InvalidateStack(stack)
+	late := make(chan int64)
+	go func() {
+		got, _ := c.Latest(context.Background(), []uuid.UUID{stack}, read)
+		late <- got[stack].Seq
+	}()
+	<-started
+	close(release)
+	wg.Wait()
+	if got := <-late; got != 2 {
+		t.Fatalf("a request after the change got sequence %d, want 2", got)
+	}
+	if n := reads.Load(); n != 2 {
+		t.Fatalf("%d reads for 21 requests, want 2 (one shared before the change, one after)", n)
+	}
+	// The read that began before the change is not kept; the one after is.
+	got, err := c.Latest(context.Background(), []uuid.UUID{stack}, func(context.Context, []uuid.UUID) (map[uuid.UUID]Object, error) {
+		t.Fatal("read again although the latest object is kept")
+		return nil, nil
+	})
+	if err != nil || got[stack].Seq != 2 {
+		t.Fatalf("kept latest object %+v, %v; want sequence 2", got[stack], err)
+	}
+}
+
+// TestComposeAnswerMatchesQueryOrder composes answers newest sequence first and leaves out
+// stacks without an object.
+func TestComposeAnswerMatchesQueryOrder(t *testing.T) {
+	a, b, empty := uuid.New(), uuid.New(), uuid.New()
+	latest := map[uuid.UUID]Object{a: {JSON: unique.Make(`{"n":1}`), Seq: 1}, b: {JSON: unique.Make(`{"n":7}`), Seq: 7}}
+	ans := ComposeAnswer([]uuid.UUID{a, b, empty}, latest)
+	var sb stringsWriter
+	if _, err := ans.WriteTo(&sb); err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"n":7},{"n":1}]`; sb.s != want {
+		t.Fatalf("body %s, want %s", sb.s, want)
+	}
+	if !ans.concerns(empty) || !ans.concerns(a) || ans.concerns(uuid.New()) {
+		t.Fatal("the answer must concern every associated stack, with an object or not, and no other")
+	}
+}
+
+type stringsWriter struct{ s string }
+
+func (w *stringsWriter) Write(p []byte) (int, error) { w.s += string(p); return len(p), nil }
