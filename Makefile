@@ -16,8 +16,9 @@ LISTEN ?= 0.0.0.0:3000
 K8S_TOOLS := $(CURDIR)/hack/k8s-tools
 K8S_KEY := $(shell cat $(K8S_TOOLS)/go.mod $(K8S_TOOLS)/go.sum $(K8S_TOOLS)/kwok/go.mod $(K8S_TOOLS)/kwok/go.sum $(K8S_TOOLS)/build.sh | sha256sum | cut -c1-16)
 K8S_ASSETS ?= $(HOME)/.cache/brokkr/k8s-assets/$(K8S_KEY)
-# The agent's integration tests find the binaries through KUBEBUILDER_ASSETS; when they have
-# been built, the tests use them, otherwise they skip (and fail under CI=true).
+# The agent's integration tests find the binaries through KUBEBUILDER_ASSETS; `make test`
+# builds them first when they are missing (once, then cached). Elsewhere they are used when
+# they have been built; a `go test` run without them skips those tests (and fails under CI=true).
 KUBEBUILDER_ASSETS ?= $(if $(wildcard $(K8S_ASSETS)/VERSIONS),$(K8S_ASSETS))
 export KUBEBUILDER_ASSETS
 
@@ -49,8 +50,8 @@ build: ## Build the binaries into bin/
 run: build ## Run a broker with the embedded default database (prints its address and admin PAK)
 	./bin/brokkr-broker serve --listen $(LISTEN)
 
-test: ## Run every test with the race detector (starts its own PostgreSQL; agent tests use the test-assets apiserver)
-	$(GO) test $(TEST_FLAGS) ./...
+test: $(K8S_ASSETS)/VERSIONS ## Run every test with the race detector (starts its own PostgreSQL; builds the living test cluster once when missing)
+	KUBEBUILDER_ASSETS=$(or $(KUBEBUILDER_ASSETS),$(K8S_ASSETS)) $(GO) test $(TEST_FLAGS) ./...
 	$(MAKE) test-monitoring
 
 test-monitoring: ## Check the dashboards and alert rules of deploy/monitoring (separate module hack/monitoring)
@@ -62,8 +63,8 @@ dashboards-images: ## Redraw docs/images/dashboard-*.svg from a four-minute run 
 fuzz: ## Run every fuzz target for FUZZTIME each (10s); crashes land in testdata/fuzz as regression tests
 	FUZZTIME=$(or $(FUZZTIME),10s) GO=$(GO) bash hack/fuzz/run.sh
 
-test-short: ## Run the tests without the race detector
-	$(GO) test -count=1 ./...
+test-short: $(K8S_ASSETS)/VERSIONS ## Run the tests without the race detector
+	KUBEBUILDER_ASSETS=$(or $(KUBEBUILDER_ASSETS),$(K8S_ASSETS)) $(GO) test -count=1 ./...
 
 test-assets: $(K8S_ASSETS)/VERSIONS ## Build or reuse the cached living test cluster (apiserver, etcd, controller-manager, scheduler, kwok)
 
