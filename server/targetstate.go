@@ -34,6 +34,11 @@ func (s *Server) newTargetCache(entries int) (*targetstate.Cache, error) {
 	}), nil
 }
 
+// SyncTargetState returns once this replica has applied every change committed before the
+// call to the target-state answers it keeps (see targetstate.Cache.Sync). Writes through the
+// API do it themselves; tools that write to the database directly call it.
+func (s *Server) SyncTargetState(ctx context.Context) { s.targets.Sync(ctx) }
+
 // syncBeforePush brings this replica's target-state cache up to date with a transaction that
 // tells agents to fetch their target state (stack_changed, target_changed pushes), before they
 // are told: an agent must not be answered from memory what it was told has changed.
@@ -162,7 +167,7 @@ func encodeObject(o db.DeploymentObject) ([]byte, error) {
 var targetNeutralWrites = []string{
 	"/agents/:id/events", "/agents/:id/heartbeat", "/agents/:id/health-status", "/agents/:id/rotate-pak",
 	"/generators/:id/rotate-pak", "/auth/", "/admin/", "/deployment-objects/:id/diagnostics",
-	"/diagnostics/", "/templates", "/webhook", "/work-orders",
+	"/diagnostics/", "/templates", "/webhook", "/work-orders", "/read-only-paks",
 }
 
 // targetSync returns the middleware a write route at path gets, or nil.

@@ -214,6 +214,7 @@ func (b *Broker) StoreUnchecked(t testing.TB, stackID uuid.UUID, yaml string) cl
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.Server.SyncTargetState(ctx) // written behind the broker's back: let it catch up
 	o, err := b.Admin.DeploymentObjects().Get(ctx, stored.ID)
 	if err != nil {
 		t.Fatal(err)
