@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"unique"
 
 	"github.com/google/uuid"
@@ -17,58 +18,66 @@ func activeCache() *Cache {
 // TestLatestSharesReads has many requests for a stack's latest object share one read, and a
 // request that comes after a change of the stack not join a read that began before it.
 func TestLatestSharesReads(t *testing.T) {
-	c := activeCache()
-	stack := uuid.New()
-	var reads atomic.Int32
-	release := make(chan struct{})
-	started := make(chan struct{}, 10)
-	seq := atomic.Int64{}
-	seq.Store(1)
-	read := func(ctx context.Context, stacks []uuid.UUID) (map[uuid.UUID]Object, error) {
-		reads.Add(1)
-		n := seq.Load() // the object as it is when the read begins
-		started <- struct{}{}
-		<-release
-		return map[uuid.UUID]Object{stack: {JSON: unique.Make("{}"), Seq: n}}, nil
-	}
+	synctest.Test(t, func(t *testing.T) {
+		c := activeCache()
+		stack := uuid.New()
+		var reads atomic.Int32
+		release := make(chan struct{})
+		var seq atomic.Int64
+		seq.Store(1)
+		read := func(ctx context.Context, stacks []uuid.UUID) (map[uuid.UUID]Object, error) {
+			reads.Add(1)
+			n := seq.Load() // the object as it is when the read begins
+			<-release
+			return map[uuid.UUID]Object{stack: {JSON: unique.Make("{}"), Seq: n}}, nil
+		}
 
-	var wg sync.WaitGroup
-	results := make([]int64, 20)
-	for i := range 20 {
-		wg.Go(func() {
-			got, err := c.Latest(context.Background(), []uuid.UUID{stack}, read)
-			if err != nil {
-				t.Error(err)
+		var wg sync.WaitGroup
+		results := make([]int64, 20)
+		for i := range 20 {
+			wg.Go(func() {
+				got, err := c.Latest(context.Background(), []uuid.UUID{stack}, read)
+				if err != nil {
+					t.Error(err)
+				}
+				results[i] = got[stack].Seq
+			})
+		}
+		synctest.Wait() // every request waits: one in the read, the others for it
+		if n := reads.Load(); n != 1 {
+			t.Fatalf("%d reads for 20 concurrent requests, want 1", n)
+		}
+		// A new object lands while that read is under way; a request after it must read again.
+		seq.Store(2)
+		c.InvalidateStack(stack)
+		late := make(chan int64, 1)
+		go func() {
+			got, _ := c.Latest(context.Background(), []uuid.UUID{stack}, read)
+			late <- got[stack].Seq
+		}()
+		synctest.Wait()
+		if n := reads.Load(); n != 2 {
+			t.Fatalf("%d reads, want 2: the request after the change joined the read from before it", n)
+		}
+		close(release)
+		wg.Wait()
+		if got := <-late; got != 2 {
+			t.Fatalf("a request after the change got sequence %d, want 2", got)
+		}
+		for i, r := range results {
+			if r != 1 {
+				t.Fatalf("request %d got sequence %d from the shared read, want 1", i, r)
 			}
-			results[i] = got[stack].Seq
+		}
+		// The read that began before the change is not kept; the one after is.
+		got, err := c.Latest(context.Background(), []uuid.UUID{stack}, func(context.Context, []uuid.UUID) (map[uuid.UUID]Object, error) {
+			t.Fatal("read again although the latest object is kept")
+			return nil, nil
 		})
-	}
-	<-started
-	// A new object lands while the first read is under way; a request after it must read again.
-	seq.Store(2)
-	c.InvalidateStack(stack)
-	late := make(chan int64)
-	go func() {
-		got, _ := c.Latest(context.Background(), []uuid.UUID{stack}, read)
-		late <- got[stack].Seq
-	}()
-	<-started
-	close(release)
-	wg.Wait()
-	if got := <-late; got != 2 {
-		t.Fatalf("a request after the change got sequence %d, want 2", got)
-	}
-	if n := reads.Load(); n != 2 {
-		t.Fatalf("%d reads for 21 requests, want 2 (one shared before the change, one after)", n)
-	}
-	// The read that began before the change is not kept; the one after is.
-	got, err := c.Latest(context.Background(), []uuid.UUID{stack}, func(context.Context, []uuid.UUID) (map[uuid.UUID]Object, error) {
-		t.Fatal("read again although the latest object is kept")
-		return nil, nil
+		if err != nil || got[stack].Seq != 2 {
+			t.Fatalf("kept latest object %+v, %v; want sequence 2", got[stack], err)
+		}
 	})
-	if err != nil || got[stack].Seq != 2 {
-		t.Fatalf("kept latest object %+v, %v; want sequence 2", got[stack], err)
-	}
 }
 
 // TestComposeAnswerMatchesQueryOrder composes answers newest sequence first and leaves out
