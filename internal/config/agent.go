@@ -185,8 +185,8 @@ func topSections(t reflect.Type) []string {
 // LoadAgent reads the agent configuration: defaults, then the file, then BROKKR__
 // environment variables, then the changed flags (AgentFlagKeys unless o.FlagKeys is set).
 // The result is normalised (trailing "/" of URLs dropped, kubeconfig path expanded,
-// generator ids in canonical form) and validated. Warnings list keys that matched nothing
-// and the use of BROKKR_GENERATOR_IDS. When only validation fails, the loaded configuration
+// generator ids in canonical form) and validated. Warnings list keys that matched nothing,
+// the original Brokkr's spellings and the use of BROKKR_GENERATOR_IDS. When only validation fails, the loaded configuration
 // is returned together with the error so it can still be shown.
 func LoadAgent(o LoadOptions) (Agent, []string, error) {
 	spec := loadSpec{

@@ -241,7 +241,8 @@ func defaultDataDir(getenv func(string) string, euid int) string {
 // LoadBroker reads the broker configuration: defaults, then the file, then BROKKR__
 // environment variables, then the changed flags. The result is normalised (hex secrets and
 // names lower-cased, "~/" expanded, admin_key_file derived) and validated. Warnings list
-// keys that matched nothing. When only validation fails, the loaded configuration is
+// keys that matched nothing and the original Brokkr's spellings that were read (or ignored in
+// favour of brokkr's). When only validation fails, the loaded configuration is
 // returned together with the error so it can still be shown.
 func LoadBroker(o LoadOptions) (Broker, []string, error) {
 	getenv := o.getenv

@@ -9,7 +9,9 @@
 //     broker.pak_hash; list values are comma-separated or a JSON array);
 //  4. command-line flags the user actually set.
 //
-// Keys that match nothing are reported as warnings rather than errors. Validate reports
+// Keys that match nothing are reported as warnings rather than errors. The few settings the
+// original Brokkr spells differently are applied to brokkr's keys with a deprecation warning
+// (see referenceSettings); brokkr's spelling wins when one source sets both. Validate reports
 // every problem at once, each naming its key. Redacted masks secrets before a
 // configuration is shown or logged, and DynamicChanges tells a reload which of the
 // hot-reloadable keys changed.

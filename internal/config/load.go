@@ -144,6 +144,11 @@ func load(o LoadOptions, spec loadSpec, target any) ([]string, error) {
 		return nil, err
 	}
 	warnings = append(warnings, w...)
+	w, err = loadReferenceEnv(k, o, schema, isForeign)
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, w...)
 
 	if o.Flags != nil {
 		if err := loadFlags(k, o.Flags, spec.flagKeys, schema); err != nil {
@@ -189,7 +194,10 @@ func loadFile(k *koanf.Koanf, path string, schema schemaIndex, isForeign func(st
 	if err := fk.Load(file.Provider(path), parser); err != nil {
 		return nil, fmt.Errorf("config: read %s: %w", path, err)
 	}
-	var warnings []string
+	warnings, err := applyFileAliases(fk, path, schema)
+	if err != nil {
+		return nil, err
+	}
 	for _, key := range fk.Keys() {
 		l, known := schema.byKey[key]
 		switch {
@@ -203,7 +211,12 @@ func loadFile(k *koanf.Koanf, path string, schema schemaIndex, isForeign func(st
 		case isForeign(key):
 			fk.Delete(key)
 		default:
-			warnings = append(warnings, fmt.Sprintf("config file %s: unknown key %q ignored", path, key))
+			where := fmt.Sprintf("config file %s: key %q", path, key)
+			if r, ok := referenceNamed(key); ok && r.key == "" {
+				warnings = append(warnings, r.unsupported(where))
+			} else {
+				warnings = append(warnings, fmt.Sprintf("config file %s: unknown key %q ignored", path, key))
+			}
 			fk.Delete(key)
 		}
 	}
@@ -230,6 +243,7 @@ func loadEnv(k *koanf.Koanf, environ []string, schema schemaIndex, isForeign fun
 		warnings []string
 		errs     []error
 	)
+	set := envKeysSet(environ)
 	p := env.Provider(".", env.Opt{
 		Prefix:      EnvPrefix,
 		EnvironFunc: func() []string { return environ },
@@ -237,7 +251,19 @@ func loadEnv(k *koanf.Koanf, environ []string, schema schemaIndex, isForeign fun
 			key := envKey(name)
 			l, ok := schema.byKey[key]
 			if !ok {
-				if !isForeign(key) {
+				if isForeign(key) {
+					return "", nil
+				}
+				target, v, warning, isAlias, err := envAlias(name, value, set, schema)
+				switch {
+				case err != nil:
+					errs = append(errs, err)
+				case isAlias:
+					warnings = append(warnings, warning)
+					if target != "" {
+						return target, v
+					}
+				default:
 					warnings = append(warnings, fmt.Sprintf("environment variable %s does not match any configuration key; ignored", name))
 				}
 				return "", nil
