@@ -23,6 +23,7 @@ import (
 func (s *Server) installAdmin(g routes) {
 	g.GET("/admin/audit-logs", s.listAuditLogs)
 	g.POST("/admin/config/reload", s.reloadConfigHandler)
+	g.POST("/admin/rotate-pak", s.rotateAdminPAK)
 	s.workers.Add(workers.Worker{
 		Name:     "audit-cleanup",
 		Interval: workers.Seconds(func(b config.BrokerSettings) int { return b.AuditCleanupIntervalSeconds }),

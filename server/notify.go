@@ -5,17 +5,15 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/server/events"
 	"github.com/brokkr/brokkr/server/live"
 )
 
-// authEvictChannel carries PAK hashes whose cached resolutions every replica must drop.
-const authEvictChannel = "brokkr_auth_evict"
-
 // notifyHandlers lists the channels every replica listens on.
 func (s *Server) notifyHandlers() []events.Handler {
 	return append([]events.Handler{{
-		Channel: authEvictChannel,
+		Channel: db.AuthEvictChannel,
 		Notify:  func(p string) { s.authCache.evict(p) },
 		Reset:   s.authCache.clear,
 	}, s.targets.Handler()}, s.live.NotifyHandlers()...)
@@ -33,7 +31,7 @@ func (s *Server) evictPAK(hashes ...string) {
 		if h == "" {
 			continue
 		}
-		if _, err := s.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, authEvictChannel, h); err != nil {
+		if _, err := s.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, db.AuthEvictChannel, h); err != nil {
 			s.log.Warn("notify auth eviction", slog.Any("error", err))
 		}
 	}

@@ -185,7 +185,7 @@ environment variables, then flags) as YAML, with secrets masked.`,
 	}
 	show.Flags().String("listen", "", "listen address host:port (broker.listen_addr)")
 	configCmd.AddCommand(show)
-	root.AddCommand(serve, migrateCmd, configCmd)
+	root.AddCommand(serve, migrateCmd, configCmd, newAdminCommand(load))
 	return root
 }
 
@@ -197,7 +197,7 @@ func withDatabaseURL(cmd *cobra.Command, load func(*cobra.Command) (config.Broke
 		return err
 	}
 	ctx := cmd.Context()
-	url, stop, err := databaseURL(ctx, cfg, nil)
+	url, stop, err := databaseURL(ctx, cfg, nil, true)
 	if err != nil {
 		return err
 	}
@@ -209,8 +209,9 @@ func withDatabaseURL(cmd *cobra.Command, load func(*cobra.Command) (config.Broke
 const embeddedDatabase = "brokkr"
 
 // databaseURL returns the configured database URL, or starts the embedded PostgreSQL and
-// returns its URL. stop releases what was started.
-func databaseURL(ctx context.Context, cfg config.Broker, log *slog.Logger) (url string, stop func(), err error) {
+// returns its URL. stop releases what was started; an embedded server found already running
+// (a broker serving from the same data directory) is stopped only when stopAdopted is set.
+func databaseURL(ctx context.Context, cfg config.Broker, log *slog.Logger, stopAdopted bool) (url string, stop func(), err error) {
 	if cfg.Database.URL != "" {
 		return cfg.Database.URL, func() {}, nil
 	}
@@ -226,6 +227,9 @@ func databaseURL(ctx context.Context, cfg config.Broker, log *slog.Logger) (url 
 		return "", nil, fmt.Errorf("start embedded database in %s: %w", cfg.Database.DataDir, err)
 	}
 	stop = func() {
+		if srv.Adopted() && !stopAdopted {
+			return
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := srv.Stop(sctx); err != nil && log != nil {
@@ -266,13 +270,20 @@ func runServe(ctx context.Context, cfg config.Broker, reload func() (config.Brok
 		return err
 	}
 	log.Info("starting brokkr-broker", slog.String("version", buildinfo.Get().Version))
-	url, stopDB, err := databaseURL(ctx, cfg, log)
+	url, stopDB, err := databaseURL(ctx, cfg, log, true)
 	if err != nil {
 		return err
 	}
 	defer stopDB()
 	if cfg.Database.URL == "" {
 		log.Info("embedded database running", slog.String("data_dir", cfg.Database.DataDir))
+	}
+	fromFile := cfg.Broker.WebhookEncryptionKey == ""
+	if cfg.Broker.WebhookEncryptionKey, err = webhookKey(cfg, log); err != nil {
+		return err
+	}
+	if fromFile {
+		reload = keepWebhookKey(reload, cfg.Broker.WebhookEncryptionKey)
 	}
 	if err := db.MigrateUp(ctx, url, cfg.Database.Schema); err != nil {
 		return err

@@ -19,19 +19,8 @@ import (
 // URL, so the broker starts its own PostgreSQL in the data directory, mints and prints an
 // admin PAK that works, and on shutdown stops the database. A second start reuses the data.
 func TestServeWithEmbeddedDatabase(t *testing.T) {
-	dir, err := os.MkdirTemp("", "brokkr-serve-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil { // the server may run as the postgres user
-		t.Fatal(err)
-	}
-	dataDir := filepath.Join(dir, "pg")
-	keyFile := filepath.Join(dir, "admin-pak")
-	t.Setenv("BROKKR__BROKER__ADMIN_KEY_FILE", keyFile)
-	t.Setenv("BROKKR__DATABASE__URL", "")
-	t.Setenv("BROKKR__BROKER__PAK_HASH", "")
+	d := newEmbeddedDir(t)
+	dataDir, keyFile := d.dataDir, d.adminKeyFile
 
 	run := func() (addr, key string, stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,17 +19,7 @@ import (
 // flushed on shutdown (the exporter's own schedule would send it seconds later).
 func TestServeExportsTraces(t *testing.T) {
 	r := tracingtest.Start(t)
-	dir, err := os.MkdirTemp("", "brokkr-serve-traces-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil { // the server may run as the postgres user
-		t.Fatal(err)
-	}
-	t.Setenv("BROKKR__BROKER__ADMIN_KEY_FILE", filepath.Join(dir, "admin-pak"))
-	t.Setenv("BROKKR__DATABASE__URL", "")
-	t.Setenv("BROKKR__BROKER__PAK_HASH", "")
+	d := newEmbeddedDir(t)
 	t.Setenv("BROKKR__TELEMETRY__ENABLED", "true")
 	t.Setenv("BROKKR__TELEMETRY__OTLP_ENDPOINT", r.GRPCEndpoint)
 	t.Setenv("BROKKR__TELEMETRY__SAMPLING_RATE", "1")
@@ -41,7 +29,7 @@ func TestServeExportsTraces(t *testing.T) {
 	outR, outW := io.Pipe()
 	var logs syncbuf.Buffer
 	cmd := brokercmd.NewCommand(outW, &logs)
-	cmd.SetArgs([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "pg"), "--log-format", "text"})
+	cmd.SetArgs([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", d.dataDir, "--log-format", "text"})
 	done := make(chan error, 1)
 	go func() {
 		done <- cmd.ExecuteContext(ctx)

@@ -1,5 +1,5 @@
-// Package admin implements "brokkrctl admin": reloading the broker's configuration and
-// inspecting its live connections.
+// Package admin implements "brokkrctl admin": reloading the broker's configuration,
+// inspecting its live connections and rotating the admin PAK.
 package admin
 
 import (
@@ -20,7 +20,7 @@ func NewCmdAdmin(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "admin <command>",
 		Short:   "Administer the broker",
-		Example: "  brokkrctl admin config reload\n  brokkrctl admin ws-connections",
+		Example: "  brokkrctl admin config reload\n  brokkrctl admin ws-connections\n  brokkrctl admin rotate-pak --save",
 	}
 	cfg := &cobra.Command{
 		Use:     "config <command>",
@@ -28,7 +28,7 @@ func NewCmdAdmin(f *cmdutil.Factory) *cobra.Command {
 		Example: "  brokkrctl admin config reload",
 	}
 	cfg.AddCommand(NewCmdReload(f, nil))
-	cmd.AddCommand(cfg, NewCmdWSConnections(f, nil))
+	cmd.AddCommand(cfg, NewCmdWSConnections(f, nil), NewCmdRotatePAK(f, nil))
 	return cmd
 }
 

@@ -32,3 +32,12 @@ func TestNewCmdAdminTree(t *testing.T) {
 	}
 	cmdtest.WantFlagError(t, []string{"config", "reload", "x"}, cmdtest.Execute(root, []string{"config", "reload", "x"}))
 }
+
+func TestNewCmdRotatePAK(t *testing.T) {
+	cmdtest.RunTable(t, NewCmdRotatePAK, func(o *RotatePAKOptions) { o.Factory = nil }, []cmdtest.FlagCase[RotatePAKOptions]{
+		{Name: "defaults", Want: RotatePAKOptions{Format: output.FormatTable}},
+		{Name: "save json", Args: []string{"--save", "-o", "json"}, Want: RotatePAKOptions{Format: output.FormatJSON, Save: true}},
+		{Name: "bad format", Args: []string{"-o", "csv"}, WantErr: true},
+		{Name: "extra argument", Args: []string{"x"}, WantErr: true},
+	})
+}
