@@ -128,9 +128,34 @@ func TestOperationsMatchReference(t *testing.T) {
 	if len(want) != 95 {
 		t.Fatalf("reference lists %d operations, want 95", len(want))
 	}
-	got := api.Operations()
+	// The operations the broker adds to the reference, each marked x-brokkr-additive.
+	additive := []api.Operation{
+		{Method: "POST", Path: "/admin/rotate-pak", OperationID: "rotate_admin_pak"},
+		{Method: "GET", Path: "/read-only-paks", OperationID: "list_read_only_paks"},
+		{Method: "POST", Path: "/read-only-paks", OperationID: "create_read_only_pak"},
+		{Method: "DELETE", Path: "/read-only-paks/{id}", OperationID: "revoke_read_only_pak"},
+	}
+	marked := map[api.Operation]bool{}
+	eachOperation(load(t, api.Document()), func(method, path string, op *openapi3.Operation) {
+		if op.Extensions["x-brokkr-additive"] == true {
+			marked[api.Operation{Method: method, Path: path, OperationID: op.OperationID}] = true
+		}
+	})
+	var got []api.Operation
+	for _, op := range api.Operations() {
+		if !marked[op] {
+			got = append(got, op)
+		} else if !slices.Contains(additive, op) {
+			t.Errorf("%v is marked additive but not listed here", op)
+		}
+	}
 	if !slices.Equal(got, want) {
 		t.Errorf("operations differ from the reference:\n got %v\nwant %v", got, want)
+	}
+	for _, op := range additive {
+		if !marked[op] {
+			t.Errorf("additive operation %v is missing or not marked x-brokkr-additive", op)
+		}
 	}
 }
 

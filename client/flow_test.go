@@ -570,6 +570,22 @@ func TestEveryOperation(t *testing.T) {
 	if _, err := gc.Stacks().Get(c, st.ID); !client.HasCode(err, "stack_not_found") {
 		t.Fatalf("deleted stack: %v", err)
 	}
+	// --- Read-only PAKs (see readonlypaks_test.go).
+	roKey := must(admin.ReadOnlyPAKs().Create(c, "flow-dashboards"))(t)
+	if keys := must(b.client(roKey.PAK).ReadOnlyPAKs().List(c))(t); len(keys) != 1 || keys[0].ID != roKey.ID {
+		t.Fatalf("read-only keys %+v", keys)
+	}
+	ok(t, admin.ReadOnlyPAKs().Revoke(c, roKey.ID))
+	adminRot := must(admin.Admin().RotatePAK(c))(t)
+	if adminRot.PAK == "" || adminRot.PAK == b.admin || adminRot.PAKHash == "" {
+		t.Fatalf("rotated admin key %+v", adminRot)
+	}
+	if _, err := admin.Auth().Verify(c); !client.IsUnauthorized(err) {
+		t.Fatalf("old admin key: %v", err)
+	}
+	if id := must(b.client(adminRot.PAK).Auth().Verify(c))(t); !id.Admin {
+		t.Fatalf("new admin key identity %+v", id)
+	}
 
 	// Every documented operation went through the typed client.
 	seen := b.v.Seen()

@@ -105,13 +105,14 @@ func Bootstrap(ctx context.Context, d *DB, adminHash string, mint func() (string
 
 // Identity is what a PAK hash resolves to in the database.
 type Identity struct {
-	Admin       bool
-	AgentID     uuid.UUID
-	GeneratorID uuid.UUID
+	Admin         bool
+	AgentID       uuid.UUID
+	GeneratorID   uuid.UUID
+	ReadOnlyPAKID uuid.UUID // a named read-only key that is not revoked
 }
 
-// ResolvePAKHash finds the admin, live agent or live generator holding a hash, in that
-// order of precedence. ErrNotFound when nobody holds it.
+// ResolvePAKHash finds the admin, live agent, live generator or read-only key (not
+// revoked) holding a hash, in that order of precedence. ErrNotFound when nobody holds it.
 func ResolvePAKHash(ctx context.Context, q Queryer, hash string) (Identity, error) {
 	var row struct {
 		Kind string    `db:"kind"`
@@ -123,6 +124,8 @@ func ResolvePAKHash(ctx context.Context, q Queryer, hash string) (Identity, erro
 		(SELECT 'agent', id, 2 FROM agents WHERE pak_hash = $1 AND deleted_at IS NULL AND pak_hash <> '' LIMIT 1)
 		UNION ALL
 		(SELECT 'generator', id, 3 FROM generators WHERE pak_hash = $1 AND deleted_at IS NULL AND pak_hash IS NOT NULL LIMIT 1)
+		UNION ALL
+		(SELECT 'read_only', id, 4 FROM read_only_paks WHERE pak_hash = $1 AND revoked_at IS NULL LIMIT 1)
 		) x ORDER BY rank LIMIT 1`, hash)
 	if err != nil {
 		return Identity{}, Wrap(err)
@@ -132,6 +135,8 @@ func ResolvePAKHash(ctx context.Context, q Queryer, hash string) (Identity, erro
 		return Identity{Admin: true}, nil
 	case "agent":
 		return Identity{AgentID: row.ID}, nil
+	case "read_only":
+		return Identity{ReadOnlyPAKID: row.ID}, nil
 	default:
 		return Identity{GeneratorID: row.ID}, nil
 	}

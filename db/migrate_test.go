@@ -33,6 +33,7 @@ var migAllTables = []string{
 	"diagnostic_requests",
 	"diagnostic_results",
 	"generators",
+	"read_only_paks",
 	"rendered_deployment_objects",
 	"stack_annotations",
 	"stack_labels",
@@ -54,8 +55,8 @@ var migAllTables = []string{
 const migMD5Empty = "d41d8cd98f00b204e9800998ecf8427e"
 
 func TestLatestMigrationVersion(t *testing.T) {
-	if got := LatestMigrationVersion(); got != 16 {
-		t.Fatalf("LatestMigrationVersion() = %d, want 16", got)
+	if got := LatestMigrationVersion(); got != 17 {
+		t.Fatalf("LatestMigrationVersion() = %d, want 17", got)
 	}
 	// Versions are 1..N without gaps, and every up file has a down file.
 	for i, v := range embeddedVersions() {
@@ -172,14 +173,20 @@ func TestMigrations(t *testing.T) {
 			t.Fatalf("MigrateDown(1): %v", err)
 		}
 		migAssertVersion(t, u, "", LatestMigrationVersion()-1)
+		if slices.Contains(migTables(t, conn, "public"), "read_only_paks") {
+			t.Fatal("read_only_paks still exists after one step down")
+		}
+		if err := MigrateDown(ctx, u, "", 1); err != nil {
+			t.Fatalf("MigrateDown(1): %v", err)
+		}
 		if fs := migFunctions(t, conn, "public"); slices.Contains(fs, "notify_target_state_all") {
-			t.Fatal("the target-state notification functions still exist after one step down")
+			t.Fatal("the target-state notification functions still exist after two steps down")
 		}
 		if err := MigrateDown(ctx, u, "", 1); err != nil {
 			t.Fatalf("MigrateDown(1): %v", err)
 		}
 		if slices.Contains(migTables(t, conn, "public"), "agent_generator_registrations") {
-			t.Fatal("agent_generator_registrations still exists after two steps down")
+			t.Fatal("agent_generator_registrations still exists after three steps down")
 		}
 		if err := MigrateDown(ctx, u, "", 0); err != nil {
 			t.Fatalf("MigrateDown(all): %v", err)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/brokkr/brokkr/server/audit"
@@ -32,6 +33,9 @@ func (s *Server) audit(c echo.Context, e audit.Entry) {
 		switch {
 		case who.Admin:
 			e.ActorType = audit.ActorAdmin
+			if who.ReadOnlyPAKID != uuid.Nil {
+				e.ActorID = ptr(who.ReadOnlyPAKID)
+			}
 		case who.IsAgent():
 			e.ActorType, e.ActorID = audit.ActorAgent, ptr(who.AgentID)
 		case who.IsGenerator():

@@ -18,10 +18,26 @@ import (
 
 // Identity is the caller behind a PAK.
 type Identity struct {
-	Admin       bool
-	ReadOnly    bool      // the in-memory read-only admin key: reads only
-	AgentID     uuid.UUID // non-nil for agents
-	GeneratorID uuid.UUID // non-nil for generators
+	Admin         bool
+	ReadOnly      bool      // the read-only role: the in-memory read-only admin key or a named read-only PAK
+	AgentID       uuid.UUID // non-nil for agents
+	GeneratorID   uuid.UUID // non-nil for generators
+	ReadOnlyPAKID uuid.UUID // non-nil for named read-only PAKs
+}
+
+// stored is the identity as the database resolves the key (live.ResolveKeys), which socket
+// re-checks compare with.
+func (i Identity) stored() db.Identity {
+	if i.ReadOnlyPAKID != uuid.Nil {
+		return db.Identity{ReadOnlyPAKID: i.ReadOnlyPAKID}
+	}
+	return db.Identity{Admin: i.Admin, AgentID: i.AgentID, GeneratorID: i.GeneratorID}
+}
+
+// readOnlyIdentity is the read-only role: admin for reads (readOnlyAllowed decides which
+// requests it may make). pakID names a read-only PAK; uuid.Nil is the in-memory key.
+func readOnlyIdentity(pakID uuid.UUID) Identity {
+	return Identity{Admin: true, ReadOnly: true, ReadOnlyPAKID: pakID}
 }
 
 // IsAgent reports whether the caller is an agent.
@@ -183,7 +199,7 @@ func (s *Server) resolve(ctx context.Context, header string) (Identity, error) {
 		return Identity{}, errUnauthenticated
 	}
 	if s.readOnlyHash != "" && pak.Equal(hash, s.readOnlyHash) {
-		return Identity{Admin: true, ReadOnly: true}, nil
+		return readOnlyIdentity(uuid.Nil), nil
 	}
 	if id, ok := s.authCache.get(hash); ok {
 		return id, nil
@@ -199,6 +215,9 @@ func (s *Server) resolve(ctx context.Context, header string) (Identity, error) {
 		return Identity{}, err
 	}
 	id := Identity{Admin: dbID.Admin, AgentID: dbID.AgentID, GeneratorID: dbID.GeneratorID}
+	if dbID.ReadOnlyPAKID != uuid.Nil {
+		id = readOnlyIdentity(dbID.ReadOnlyPAKID)
+	}
 	s.authCache.lookedUp(hash)
 	s.authCache.put(hash, id, gen)
 	return id, nil
@@ -213,8 +232,9 @@ var readOnlyRefusedReads = map[string]bool{
 	apiPrefix + "/agents/:agent_id/webhooks/pending": true,
 }
 
-// readOnlyAllowed reports whether the read-only admin key may make this request: reads
-// except readOnlyRefusedReads, and two writes.
+// readOnlyAllowed reports whether the read-only role (the read-only admin key and named
+// read-only PAKs) may make this request: reads except readOnlyRefusedReads, and two POSTs
+// that change nothing an admin manages: verifying the key and requesting diagnostics.
 func readOnlyAllowed(method, route string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead:

@@ -316,6 +316,20 @@ func authzTable() []authzRow {
 			body: func(f authzFixture) any { return map[string]any{"success": true, "duration_ms": 5} },
 			want: authzWrite(http.StatusOK, "agent_pak_required", callerSelf).
 				with(callerOtherAgent, authzForbidden("delivery_not_acquired_by_agent"))},
+
+		// Additive: named read-only PAKs. A read-only key lists them but creates and revokes none.
+		{op: "create_read_only_pak", method: "POST", route: "/read-only-paks", path: authzConstPath("/read-only-paks"),
+			body: func(f authzFixture) any { return map[string]any{"name": "new-" + f.tag} },
+			want: authzWrite(http.StatusCreated, "admin_required", callerAdmin)},
+		{op: "list_read_only_paks", method: "GET", route: "/read-only-paks", path: authzConstPath("/read-only-paks"),
+			want: adminRead},
+		{op: "revoke_read_only_pak", method: "DELETE", route: "/read-only-paks/{id}", fresh: true,
+			path: func(f authzFixture) string { return "/read-only-paks/" + f.readOnly.ID.String() },
+			want: authzWrite(http.StatusNoContent, "admin_required", callerAdmin)},
+
+		// Additive. Keep it last: the admin's call replaces the admin key of the broker.
+		{op: "rotate_admin_pak", method: "POST", route: "/admin/rotate-pak", path: authzConstPath("/admin/rotate-pak"),
+			want: authzWrite(http.StatusOK, "admin_required", callerAdmin)},
 	})
 }
 

@@ -19,23 +19,26 @@ import (
 // an agent may read a deployment object of any stack associated with it, not only of the
 // stacks it targets explicitly, and the read-only admin is refused (403 `read_only`) the one
 // read that claims work and reveals secrets, GET /agents/{agent_id}/webhooks/pending.
+// A named read-only PAK has the read-only admin key's role: every row expects the same answer
+// for both.
 
 // authzCaller is one kind of caller; the value names its subtest.
 type authzCaller string
 
 const (
-	callerNone       authzCaller = "no-pak"
-	callerAdmin      authzCaller = "admin"
-	callerReadOnly   authzCaller = "read-only-admin"
-	callerSelf       authzCaller = "agent-itself"    // A1: the agent in the path, or the relevant agent
-	callerOtherAgent authzCaller = "other-agent"     // A2: not registered with G1
-	callerOwner      authzCaller = "owner-generator" // G1: owns the stacks, or is the generator in the path
-	callerOtherGen   authzCaller = "other-generator" // G2
+	callerNone        authzCaller = "no-pak"
+	callerAdmin       authzCaller = "admin"
+	callerReadOnly    authzCaller = "read-only-admin"
+	callerReadOnlyPAK authzCaller = "read-only-pak"   // a named read-only PAK
+	callerSelf        authzCaller = "agent-itself"    // A1: the agent in the path, or the relevant agent
+	callerOtherAgent  authzCaller = "other-agent"     // A2: not registered with G1
+	callerOwner       authzCaller = "owner-generator" // G1: owns the stacks, or is the generator in the path
+	callerOtherGen    authzCaller = "other-generator" // G2
 )
 
 // authzCallers lists every caller, in the order the table runs them.
 var authzCallers = []authzCaller{
-	callerNone, callerAdmin, callerReadOnly, callerSelf, callerOtherAgent, callerOwner, callerOtherGen,
+	callerNone, callerAdmin, callerReadOnly, callerReadOnlyPAK, callerSelf, callerOtherAgent, callerOwner, callerOtherGen,
 }
 
 // authzExpect is an expected answer; code, when set, is the expected error code.
@@ -61,13 +64,17 @@ func authzForbidden(code string) authzExpect { return authzExpect{http.StatusFor
 // authzWants maps every caller to its expected answer.
 type authzWants map[authzCaller]authzExpect
 
-// with returns a copy of w where caller c expects x.
+// with returns a copy of w where caller c expects x; what the read-only admin key expects, a
+// named read-only PAK expects too.
 func (w authzWants) with(c authzCaller, x authzExpect) authzWants {
 	out := make(authzWants, len(w))
 	for k, v := range w {
 		out[k] = v
 	}
 	out[c] = x
+	if c == callerReadOnly {
+		out[callerReadOnlyPAK] = x
+	}
 	return out
 }
 
@@ -82,6 +89,7 @@ func authzAllow(status int, deny string, allowed ...authzCaller) authzWants {
 	for _, c := range allowed {
 		w[c] = authzExpect{status: status}
 	}
+	w[callerReadOnlyPAK] = w[callerReadOnly]
 	return w
 }
 
@@ -119,6 +127,7 @@ type authzFixture struct {
 	webhook     client.WebhookResponse        // deployment.created in S1, delivered by A1
 	delivery    client.PendingWebhookDelivery // of webhook, acquired by A1
 	hookURL     string                        // the endpoint of webhook
+	readOnly    client.ReadOnlyPAKCreated     // a named read-only PAK
 
 	// tag is unique per request, for the names of what the request creates.
 	tag string
@@ -141,6 +150,8 @@ const (
 func newAuthzFixture(e *env, sfx, hookURL string) authzFixture {
 	e.t.Helper()
 	f := authzFixture{hookURL: hookURL}
+	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/read-only-paks", pak: e.admin,
+		body: map[string]any{"name": "read-only-" + sfx}}).decode(e.t, &f.readOnly)
 	f.g1 = e.createGenerator("owner-" + sfx)
 	f.g2 = e.createGenerator("other-" + sfx)
 	f.a1 = e.createAgent("self-"+sfx, "cluster", f.g1.gen.ID)
@@ -231,6 +242,8 @@ func (f authzFixture) key(e *env, c authzCaller) string {
 		return e.admin
 	case callerReadOnly:
 		return e.srv.ReadOnlyPAK()
+	case callerReadOnlyPAK:
+		return f.readOnly.PAK
 	case callerSelf:
 		return f.a1.pak
 	case callerOtherAgent:

@@ -269,6 +269,7 @@ func (s *Server) routes() *echo.Echo {
 	// paths answer 404 and known paths with a wrong method 405, without asking for a PAK.
 	g := routes{g: e.Group(apiPrefix), mw: []echo.MiddlewareFunc{s.authenticate}, write: s.targetSync}
 	s.authRoutes(g)
+	s.installReadOnlyPAKs(g)
 	s.agentRoutes(g)
 	s.generatorRoutes(g)
 	s.stackRoutes(g)

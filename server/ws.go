@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/brokkr/brokkr/client"
@@ -51,8 +52,8 @@ func (s *Server) socketIdentity(c echo.Context, allowSubprotocol bool) (Identity
 	}
 	grant := live.Grant{
 		PAKHash:  pakHashOf(header),
-		Key:      db.Identity{Admin: id.Admin, AgentID: id.AgentID, GeneratorID: id.GeneratorID},
-		ReadOnly: id.ReadOnly,
+		Key:      id.stored(),
+		ReadOnly: id.ReadOnly && id.ReadOnlyPAKID == uuid.Nil,
 	}
 	return id, grant, true
 }

@@ -78,6 +78,9 @@ type AuthError struct {
 
 func (e *AuthError) Error() string { return e.Msg }
 
+// ReadOnlyHint explains a 403 read_only: the key in use is a read-only key.
+const ReadOnlyHint = "this is a read-only key: this needs an admin key"
+
 // ExitCodeOf maps an error returned by a command to the process exit status.
 func ExitCodeOf(err error) ExitCode {
 	if err == nil {
@@ -123,6 +126,9 @@ func PrintError(w io.Writer, err error) {
 		fmt.Fprintf(w, "error: %s\n", describeAPIError(e))
 		if e.StatusCode == http.StatusUnauthorized {
 			fmt.Fprintf(w, "hint: %s\n", AuthHint)
+		}
+		if client.IsReadOnlyRefusal(e) {
+			fmt.Fprintf(w, "hint: %s\n", ReadOnlyHint)
 		}
 		return
 	}

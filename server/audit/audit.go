@@ -36,19 +36,22 @@ const (
 	WorkOrderFailed       = "workorder.failed"
 	WorkOrderRetry        = "workorder.retry"
 	ConfigReloaded        = "config.reloaded"
+	ReadOnlyPAKCreated    = "read_only_pak.created"
+	ReadOnlyPAKRevoked    = "read_only_pak.revoked"
 )
 
 // Audit resource types (audit_logs.resource_type).
 const (
-	ResourceAgent     = "agent"
-	ResourceStack     = "stack"
-	ResourceGenerator = "generator"
-	ResourceTemplate  = "template"
-	ResourceWebhook   = "webhook_subscription"
-	ResourceWorkOrder = "work_order"
-	ResourcePAK       = "pak"
-	ResourceConfig    = "config"
-	ResourceSystem    = "system"
+	ResourceAgent       = "agent"
+	ResourceStack       = "stack"
+	ResourceGenerator   = "generator"
+	ResourceTemplate    = "template"
+	ResourceWebhook     = "webhook_subscription"
+	ResourceWorkOrder   = "work_order"
+	ResourcePAK         = "pak"
+	ResourceConfig      = "config"
+	ResourceSystem      = "system"
+	ResourceReadOnlyPAK = "read_only_pak"
 )
 
 // Actor types (audit_logs.actor_type).

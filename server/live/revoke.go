@@ -19,7 +19,7 @@ import (
 // Revocation of open WebSockets. A socket authenticates once, at the upgrade; afterwards the
 // broker closes it (status 1008, policy violation, with a reason) when its access ends:
 //
-//   - a PAK rotated or deleted closes every socket opened with it: the agent's
+//   - a PAK rotated, deleted or revoked closes every socket opened with it: the agent's
 //     channel, a generator's or the admin's live tails, the admin's fleet subscriptions;
 //   - a stack deleted or moved to another generator closes the live tails of the stack that
 //     a generator no longer owning it opened;
@@ -49,7 +49,7 @@ const maxRecheckKeys = 4096
 type Grant struct {
 	PAKHash  string      // hash of the PAK presented at the upgrade
 	Key      db.Identity // whom the PAK resolved to
-	ReadOnly bool        // the process's read-only admin key, valid as long as the process
+	ReadOnly bool        // the process's read-only admin key, valid as long as the process (not a named read-only PAK)
 }
 
 // isGenerator reports whether the socket was opened with a generator's key.
@@ -470,7 +470,7 @@ func (h *Hub) socketsFor(c Sockets) ([]*agentConn, []*stackSub, []*fleetSub) {
 
 // ResolveKeys resolves many PAK hashes at once, from the database and never from the
 // auth cache, with the precedence of db.ResolvePAKHash (admin, then live agent, then live
-// generator). Hashes nobody holds are absent from the result.
+// generator, then read-only key not revoked). Hashes nobody holds are absent from the result.
 func ResolveKeys(ctx context.Context, q db.Queryer, hashes []string) (map[string]db.Identity, error) {
 	out := make(map[string]db.Identity, len(hashes))
 	if len(hashes) == 0 {
@@ -489,6 +489,8 @@ func ResolveKeys(ctx context.Context, q db.Queryer, hashes []string) (map[string
 		UNION ALL
 		SELECT pak_hash, 3, id FROM generators
 			WHERE pak_hash = ANY($1::text[]) AND deleted_at IS NULL AND pak_hash IS NOT NULL
+		UNION ALL
+		SELECT pak_hash, 4, id FROM read_only_paks WHERE pak_hash = ANY($1::text[]) AND revoked_at IS NULL
 		ORDER BY rank DESC`, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("resolve socket keys: %w", err)
@@ -502,6 +504,8 @@ func ResolveKeys(ctx context.Context, q db.Queryer, hashes []string) (map[string
 			out[r.Hash] = db.Identity{AgentID: *r.ID}
 		case r.Rank == 3 && r.ID != nil:
 			out[r.Hash] = db.Identity{GeneratorID: *r.ID}
+		case r.Rank == 4 && r.ID != nil:
+			out[r.Hash] = db.Identity{ReadOnlyPAKID: *r.ID}
 		}
 	}
 	return out, nil

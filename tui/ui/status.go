@@ -60,8 +60,12 @@ func Unreachable(err error) error {
 
 // Unusable keeps the errors that say the broker cannot be used: it could not be reached,
 // refused the credentials (401, 403) or failed (5xx). Any other refusal of a request says
-// nothing about the broker.
+// nothing about the broker, and neither does a change refused to a read-only key (403
+// read_only): that key still reads.
 func Unusable(err error) error {
+	if client.IsReadOnlyRefusal(err) {
+		return nil
+	}
 	if ae, ok := client.AsError(err); ok && ae.StatusCode < 500 && ae.StatusCode != http.StatusUnauthorized &&
 		ae.StatusCode != http.StatusForbidden {
 		return nil

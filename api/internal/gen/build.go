@@ -33,6 +33,8 @@ func build(ref []byte) ([]byte, error) {
 	f.fixSchemas()
 	f.addSchemas()
 	f.addPaging()
+	f.addReadOnlyPAKs()
+	f.addOperations()
 	f.fixOperations()
 	f.addErrorResponses()
 	if f.err != nil {

@@ -12,6 +12,20 @@ var operationDocs = map[string]opDoc{
 	"verify_pak": {summary: "Resolve the caller's PAK to its role (any valid PAK)"},
 	"list_paks":  {summary: "List the PAK holders: live, non-system generators (admin)"},
 
+	// Read-only PAKs (additive).
+	"create_read_only_pak": {
+		summary: "Mint a named read-only PAK (admin, not read-only)",
+		description: "The key reads what the admin reads except secrets (see GET /agents/{agent_id}/webhooks/pending) " +
+			"and changes nothing: every write answers 403 `read_only`, except POST /auth/pak and " +
+			"POST /deployment-objects/{id}/diagnostics. The key is in this answer only. A name held by a key " +
+			"that is not revoked answers 409 `unique_violation`.",
+	},
+	"list_read_only_paks": {summary: "List the read-only PAKs that are not revoked, without their keys (admin)"},
+	"revoke_read_only_pak": {
+		summary:     "Revoke a read-only PAK (admin, not read-only)",
+		description: "The key stops authenticating on every replica and its open WebSockets are closed. An unknown or already revoked id answers 404 `read_only_pak_not_found`.",
+	},
+
 	// Agents.
 	"list_agents":  {summary: "List live agents (admin: all; generator: those registered with it)"},
 	"create_agent": {summary: "Create an agent and mint its PAK (admin)"},
@@ -142,6 +156,12 @@ var operationDocs = map[string]opDoc{
 	"list_audit_logs":     {summary: "List audit log entries, newest first, with filters and paging (admin)"},
 	"reload_config":       {summary: "Reload the broker's dynamic settings (admin, not read-only)"},
 	"list_ws_connections": {summary: "List the agents' open WebSocket connections (admin)"},
+	"rotate_admin_pak": {
+		summary: "Replace the admin PAK (admin, not read-only; additive)",
+		description: "Mints a new admin PAK and answers it once; the old key stops authenticating on every replica " +
+			"and the sockets opened with it are closed. A configured broker.pak_hash wins at every start, " +
+			"so such a broker brings the old key back at its next start unless broker.pak_hash is changed (see warning).",
+	},
 
 	// Webhooks.
 	"list_webhooks":    {summary: "List webhook subscriptions, newest first (admin)"},

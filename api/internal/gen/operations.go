@@ -64,6 +64,7 @@ var conflictOps = map[string]bool{
 	"create_work_order":        true,
 	"claim_diagnostic":         true,
 	"submit_diagnostic_result": true,
+	"create_read_only_pak":     true,
 }
 
 // notForbidden are the operations no valid PAK is refused (so no 403).

@@ -101,7 +101,7 @@ func (m *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
 	case ActionMsg:
 		text := msg.Text
 		if msg.Err != nil {
-			text += ": " + msg.Err.Error()
+			text += ": " + ui.ErrText(msg.Err)
 		}
 		// A refusal of an action (a 404 label, a 409 duplicate) shows in the flash, not as an
 		// unreachable broker.

@@ -41,7 +41,7 @@ func (m *Model) requested(msg RequestedMsg) tea.Cmd {
 	}
 	if msg.Err != nil {
 		m.waitErr = msg.Err
-		return tea.Batch(st, ui.Flash("request diagnostics: "+msg.Err.Error(), true))
+		return tea.Batch(st, ui.Flash("request diagnostics: "+ui.ErrText(msg.Err), true))
 	}
 	m.creating = false
 	m.cur.req = msg.Request

@@ -386,6 +386,9 @@ func reply(env *ui.Env, err error, msg tea.Msg) tea.Msg {
 
 // errText is the short form of an error for the status line.
 func errText(err error) string {
+	if client.IsReadOnlyRefusal(err) {
+		return ui.ReadOnlyText
+	}
 	var ae *client.Error
 	if errors.As(err, &ae) && ae.Message != "" {
 		return ae.Message

@@ -206,10 +206,10 @@ func (m *Model) created(msg CreatedMsg) tea.Cmd {
 	current := f != nil && f.id == msg.Form
 	if msg.Err != nil {
 		if !current {
-			return tea.Batch(st, ui.Flash(msg.Err.Error(), true))
+			return tea.Batch(st, ui.Flash(ui.ErrText(msg.Err), true))
 		}
 		f.busy = false
-		return tea.Batch(st, f.fail(msg.Err.Error()))
+		return tea.Batch(st, f.fail(ui.ErrText(msg.Err)))
 	}
 	if current {
 		m.form = nil

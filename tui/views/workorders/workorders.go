@@ -409,7 +409,7 @@ func (m *Model) confirmDelete(id uuid.UUID, workType string, queued bool) tea.Cm
 func (m *Model) deleted(msg DeletedMsg) tea.Cmd {
 	st := ui.Status(msg.At, ui.Unreachable(msg.Err))
 	if msg.Err != nil {
-		text := "delete work order " + ui.ShortID(msg.ID) + ": " + msg.Err.Error()
+		text := "delete work order " + ui.ShortID(msg.ID) + ": " + ui.ErrText(msg.Err)
 		if client.IsNotFound(msg.Err) {
 			text = "work order " + ui.ShortID(msg.ID) + " is no longer queued (claimed, finished or deleted)"
 		}
