@@ -114,6 +114,29 @@ func MinArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
+// MaxArgs allows at most n positional arguments, as a usage error naming what is wanted.
+func MaxArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return FlagErrorf("too many arguments: want at most %s", what)
+		}
+		return nil
+	}
+}
+
+// FlagAlias makes --alias another spelling of the flag name in fs: the flag parses, reports
+// Changed and errors as name, and --alias stays out of help and completion (the flag's usage
+// says "also --alias"). It keeps any normalization fs already has.
+func FlagAlias(fs *pflag.FlagSet, alias, name string) {
+	prev := fs.GetNormalizeFunc()
+	fs.SetNormalizeFunc(func(fs *pflag.FlagSet, n string) pflag.NormalizedName {
+		if n == alias {
+			return pflag.NormalizedName(name)
+		}
+		return prev(fs, n)
+	})
+}
+
 // NoArgs rejects positional arguments with a usage error.
 func NoArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {

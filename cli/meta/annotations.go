@@ -31,7 +31,7 @@ func NewCmdAnnotation(f *cmdutil.Factory, api API) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "annotation <command>",
 		Aliases: []string{"annotations"},
-		Short:   "Manage the annotations of a " + api.Noun,
+		Short:   "Manage the annotations of " + api.a(),
 		Example: fmt.Sprintf("  brokkrctl %[1]s annotation list %[2]s\n  brokkrctl %[1]s annotation add %[2]s region=eu tier=web\n  brokkrctl %[1]s annotation remove %[2]s region", api.Noun, upper),
 	}
 	cmd.AddCommand(NewCmdAnnotationList(f, api, nil), NewCmdAnnotationAdd(f, api, nil), NewCmdAnnotationRemove(f, api, nil))
@@ -63,8 +63,8 @@ func NewCmdAnnotationAdd(f *cmdutil.Factory, api API, runF func(*AnnotationsOpti
 	opts := &AnnotationsOptions{Factory: f, API: api}
 	return &cobra.Command{
 		Use:   "add " + strings.ToUpper(api.Noun) + " KEY=VALUE...",
-		Short: "Add annotations to a " + api.Noun,
-		Long: "Add annotations to a " + api.Noun + `. A key it already carries is a conflict: remove the
+		Short: "Add annotations to " + api.a(),
+		Long: "Add annotations to " + api.a() + `. A key it already carries is a conflict: remove the
 annotation first to change its value.`,
 		Example:           fmt.Sprintf("  brokkrctl %s annotation add %s region=eu", api.Noun, strings.ToUpper(api.Noun)),
 		Args:              cmdutil.MinArgs(2, api.Noun+" and at least one KEY=VALUE"),
@@ -104,7 +104,7 @@ func NewCmdAnnotationRemove(f *cmdutil.Factory, api API, runF func(*AnnotationsO
 	return &cobra.Command{
 		Use:     "remove " + strings.ToUpper(api.Noun) + " KEY...",
 		Aliases: []string{"rm"},
-		Short:   "Remove annotations from a " + api.Noun,
+		Short:   "Remove annotations from " + api.a(),
 		Example: fmt.Sprintf("  brokkrctl %s annotation remove %s region", api.Noun, strings.ToUpper(api.Noun)),
 		Args:    cmdutil.MinArgs(2, api.Noun+" and at least one key"),
 		ValidArgsFunction: api.completeAfterFirst(f, func(ctx context.Context, c *client.Client, id uuid.UUID) ([]complete.Candidate, error) {

@@ -38,7 +38,7 @@ func NewCmdLabel(f *cmdutil.Factory, api API) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "label <command>",
 		Aliases: []string{"labels"},
-		Short:   "Manage the labels of a " + api.Noun,
+		Short:   "Manage the labels of " + api.a(),
 		Example: fmt.Sprintf("  brokkrctl %[1]s label list %[2]s\n  brokkrctl %[1]s label add %[2]s env=prod edge\n  brokkrctl %[1]s label remove %[2]s edge", api.Noun, upper),
 	}
 	cmd.AddCommand(NewCmdLabelList(f, api, nil), NewCmdLabelAdd(f, api, nil), NewCmdLabelRemove(f, api, nil))
@@ -51,7 +51,7 @@ func newListCmd(f *cmdutil.Factory, api API, runF func(*ListOptions) error, run 
 	return verb.OneArg(&cobra.Command{
 		Use:     "list " + strings.ToUpper(api.Noun),
 		Aliases: []string{"ls"},
-		Short:   "List the " + what + " of a " + api.Noun,
+		Short:   "List the " + what + " of " + api.a(),
 		Example: example,
 	}, verb.Arg{What: api.Noun, Complete: api.Complete}, verb.Setup[ListOptions]{Opts: opts, Format: &opts.Format, Ref: &opts.Ref, RunF: runF, Run: run})
 }
@@ -89,8 +89,8 @@ func newLabelsCmd(f *cmdutil.Factory, api API, runF func(*LabelsOptions) error, 
 func NewCmdLabelAdd(f *cmdutil.Factory, api API, runF func(*LabelsOptions) error) *cobra.Command {
 	return newLabelsCmd(f, api, runF, runLabelAdd, &cobra.Command{
 		Use:               "add " + strings.ToUpper(api.Noun) + " LABEL...",
-		Short:             "Add labels to a " + api.Noun,
-		Long:              "Add labels to a " + api.Noun + ". A label it already carries is left as is.",
+		Short:             "Add labels to " + api.a(),
+		Long:              "Add labels to " + api.a() + ". A label it already carries is left as is.",
 		Example:           fmt.Sprintf("  brokkrctl %s label add %s gpu region-eu", api.Noun, strings.ToUpper(api.Noun)),
 		ValidArgsFunction: complete.OnlyFirstArg(api.Complete),
 	})
@@ -119,7 +119,7 @@ func NewCmdLabelRemove(f *cmdutil.Factory, api API, runF func(*LabelsOptions) er
 	return newLabelsCmd(f, api, runF, runLabelRemove, &cobra.Command{
 		Use:     "remove " + strings.ToUpper(api.Noun) + " LABEL...",
 		Aliases: []string{"rm"},
-		Short:   "Remove labels from a " + api.Noun,
+		Short:   "Remove labels from " + api.a(),
 		Example: fmt.Sprintf("  brokkrctl %s label remove %s gpu", api.Noun, strings.ToUpper(api.Noun)),
 		ValidArgsFunction: api.completeAfterFirst(f, func(ctx context.Context, c *client.Client, id uuid.UUID) ([]complete.Candidate, error) {
 			labels, err := api.Labels(ctx, c, id)

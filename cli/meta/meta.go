@@ -145,6 +145,24 @@ func (api API) completeAfterFirst(f *cmdutil.Factory, list func(ctx context.Cont
 	}
 }
 
+// a is the noun with its indefinite article: "an agent", "a stack", "a template".
+func (api API) a() string { return article(api.Noun) + " " + api.Noun }
+
+// article is the indefinite article of word, by its first sound as far as the spelling tells:
+// "an" before a, e, i, o and u, except where u sounds like "you" (unit, user, usual, UUID).
+func article(word string) string {
+	w := strings.ToLower(word)
+	for _, you := range []string{"uni", "use", "usu", "uu"} {
+		if strings.HasPrefix(w, you) {
+			return "a"
+		}
+	}
+	if w != "" && strings.ContainsRune("aeiou", rune(w[0])) {
+		return "an"
+	}
+	return "a"
+}
+
 // upperFirst capitalises the first letter of s.
 func upperFirst(s string) string {
 	if s == "" {

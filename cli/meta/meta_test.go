@@ -55,3 +55,21 @@ func TestNewCmdAnnotationRemove(t *testing.T) {
 		{Name: "no key", Args: []string{"web"}, WantErr: true},
 	})
 }
+
+func TestArticle(t *testing.T) {
+	for word, want := range map[string]string{
+		"agent": "an", "annotation": "an", "object": "an", "event": "an", "update": "an", "item": "an",
+		"stack": "a", "template": "a", "generator": "a", "webhook": "a",
+		"user": "a", "unit": "a", "usual": "a", "UUID": "a", "": "a",
+	} {
+		if got := article(word); got != want {
+			t.Errorf("article(%q) = %q, want %q", word, got, want)
+		}
+	}
+	for noun, want := range map[string]string{"agent": "Manage the labels of an agent", "stack": "Manage the labels of a stack",
+		"template": "Manage the labels of a template"} {
+		if got := NewCmdLabel(cmdtest.Factory(false, ""), API{Noun: noun}).Short; got != want {
+			t.Errorf("label help of %s: %q, want %q", noun, got, want)
+		}
+	}
+}

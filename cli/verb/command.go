@@ -63,6 +63,26 @@ func NoArg[O any](cmd *cobra.Command, s Setup[O]) *cobra.Command {
 	return bind(cmd, s, func([]string) error { return nil })
 }
 
+// Create completes cmd as a verb creating a named resource: the name is its one optional
+// argument or --name (registered here with usage), stored in *name. Naming it both ways with
+// different values is a usage error; naming it neither leaves *name empty for s.Check to
+// refuse. The argument completes nothing: it names what does not exist yet.
+func Create[O any](cmd *cobra.Command, name *string, usage string, s Setup[O]) *cobra.Command {
+	cmd.Args = cmdutil.MaxArgs(1, "one NAME")
+	cmd.ValidArgsFunction = cobra.NoFileCompletions
+	cmd.Flags().StringVar(name, "name", "", usage)
+	return bind(cmd, s, func(args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		if cmd.Flags().Changed("name") && *name != args[0] {
+			return cmdutil.FlagErrorf("the name is given twice: %q and --name %q", args[0], *name)
+		}
+		*name = args[0]
+		return nil
+	})
+}
+
 func bind[O any](cmd *cobra.Command, s Setup[O], store func(args []string) error) *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if s.Format != nil {

@@ -37,7 +37,7 @@ func NewCmdAgent(f *cmdutil.Factory) *cobra.Command {
 		Short:   "Manage agents",
 		Long: `Manage agents: the processes in each cluster that apply their stacks' deployment objects.
 Agents are addressed by id, by NAME/CLUSTER, or by a name that is unique.`,
-		Example: `  brokkrctl agent create --name edge-1 --cluster prod --generator ci
+		Example: `  brokkrctl agent create edge-1 --cluster prod --generator ci
   brokkrctl agent target add edge-1/prod --stack web
   brokkrctl agent target-state edge-1/prod`,
 	}

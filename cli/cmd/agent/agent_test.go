@@ -44,7 +44,13 @@ func TestNewCmdCreate(t *testing.T) {
 		{Name: "minimal", Args: []string{"--name", "a", "--cluster", "b"}, Want: CreateOptions{Name: "a", Cluster: "b", Format: output.FormatTable}},
 		{Name: "no name", Args: []string{"--cluster", "prod"}, WantErr: true},
 		{Name: "no cluster", Args: []string{"--name", "edge-1"}, WantErr: true},
-		{Name: "positional", Args: []string{"edge-1", "--name", "a", "--cluster", "b"}, WantErr: true},
+		{Name: "name as argument", Args: []string{"edge-1", "--cluster", "eu-west"},
+			Want: CreateOptions{Name: "edge-1", Cluster: "eu-west", Format: output.FormatTable}},
+		{Name: "argument after flags", Args: []string{"--cluster", "eu-west", "edge-1", "--name", "edge-1"},
+			Want: CreateOptions{Name: "edge-1", Cluster: "eu-west", Format: output.FormatTable}},
+		{Name: "argument and another --name", Args: []string{"edge-1", "--name", "a", "--cluster", "b"}, WantErr: true},
+		{Name: "argument without cluster", Args: []string{"edge-1"}, WantErr: true},
+		{Name: "two arguments", Args: []string{"edge-1", "edge-2", "--cluster", "b"}, WantErr: true},
 		{Name: "bad format", Args: []string{"--name", "a", "--cluster", "b", "-o", "table2"}, WantErr: true},
 	})
 }

@@ -117,22 +117,21 @@ type CreateOptions struct {
 // NewCmdCreate returns agent create; runF replaces the run function in tests.
 func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Command {
 	opts := &CreateOptions{Factory: f}
-	cmd := verb.NoArg(&cobra.Command{
-		Use:   "create --name NAME --cluster CLUSTER",
+	cmd := verb.Create(&cobra.Command{
+		Use:   "create NAME --cluster CLUSTER [flags]",
 		Short: "Create an agent and print its initial PAK",
-		Long: `Create an agent (status INACTIVE), optionally registered with generators. Its initial PAK is
-printed once: alone on stdout (with a warning on stderr), or as the initial_pak field of the
-response with -o json or -o yaml.`,
-		Example: `  brokkrctl agent create --name edge-1 --cluster prod --generator ci
-  AGENT_PAK=$(brokkrctl agent create --name edge-1 --cluster prod -o json | jq -r .initial_pak)`,
-	}, verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
+		Long: `Create an agent named NAME (or --name) in a cluster (status INACTIVE), optionally
+registered with generators. Its initial PAK is printed once: alone on stdout (with a warning
+on stderr), or as the initial_pak field of the response with -o json or -o yaml.`,
+		Example: `  brokkrctl agent create edge-1 --cluster prod --generator ci
+  AGENT_PAK=$(brokkrctl agent create edge-1 --cluster prod -o json | jq -r .initial_pak)`,
+	}, &opts.Name, "Agent name (or give it as NAME)", verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
 		Check: func(*cobra.Command) error {
 			if opts.Name == "" || opts.Cluster == "" {
 				return cmdutil.FlagErrorf("--name and --cluster are required")
 			}
 			return nil
 		}})
-	cmd.Flags().StringVar(&opts.Name, "name", "", "Agent name (required)")
 	cmd.Flags().StringVar(&opts.Cluster, "cluster", "", "Cluster name (required)")
 	cmd.Flags().StringArrayVar(&opts.Generators, "generator", nil, "Register with this generator, name or id (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("generator", complete.Generators(f))

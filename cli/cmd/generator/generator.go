@@ -27,7 +27,7 @@ func NewCmdGenerator(f *cmdutil.Factory) *cobra.Command {
 		Long: `Manage generators: the identities (CI pipelines, automation) that own stacks and
 templates. Each generator has its own PAK; agents registered with a generator accept its
 label and annotation targeting.`,
-		Example: `  brokkrctl generator create --name ci --description "main pipeline" -o json
+		Example: `  brokkrctl generator create ci --description "main pipeline" -o json
   brokkrctl generator register ci --agent edge-1/prod
   brokkrctl generator registered-agents ci`,
 	}
@@ -81,14 +81,15 @@ type CreateOptions struct {
 // NewCmdCreate returns generator create; runF replaces the run function in tests.
 func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Command {
 	opts := &CreateOptions{Factory: f}
-	cmd := verb.NoArg(&cobra.Command{
-		Use:   "create --name NAME",
+	cmd := verb.Create(&cobra.Command{
+		Use:   "create NAME [flags]",
 		Short: "Create a generator and print its PAK",
-		Long: `Create a generator. Its PAK is printed once: alone on stdout (with a warning on stderr),
-or as the pak field of the response with -o json or -o yaml.`,
-		Example: `  brokkrctl generator create --name ci
-  PAK=$(brokkrctl generator create --name ci -o json | jq -r .pak)`,
-	}, verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
+		Long: `Create a generator named NAME (or --name). Its PAK is printed once: alone on stdout (with a
+warning on stderr), or as the pak field of the response with -o json or -o yaml.`,
+		Example: `  brokkrctl generator create ci
+  brokkrctl generator create ci --description "main pipeline"
+  PAK=$(brokkrctl generator create ci -o json | jq -r .pak)`,
+	}, &opts.Name, "Name of the generator (or give it as NAME)", verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
 		Check: func(cmd *cobra.Command) error {
 			if opts.Name == "" {
 				return cmdutil.FlagErrorf("--name is required")
@@ -99,7 +100,6 @@ or as the pak field of the response with -o json or -o yaml.`,
 			}
 			return nil
 		}})
-	cmd.Flags().StringVar(&opts.Name, "name", "", "Name of the generator (required)")
 	cmd.Flags().StringVar(&opts.Description, "description", "", "Description")
 	return cmd
 }

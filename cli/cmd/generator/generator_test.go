@@ -40,7 +40,13 @@ func TestNewCmdCreate(t *testing.T) {
 		{Name: "empty description is sent", Args: []string{"--name", "ci", "--description", ""},
 			Want: CreateOptions{Name: "ci", Format: output.FormatTable, Request: client.CreateGeneratorRequest{Name: "ci", Description: sp("")}}},
 		{Name: "no name", Args: []string{"--description", "x"}, WantErr: true},
-		{Name: "positional", Args: []string{"ci"}, WantErr: true},
+		{Name: "name as argument", Args: []string{"ci", "--description", "pipeline"},
+			Want: CreateOptions{Name: "ci", Description: "pipeline", Format: output.FormatTable,
+				Request: client.CreateGeneratorRequest{Name: "ci", Description: sp("pipeline")}}},
+		{Name: "argument and the same --name", Args: []string{"ci", "--name", "ci"},
+			Want: CreateOptions{Name: "ci", Format: output.FormatTable, Request: client.CreateGeneratorRequest{Name: "ci"}}},
+		{Name: "argument and another --name", Args: []string{"ci", "--name", "cd"}, WantErr: true},
+		{Name: "two arguments", Args: []string{"ci", "cd"}, WantErr: true},
 		{Name: "bad format", Args: []string{"--name", "ci", "-o", "x"}, WantErr: true},
 	})
 }

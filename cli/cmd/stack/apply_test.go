@@ -140,6 +140,8 @@ func TestApplyFlags(t *testing.T) {
 			check: func(o *ApplyOptions) bool {
 				return o.File == "-" && o.Stack == "web" && strings.Join(o.Labels, ",") == "a,b" && o.Generator == "ci" && o.Format == "json"
 			}},
+		{args: []string{"-f", "-", "--stack", "web", "--target-label", "env:prod", "--label", "edge"},
+			check: func(o *ApplyOptions) bool { return strings.Join(o.Labels, ",") == "env:prod,edge" }},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

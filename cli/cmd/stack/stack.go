@@ -132,13 +132,13 @@ type CreateOptions struct {
 // NewCmdCreate returns stack create; runF replaces the run function in tests.
 func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Command {
 	opts := &CreateOptions{Factory: f}
-	cmd := verb.NoArg(&cobra.Command{
-		Use:   "create --name NAME --generator NAME|ID",
+	cmd := verb.Create(&cobra.Command{
+		Use:   "create NAME [--generator NAME|ID] [flags]",
 		Short: "Create an empty stack",
-		Long: `Create an empty stack owned by a generator. stack apply creates stacks on the way; use
-create to set one up before its first manifests.`,
-		Example: "  brokkrctl stack create --name web --generator ci --description \"web tier\"",
-	}, verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
+		Long: `Create an empty stack named NAME (or --name) owned by a generator. stack apply creates
+stacks on the way; use create to set one up before its first manifests.`,
+		Example: "  brokkrctl stack create web --generator ci --description \"web tier\"\n  brokkrctl stack create web",
+	}, &opts.Name, "Name of the stack (or give it as NAME)", verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
 		Check: func(cmd *cobra.Command) error {
 			if opts.Name == "" {
 				return cmdutil.FlagErrorf("--name is required")
@@ -146,7 +146,6 @@ create to set one up before its first manifests.`,
 			opts.HasDescription = cmd.Flags().Changed("description")
 			return nil
 		}})
-	cmd.Flags().StringVar(&opts.Name, "name", "", "Name of the stack (required)")
 	cmd.Flags().StringVar(&opts.Generator, "generator", "", "Owning generator, name or id (required with an admin PAK)")
 	cmd.Flags().StringVar(&opts.Description, "description", "", "Description")
 	_ = cmd.RegisterFlagCompletionFunc("generator", complete.Generators(f))

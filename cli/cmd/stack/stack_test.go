@@ -37,7 +37,11 @@ func TestNewCmdCreate(t *testing.T) {
 		{Name: "all flags", Args: []string{"--name", "web", "--generator", "ci", "--description", "d", "-o", "yaml"},
 			Want: CreateOptions{Name: "web", Generator: "ci", Description: "d", HasDescription: true, Format: output.FormatYAML}},
 		{Name: "no name", Args: []string{"--generator", "ci"}, WantErr: true},
-		{Name: "positional", Args: []string{"web"}, WantErr: true},
+		{Name: "name as argument", Args: []string{"web"}, Want: CreateOptions{Name: "web", Format: output.FormatTable}},
+		{Name: "argument with flags", Args: []string{"web", "--generator", "ci", "--name", "web"},
+			Want: CreateOptions{Name: "web", Generator: "ci", Format: output.FormatTable}},
+		{Name: "argument and another --name", Args: []string{"web", "--name", "api"}, WantErr: true},
+		{Name: "two arguments", Args: []string{"web", "api"}, WantErr: true},
 		{Name: "bad format", Args: []string{"--name", "web", "-o", "x"}, WantErr: true},
 	})
 }

@@ -27,7 +27,7 @@ func NewCmdTemplate(f *cmdutil.Factory) *cobra.Command {
 		Long: `Manage stack templates: parameterised manifests (Tera/Jinja syntax) with a JSON Schema for
 their parameters. Updating a template stores a new version; templates are addressed by the id
 of a version or by name (its latest version).`,
-		Example: `  brokkrctl template create --name web -f web.yaml.tera --schema schema.yaml
+		Example: `  brokkrctl template create web -f web.yaml.tera --schema schema.yaml
   brokkrctl template instantiate web --stack web-prod --set replicas=3 --set image.tag=1.4.2
   brokkrctl template versions web`,
 	}

@@ -29,14 +29,14 @@ type CreateOptions struct {
 // NewCmdCreate returns template create; runF replaces the run function in tests.
 func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Command {
 	opts := &CreateOptions{Factory: f}
-	cmd := verb.NoArg(&cobra.Command{
-		Use:   "create --name NAME -f FILE [--schema FILE]",
+	cmd := verb.Create(&cobra.Command{
+		Use:   "create NAME -f FILE [--schema FILE] [flags]",
 		Short: "Create a template",
-		Long: `Create a template from a file of template text ("-" reads stdin). --schema names a JSON
-Schema for the parameters, as JSON or YAML; without it any parameters are accepted. The admin
-creates system templates, a generator its own.`,
-		Example: "  brokkrctl template create --name web -f web.yaml.tera --schema schema.yaml --description \"web tier\"",
-	}, verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
+		Long: `Create a template named NAME (or --name) from a file of template text ("-" reads stdin).
+--schema names a JSON Schema for the parameters, as JSON or YAML; without it any parameters
+are accepted. The admin creates system templates, a generator its own.`,
+		Example: "  brokkrctl template create web -f web.yaml.tera --schema schema.yaml --description \"web tier\"",
+	}, &opts.Name, "Template name (or give it as NAME)", verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
 		Check: func(cmd *cobra.Command) error {
 			if opts.Name == "" || opts.File == "" {
 				return cmdutil.FlagErrorf("--name and -f are required")
@@ -62,7 +62,6 @@ creates system templates, a generator its own.`,
 			}
 			return nil
 		}})
-	cmd.Flags().StringVar(&opts.Name, "name", "", "Template name (required)")
 	cmd.Flags().StringVarP(&opts.File, "filename", "f", "", `File with the template text ("-" reads stdin)`)
 	cmd.Flags().StringVar(&opts.Schema, "schema", "", "JSON Schema of the parameters (JSON or YAML file)")
 	cmd.Flags().StringVar(&opts.Description, "description", "", "Description")

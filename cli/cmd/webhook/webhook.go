@@ -24,7 +24,7 @@ func NewCmdWebhook(f *cmdutil.Factory) *cobra.Command {
 		Long: `Manage webhook subscriptions: the broker (or agents with matching labels) posts events of
 the subscribed types to the subscription's URL. URLs and Authorization headers are stored
 encrypted and never shown again.`,
-		Example: `  brokkrctl webhook create --name ops --url https://hooks.example.com/brokkr --event deployment.failed
+		Example: `  brokkrctl webhook create ops --url https://hooks.example.com/brokkr --event deployment.failed
   brokkrctl webhook test 7c1d...
   brokkrctl webhook deliveries 7c1d... --status dead`,
 	}

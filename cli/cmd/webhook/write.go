@@ -69,16 +69,16 @@ type CreateOptions struct {
 // NewCmdCreate returns webhook create; runF replaces the run function in tests.
 func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Command {
 	opts := &CreateOptions{Factory: f}
-	cmd := verb.NoArg(&cobra.Command{
-		Use:   "create --name NAME --url URL --event TYPE...",
+	cmd := verb.Create(&cobra.Command{
+		Use:   "create NAME --url URL --event TYPE... [flags]",
 		Short: "Create a webhook subscription",
-		Long: `Create a webhook subscription for one or more event types (see "brokkrctl webhook
-event-types"; "*" subscribes to all). Deliveries are made by the broker, or with
---target-label by agents carrying one of the labels (for URLs only reachable inside a
-cluster). --agent-filter and --stack-filter keep events about one agent or stack.`,
-		Example: `  brokkrctl webhook create --name ops --url https://hooks.example.com/brokkr --event deployment.failed --event agent.offline
-  brokkrctl webhook create --name in-cluster --url http://alerts.monitoring:9093/hook --event '*' --target-label prod`,
-	}, verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
+		Long: `Create a webhook subscription named NAME (or --name) for one or more event types (see
+"brokkrctl webhook event-types"; "*" subscribes to all). Deliveries are made by the broker,
+or with --target-label by agents carrying one of the labels (for URLs only reachable inside
+a cluster). --agent-filter and --stack-filter keep events about one agent or stack.`,
+		Example: `  brokkrctl webhook create ops --url https://hooks.example.com/brokkr --event deployment.failed --event agent.offline
+  brokkrctl webhook create in-cluster --url http://alerts.monitoring:9093/hook --event '*' --target-label prod`,
+	}, &opts.Name, "Name (or give it as NAME)", verb.Setup[CreateOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runCreate,
 		Check: func(cmd *cobra.Command) error {
 			if opts.Name == "" || opts.URL == "" || len(opts.Events) == 0 {
 				return cmdutil.FlagErrorf("--name, --url and at least one --event are required")
@@ -101,7 +101,6 @@ cluster). --agent-filter and --stack-filter keep events about one agent or stack
 			return nil
 		}})
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Name, "name", "", "Name (required)")
 	fl.StringVar(&opts.URL, "url", "", "URL to post events to (required; stored encrypted)")
 	fl.StringVar(&opts.AuthHeader, "auth-header", "", "Authorization header value sent with each delivery (stored encrypted)")
 	fl.StringArrayVar(&opts.Events, "event", nil, `Event type to subscribe to (repeatable; "*" for all)`)
