@@ -137,3 +137,32 @@ func TestChecksCatchBadObjects(t *testing.T) {
 		}
 	})
 }
+
+// TestHelmInstallDay2 installs both charts with their day-two values as a server-side dry
+// run; the broker's notes say where the Ingress serves it and how its configuration applies.
+func TestHelmInstallDay2(t *testing.T) {
+	c := getCluster(t)
+	ns := c.restrictedNamespace(t)
+	objs, notes := helmInstallDryRun(t, c, "brokkr-broker", "brokkr-broker", ns, ciValues(t, "brokkr-broker", "day2-values.yaml")...)
+	for _, kind := range []string{"ConfigMap", "Ingress", "NetworkPolicy", "PodDisruptionBudget"} {
+		if n := len(ofKind(objs, kind)); n != 1 {
+			t.Errorf("helm install rendered %d %s, want 1", n, kind)
+		}
+	}
+	for _, want := range []string{
+		"through the Ingress: https://brokkr.example.com",
+		"are in ConfigMap brokkr-broker-config",
+		"apply without a restart",
+		"kubectl -n " + ns + " rollout restart deploy/brokkr-broker",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("broker notes lack %q:\n%s", want, notes)
+		}
+	}
+	objs, _ = helmInstallDryRun(t, c, "brokkr-agent", "brokkr-agent", ns, ciValues(t, "brokkr-agent", "day2-values.yaml")...)
+	for _, kind := range []string{"ConfigMap", "NetworkPolicy"} {
+		if n := len(ofKind(objs, kind)); n != 1 {
+			t.Errorf("helm install of the agent rendered %d %s, want 1", n, kind)
+		}
+	}
+}

@@ -88,7 +88,36 @@ Whether a Service fronts the health port.
 Names of the environment variables the chart sets itself; `env` may not repeat them.
 */}}
 {{- define "brokkr-agent.reservedEnv" -}}
-BROKKR__AGENT__BROKER_URL BROKKR__AGENT__PAK BROKKR__AGENT__AGENT_NAME BROKKR__AGENT__CLUSTER_NAME BROKKR__AGENT__POLLING_INTERVAL BROKKR__AGENT__HEALTH_PORT BROKKR__AGENT__HEALTH_ADDR BROKKR__AGENT__WATCH_NAMESPACE BROKKR__LOG__LEVEL BROKKR__LOG__FORMAT
+BROKKR__AGENT__BROKER_URL BROKKR__AGENT__PAK BROKKR__AGENT__AGENT_NAME BROKKR__AGENT__CLUSTER_NAME BROKKR__AGENT__POLLING_INTERVAL BROKKR__AGENT__HEALTH_PORT BROKKR__AGENT__HEALTH_ADDR BROKKR__AGENT__WATCH_NAMESPACE BROKKR__LOG__LEVEL BROKKR__LOG__FORMAT BROKKR_CONFIG_FILE
+{{- end }}
+
+{{/*
+The ConfigMap holding the configuration file.
+*/}}
+{{- define "brokkr-agent.configMapName" -}}
+{{- printf "%s-config" (include "brokkr-agent.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The port of broker.url: the one it names, else the scheme's.
+*/}}
+{{- define "brokkr-agent.brokerPort" -}}
+{{- $u := urlParse .Values.broker.url }}
+{{- regexFind "[0-9]+$" (regexFind ":[0-9]+$" $u.host) | default (ternary "443" "80" (eq $u.scheme "https")) }}
+{{- end }}
+
+{{/*
+The keys of the configuration file the chart sets from its own values, as environment
+variables (which override the file), and the agent's secret.
+*/}}
+{{- define "brokkr-agent.configRefused" -}}
+{{- $keys := list }}
+{{- range splitList " " (include "brokkr-agent.reservedEnv" .) }}
+{{- if hasPrefix "BROKKR__" . }}
+{{- $keys = append $keys (trimPrefix "BROKKR__" . | lower | replace "__" ".") }}
+{{- end }}
+{{- end }}
+{{- join " " $keys }}
 {{- end }}
 
 {{/*
@@ -114,6 +143,22 @@ Checks of the values that the schema cannot express. Renders nothing.
 {{- range $name, $_ := .Values.env }}
 {{- if has $name $reserved }}
 {{- fail (printf "env.%s is set by the chart; use its own value instead (see values.yaml)" $name) }}
+{{- end }}
+{{- end }}
+{{- $refused := splitList " " (include "brokkr-agent.configRefused" .) }}
+{{- range $section, $keys := .Values.config }}
+{{- if not (kindIs "map" $keys) }}
+{{- fail (printf "config.%s must be a section of keys (docs/configuration.md)" $section) }}
+{{- end }}
+{{- range $key, $_ := $keys }}
+{{- $dotted := printf "%s.%s" $section $key }}
+{{- if eq $dotted "agent.pak" }}
+{{- fail "config.agent.pak is a secret and never goes into the ConfigMap; use pak.existingSecret (or pak.value)" }}
+{{- else if has $dotted $refused }}
+{{- fail (printf "config.%s is set by the chart, which would override it; use the chart's own value (see values.yaml)" $dotted) }}
+{{- else if hasKey $.Values.env (printf "BROKKR__%s__%s" $section $key | upper) }}
+{{- fail (printf "env.%s overrides config.%s; set it in one place" (printf "BROKKR__%s__%s" $section $key | upper) $dotted) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}

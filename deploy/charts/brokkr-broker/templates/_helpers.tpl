@@ -115,7 +115,115 @@ Whether the chart creates the webhook key Secret.
 Names of the environment variables the chart sets itself; `env` may not repeat them.
 */}}
 {{- define "brokkr-broker.reservedEnv" -}}
-BROKKR__BROKER__LISTEN_ADDR BROKKR__DATABASE__URL BROKKR__DATABASE__SCHEMA BROKKR__DATABASE__MAX_CONNECTIONS BROKKR__DATABASE__DATA_DIR BROKKR__BROKER__PAK_HASH BROKKR__BROKER__ADMIN_KEY_FILE BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY BROKKR__LOG__LEVEL BROKKR__LOG__FORMAT
+BROKKR__BROKER__LISTEN_ADDR BROKKR__DATABASE__URL BROKKR__DATABASE__SCHEMA BROKKR__DATABASE__MAX_CONNECTIONS BROKKR__DATABASE__DATA_DIR BROKKR__BROKER__PAK_HASH BROKKR__BROKER__ADMIN_KEY_FILE BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY BROKKR__LOG__LEVEL BROKKR__LOG__FORMAT BROKKR__BROKER__CONFIG_WATCH BROKKR_CONFIG_FILE
+{{- end }}
+
+{{/*
+The ConfigMap holding the configuration file.
+*/}}
+{{- define "brokkr-broker.configMapName" -}}
+{{- printf "%s-config" (include "brokkr-broker.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The configuration file (YAML): `config`, with log.level and broker.config_watch from the
+chart's own values.
+*/}}
+{{- define "brokkr-broker.configFile" -}}
+{{- $cfg := deepCopy (.Values.config | default dict) }}
+{{- $_ := set $cfg "log" (merge (dict "level" .Values.log.level) (get $cfg "log" | default dict)) }}
+{{- $_ = set $cfg "broker" (merge (dict "config_watch" .Values.configFile.watch) (get $cfg "broker" | default dict)) }}
+{{- toYaml $cfg }}
+{{- end }}
+
+{{/*
+The keys a running broker applies on reload (BrokerHotKeys in internal/config, the "Hot"
+column of docs/configuration.md).
+*/}}
+{{- define "brokkr-broker.hotKeys" -}}
+log.level broker.diagnostic_cleanup_interval_seconds broker.diagnostic_max_age_hours broker.webhook_delivery_interval_seconds broker.webhook_delivery_batch_size broker.webhook_cleanup_retention_days cors.allowed_origins cors.max_age_seconds cors.allowed_methods cors.allowed_headers broker.auth_cache_ttl_seconds broker.work_order_maintenance_interval_seconds broker.audit_log_retention_days broker.audit_cleanup_interval_seconds broker.agent_event_retention_days broker.agent_event_cleanup_interval_seconds broker.telemetry_eviction_interval_seconds broker.fleet_sweep_interval_seconds broker.webhook_claim_ttl_seconds
+{{- end }}
+
+{{/*
+The part of the configuration file that needs a restart: the file without its hot keys, as
+JSON. Its checksum on the pod template rolls the pods when, and only when, it changes.
+*/}}
+{{- define "brokkr-broker.restartConfig" -}}
+{{- $file := include "brokkr-broker.configFile" . | fromYaml }}
+{{- range splitList " " (include "brokkr-broker.hotKeys" .) }}
+{{- $section := get $file (first (splitList "." .)) }}
+{{- if kindIs "map" $section }}
+{{- $_ := unset $section (last (splitList "." .)) }}
+{{- end }}
+{{- end }}
+{{- range $name, $section := $file }}
+{{- if not $section }}
+{{- $_ := unset $file $name }}
+{{- end }}
+{{- end }}
+{{- toJson $file }}
+{{- end }}
+
+{{/*
+Keys `config` may not hold, with the reason: secrets, and what the chart sets itself.
+*/}}
+{{- define "brokkr-broker.configRefused" -}}
+database.url: is a secret and never goes into the ConfigMap; use database.external.existingSecret (or database.external.url)
+broker.pak_hash: is a secret and never goes into the ConfigMap; use adminPak.existingSecret (or adminPak.hash)
+broker.webhook_encryption_key: is a secret and never goes into the ConfigMap; use webhookEncryptionKey
+database.schema: is set by the chart; use database.schema
+database.max_connections: is set by the chart; use database.maxConnections
+database.data_dir: is set by the chart (the embedded database lives in its volume)
+broker.listen_addr: is set by the chart (the container listens on port 3000)
+broker.admin_key_file: is set by the chart
+broker.config_watch: is set by the chart; use configFile.watch
+log.level: is set by the chart; use log.level
+log.format: is set by the chart; use log.format
+{{- end }}
+
+{{/*
+Whether the PodDisruptionBudget uses maxUnavailable.
+*/}}
+{{- define "brokkr-broker.pdbMaxUnavailable" -}}
+{{- $max := .Values.podDisruptionBudget.maxUnavailable }}
+{{- if and (not (kindIs "invalid" $max)) (ne (toString $max) "") }}true{{ end }}
+{{- end }}
+
+{{/*
+Checks of `config`, the configuration file's settings. Renders nothing.
+*/}}
+{{- define "brokkr-broker.validateConfig" -}}
+{{- if and .Values.config (not .Values.configFile.enabled) }}
+{{- fail "config is written to the configuration file: it needs configFile.enabled=true (or move the settings to env)" }}
+{{- end }}
+{{- $refused := include "brokkr-broker.configRefused" . | fromYaml }}
+{{- range $section, $keys := .Values.config }}
+{{- if not (kindIs "map" $keys) }}
+{{- fail (printf "config.%s must be a section of keys (docs/configuration.md)" $section) }}
+{{- end }}
+{{- range $key, $_ := $keys }}
+{{- with get $refused (printf "%s.%s" $section $key) }}
+{{- fail (printf "config.%s.%s %s" $section $key .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- /* An environment variable overrides the file, and a reload reads the same variable again. */}}
+{{- range $name, $_ := .Values.env }}
+{{- if hasPrefix "BROKKR__" $name }}
+{{- $node := $.Values.config }}
+{{- $found := true }}
+{{- range splitList "__" (trimPrefix "BROKKR__" $name | lower) }}
+{{- if and $found (kindIs "map" $node) (hasKey $node .) }}
+{{- $node = index $node . }}
+{{- else }}
+{{- $found = false }}
+{{- end }}
+{{- end }}
+{{- if $found }}
+{{- fail (printf "env.%s overrides the same key in config, which would never apply; set it in one place" $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -139,6 +247,11 @@ Checks of the values that the schema cannot express. Renders nothing.
 {{- $w := .Values.webhookEncryptionKey }}
 {{- if and $w.value (not (regexMatch "^[0-9a-fA-F]{64}$" $w.value)) }}
 {{- fail "webhookEncryptionKey.value must be 64 hexadecimal characters (a 32-byte key)" }}
+{{- end }}
+{{- include "brokkr-broker.validateConfig" . }}
+{{- $p := .Values.podDisruptionBudget }}
+{{- if and $p.enabled (not (include "brokkr-broker.pdbMaxUnavailable" .)) (regexMatch "^[0-9]+$" (toString $p.minAvailable)) (ge (int $p.minAvailable) (int .Values.replicaCount)) }}
+{{- fail (printf "podDisruptionBudget.minAvailable=%v with replicaCount=%v would forbid every voluntary eviction (node drains would hang): lower it, or set maxUnavailable" $p.minAvailable .Values.replicaCount) }}
 {{- end }}
 {{- $reserved := splitList " " (include "brokkr-broker.reservedEnv" .) }}
 {{- range $name, $_ := .Values.env }}
