@@ -39,7 +39,7 @@ datarootdir ?= $(prefix)/share
 mandir ?= $(datarootdir)/man
 INSTALL ?= install
 
-.PHONY: help build run test test-short fuzz bench bench-agent bench-fleet lint fmt vet tidy migrate-up migrate-down clean completions manpages docs test-assets print-test-assets release-check snapshot install helm-check test-monitoring dashboards-images
+.PHONY: help build run demo test test-short fuzz bench bench-agent bench-fleet lint fmt vet tidy migrate-up migrate-down clean completions manpages docs test-assets print-test-assets release-check snapshot install helm-check test-monitoring dashboards-images
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,10 @@ build: ## Build the binaries into bin/
 
 run: build ## Run a broker with the embedded default database (prints its address and admin PAK)
 	./bin/brokkr-broker serve --listen $(LISTEN)
+
+demo: build $(K8S_ASSETS)/VERSIONS ## A demo fleet: a broker, three living clusters with an agent each (env=dev, staging, prod), example stacks; Ctrl-C stops it
+	$(GO) build -o bin/brokkr-demo ./agent/internal/demo
+	KUBEBUILDER_ASSETS=$(or $(KUBEBUILDER_ASSETS),$(K8S_ASSETS)) bin/brokkr-demo -bin bin -listen $(or $(DEMO_LISTEN),127.0.0.1:3030)
 
 test: $(K8S_ASSETS)/VERSIONS ## Run every test with the race detector (starts its own PostgreSQL; builds the living test cluster once when missing)
 	KUBEBUILDER_ASSETS=$(or $(KUBEBUILDER_ASSETS),$(K8S_ASSETS)) $(GO) test $(TEST_FLAGS) ./...

@@ -13,10 +13,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -37,39 +35,11 @@ const FakeNodes = 2
 // FakeContainerLog is what every container's log says (kwok serves it for `kubectl logs`).
 var FakeContainerLog = []string{"hello from a kwok fake container", "a line on stderr"}
 
-// process is one running cluster component.
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
-}
-
-func (p *process) alive() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// tail returns the last lines of the process's log, for error messages.
-func (p *process) tail() string {
-	b, _ := os.ReadFile(p.log)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 25 {
-		lines = lines[len(lines)-25:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // cluster is a living test cluster: etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler and kwok as plain processes on loopback.
 type cluster struct {
 	dir   string
-	procs []*process
+	procs []*Process
 	token string
 	ca    []byte
 	host  string
@@ -228,27 +198,12 @@ func startCluster(ctx context.Context, assets string) (c *cluster, err error) {
 }
 
 // run starts a component with its output in DIR/NAME.log. The component dies with the test
-// process (PR_SET_PDEATHSIG), so a killed test run leaves no cluster behind.
-func (c *cluster) run(name, path string, args ...string) (*process, error) {
-	logPath := filepath.Join(c.dir, name+".log")
-	f, err := os.Create(logPath)
+// process, so a killed test run leaves no cluster behind.
+func (c *cluster) run(name, path string, args ...string) (*Process, error) {
+	p, err := StartProcess(c.dir, name, nil, syscall.SIGKILL, path, args...)
 	if err != nil {
 		return nil, err
 	}
-	// The process lives as long as the cluster, not as long as any request context.
-	cmd := exec.CommandContext(context.Background(), path, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		_ = f.Close()
-		close(p.done)
-	}()
 	c.procs = append(c.procs, p)
 	return p, nil
 }
@@ -258,13 +213,13 @@ func (c *cluster) run(name, path string, args ...string) (*process, error) {
 func (c *cluster) stop() {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		p := c.procs[i]
-		if p.alive() {
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		if p.Alive() {
+			_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
 		}
 	}
 	for _, p := range c.procs {
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-time.After(10 * time.Second):
 		}
 	}
@@ -355,18 +310,18 @@ func nodesReady(ctx context.Context, kc kubernetes.Interface) bool {
 }
 
 // waitFor polls ok until it holds, the context ends or the process dies.
-func waitFor(ctx context.Context, p *process, ok func() bool) error {
+func waitFor(ctx context.Context, p *Process, ok func() bool) error {
 	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) {
 		if ok() {
 			return true, nil
 		}
-		if !p.alive() {
-			return false, fmt.Errorf("%s exited (%w); its log ends:\n%s", p.name, p.err, p.tail())
+		if !p.Alive() {
+			return false, fmt.Errorf("%s exited (%w); its log ends:\n%s", p.Name, p.Err(), p.Tail())
 		}
 		return false, nil
 	})
 	if wait.Interrupted(err) {
-		return fmt.Errorf("%s not ready: %w; its log ends:\n%s", p.name, err, p.tail())
+		return fmt.Errorf("%s not ready: %w; its log ends:\n%s", p.Name, err, p.Tail())
 	}
 	return err
 }
