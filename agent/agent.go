@@ -193,6 +193,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.every(ctx, work, "deployment-health", seconds(a.cfg.DeploymentHealthInterval), nil, true, a.deploymentHealth, 5*time.Minute)
 		})
 	}
+	if a.cfg.DriftInterval > 0 {
+		spawn(func() { a.every(ctx, work, "drift", seconds(a.cfg.DriftInterval), nil, true, a.drift, 5*time.Minute) })
+	}
 	spawn(func() {
 		a.every(ctx, work, "diagnostics", seconds(a.cfg.DiagnosticsInterval), nil, true, a.diagnostics, 5*time.Minute)
 	})
@@ -264,6 +267,9 @@ func (a *Agent) start(ctx context.Context) error {
 		PollInterval: a.opts.JobPollInterval, Metrics: a.metrics}
 	a.inspector = &workload.Inspector{Kube: a.cluster.Kube, Dynamic: a.cluster.Dynamic, Mapper: a.cluster.Mapper,
 		WatchNamespace: a.cfg.WatchNamespace, Log: a.log}
+	if a.cfg.DeploymentHealthEnabled {
+		a.rec.Health = a.inspector.Health
+	}
 	a.hooks = &webhooks.Deliverer{Log: a.log, Metrics: a.metrics}
 	a.kubeEvents = telemetry.NewEvents(telemetry.EventsOptions{Cluster: a.cluster, AgentID: a.id,
 		Namespace: a.cfg.WatchNamespace, CacheSize: a.cfg.KubeEventUIDCacheCap, Uplink: a.uplink, Log: a.log})
@@ -448,6 +454,15 @@ func (a *Agent) reportEvent(ctx context.Context, ev client.NewAgentEvent) error 
 	})
 	if err == nil {
 		return werr // ctx ended before the first attempt
+	}
+	return err
+}
+
+// drift runs one drift check of the applied stacks.
+func (a *Agent) drift(ctx context.Context) error {
+	res, err := a.rec.CheckDrift(ctx)
+	if res.Drifted > 0 {
+		a.log.Info("drift checked", "checked", res.Checked, "drifted", res.Drifted, "corrected", res.Corrected)
 	}
 	return err
 }

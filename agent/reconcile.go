@@ -65,12 +65,21 @@ type Reconciler struct {
 	// Tracer, when set, makes a span of every pass, the parent of the pass's requests to the
 	// broker and to Kubernetes when their clients are traced (nil: no span).
 	Tracer trace.Tracer
+	// Health, when set, judges the health of deployment objects: a stack waits until the
+	// stacks it depends on are healthy (nil: only their being applied counts).
+	Health func(ctx context.Context, tracked []workload.Tracked) []client.DeploymentObjectHealthUpdate
 
 	mu        sync.Mutex
 	stacks    map[uuid.UUID]*stackState
 	failures  map[uuid.UUID]*failure
 	scannedAt time.Time
 	last      lastTarget
+	settings  map[uuid.UUID]client.StackSettings    // drift policies and dependencies
+	current   map[uuid.UUID]client.DeploymentObject // latest object per stack, when applied
+	waits     map[uuid.UUID]waitState               // stacks waiting for dependencies, as reported
+
+	driftMu sync.Mutex
+	drifts  map[uuid.UUID]driftState
 }
 
 // lastTarget is the last full target state the broker sent with an entity tag. The next
@@ -131,6 +140,7 @@ type Result struct {
 	Failed    int
 	Pruned    int // Kubernetes objects deleted
 	Skipped   int // failing objects waiting for their next attempt
+	Waiting   int // deployment objects waiting for the stacks their stack depends on
 	// NotModified is set when the broker answered that the target state was the one it sent
 	// last (304 Not Modified); the pass worked on that one.
 	NotModified bool
@@ -162,6 +172,7 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var res Result
+	scanned := r.scannedAt
 	if err := r.scanIfDue(ctx); err != nil {
 		return res, err
 	}
@@ -170,15 +181,20 @@ func (r *Reconciler) reconcile(ctx context.Context) (Result, error) {
 		return res, fmt.Errorf("target state: %w", err)
 	}
 	res.NotModified = notModified
+	if !notModified || !r.scannedAt.Equal(scanned) || len(r.waits) > 0 {
+		r.refreshSettings(ctx)
+	}
 	start := time.Now()
 	seen := make(map[uuid.UUID]bool, len(target))
 	// Oldest first, so that of two objects of one stack (which the broker does not send) the
 	// newest wins.
 	slices.SortFunc(target, func(a, b client.DeploymentObject) int { return cmp.Compare(a.SequenceID, b.SequenceID) })
+	target, latest := r.dependencyOrder(target)
 	for _, obj := range target {
 		seen[obj.StackID] = true
-		r.reconcileObject(ctx, obj, &res)
+		r.reconcileObject(ctx, obj, latest, &res)
 	}
+	r.noteCurrent(target)
 	for stackID, st := range r.stacks {
 		if seen[stackID] {
 			continue
@@ -236,7 +252,7 @@ func (r *Reconciler) inventorySize() (objects, deploymentObjects int) {
 	return objects, deploymentObjects
 }
 
-func (r *Reconciler) reconcileObject(ctx context.Context, obj client.DeploymentObject, res *Result) {
+func (r *Reconciler) reconcileObject(ctx context.Context, obj client.DeploymentObject, latest map[uuid.UUID]client.DeploymentObject, res *Result) {
 	st := r.stacks[obj.StackID]
 	if st != nil && st.objectID == obj.ID && st.checksum == obj.YAMLChecksum && r.complete(obj, st) {
 		res.Unchanged++
@@ -248,6 +264,10 @@ func (r *Reconciler) reconcileObject(ctx context.Context, obj client.DeploymentO
 	}
 	if obj.IsDeletionMarker {
 		r.applyMarker(ctx, obj, st, res)
+		return
+	}
+	if r.waiting(ctx, obj, latest) {
+		res.Waiting++
 		return
 	}
 	objs, err := kube.Parse(obj.YAMLContent)
@@ -459,7 +479,12 @@ func (r *Reconciler) fail(ctx context.Context, obj client.DeploymentObject, err 
 }
 
 func (r *Reconciler) report(ctx context.Context, obj client.DeploymentObject, status, msg string) {
-	ev := client.NewAgentEvent{AgentID: r.AgentID, DeploymentObjectID: obj.ID, EventType: EventDeploy, Status: status, Message: &msg}
+	r.event(ctx, obj.ID, EventDeploy, status, msg)
+}
+
+// event sends an agent event about a deployment object; a failure to send is logged.
+func (r *Reconciler) event(ctx context.Context, objectID uuid.UUID, eventType, status, msg string) {
+	ev := client.NewAgentEvent{AgentID: r.AgentID, DeploymentObjectID: objectID, EventType: eventType, Status: status, Message: &msg}
 	send := r.Report
 	if send == nil {
 		send = func(ctx context.Context, ev client.NewAgentEvent) error {
@@ -468,7 +493,7 @@ func (r *Reconciler) report(ctx context.Context, obj client.DeploymentObject, st
 		}
 	}
 	if err := send(ctx, ev); err != nil {
-		r.log().Warn("reporting a deployment event", logx.DeploymentObjectID(obj.ID), "status", status, logx.Err(err))
+		r.log().Warn("reporting an agent event", logx.DeploymentObjectID(objectID), "event_type", eventType, "status", status, logx.Err(err))
 	}
 }
 
@@ -509,6 +534,7 @@ func (r *Reconciler) scanIfDue(ctx context.Context) error {
 	// the next pass applies it again.
 	if r.failures == nil {
 		r.failures = map[uuid.UUID]*failure{}
+		r.waits = map[uuid.UUID]waitState{}
 	}
 	for id, f := range r.failures {
 		if !f.permanent {
@@ -536,14 +562,7 @@ func (r *Reconciler) Tracked() []workload.Tracked {
 		if st.objectID == uuid.Nil || len(st.objects) == 0 {
 			continue
 		}
-		t := workload.Tracked{ID: st.objectID}
-		for ref := range st.objects {
-			t.Objects = append(t.Objects, workload.Object{GVK: ref.GVK, Namespace: ref.Namespace, Name: ref.Name})
-		}
-		slices.SortFunc(t.Objects, func(a, b workload.Object) int {
-			return strings.Compare(a.Namespace+"/"+a.Name+a.GVK.String(), b.Namespace+"/"+b.Name+b.GVK.String())
-		})
-		out = append(out, t)
+		out = append(out, trackedOf(st))
 	}
 	slices.SortFunc(out, func(a, b workload.Tracked) int { return strings.Compare(a.ID.String(), b.ID.String()) })
 	return out

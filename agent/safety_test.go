@@ -343,19 +343,7 @@ func TestCRDWithOthersCustomResourcesIsNeverDeleted(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	group := kubetest.UniqueName("crd") + ".example.com"
-	crd := fmt.Sprintf(`apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.%[1]s}
-spec:
-  group: %[1]s
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-`, group)
+	crd := widgetCRD(group)
 	ours := fmt.Sprintf("---\napiVersion: %s/v1\nkind: Widget\nmetadata: {name: ours, namespace: %s}\n", group, f.ns)
 	stack := f.broker.CreateStack(t, "widgets", f.agent.ID)
 	f.broker.Post(t, stack.ID, crd+ours, false)

@@ -134,6 +134,9 @@ func TestOperationsMatchReference(t *testing.T) {
 		{Method: "GET", Path: "/read-only-paks", OperationID: "list_read_only_paks"},
 		{Method: "POST", Path: "/read-only-paks", OperationID: "create_read_only_pak"},
 		{Method: "DELETE", Path: "/read-only-paks/{id}", OperationID: "revoke_read_only_pak"},
+		{Method: "GET", Path: "/agents/{id}/stack-settings", OperationID: "agent_stack_settings"},
+		{Method: "GET", Path: "/stacks/{id}/drift", OperationID: "stack_drift"},
+		{Method: "GET", Path: "/stacks/{id}/dependencies", OperationID: "stack_dependencies"},
 	}
 	marked := map[api.Operation]bool{}
 	eachOperation(load(t, api.Document()), func(method, path string, op *openapi3.Operation) {

@@ -103,7 +103,7 @@ func TestEveryOperation(t *testing.T) {
 
 	// --- Webhook subscriptions: one the broker delivers, one for agents labelled env:prod.
 	types := must(admin.Webhooks().EventTypes(c))(t)
-	if len(types) != 12 || types[0] != "agent.registered" || !slices.Contains(types, "workorder.failed") {
+	if len(types) != 13 || types[0] != "agent.registered" || !slices.Contains(types, "workorder.failed") {
 		t.Fatalf("event types %v", types)
 	}
 	brokerHook := must(admin.Webhooks().Create(c, client.CreateWebhookRequest{
@@ -565,6 +565,17 @@ func TestEveryOperation(t *testing.T) {
 	ok(t, admin.Webhooks().Delete(c, agentHook.ID))
 	if _, err := admin.Webhooks().Get(c, agentHook.ID); !client.HasCode(err, "webhook_not_found") {
 		t.Fatalf("deleted webhook: %v", err)
+	}
+	// --- Drift and dependencies (see drift_test.go).
+	if set := must(agent.Agents().StackSettings(c, a.ID))(t); len(set) != 1 || set[0].StackID != st.ID ||
+		set[0].DriftPolicy != client.DriftPolicyReport || len(set[0].DependsOn) != 0 {
+		t.Fatalf("stack settings %+v", set)
+	}
+	if d := must(gc.Stacks().Drift(c, st.ID))(t); len(d) != 0 {
+		t.Fatalf("drift %+v", d)
+	}
+	if d := must(gc.Stacks().Dependencies(c, st.ID))(t); len(d.DependsOn) != 0 || len(d.Waiting) != 0 {
+		t.Fatalf("dependencies %+v", d)
 	}
 	ok(t, gc.Stacks().Delete(c, st.ID))
 	if _, err := gc.Stacks().Get(c, st.ID); !client.HasCode(err, "stack_not_found") {

@@ -83,7 +83,8 @@ pending_objects AS (
 	FROM assoc x JOIN latest l ON l.stack_id = x.stack_id
 	WHERE NOT EXISTS (
 		SELECT 1 FROM agent_events e
-		WHERE e.agent_id = x.agent_id AND e.deployment_object_id = l.object_id AND e.deleted_at IS NULL)
+		WHERE e.agent_id = x.agent_id AND e.deployment_object_id = l.object_id AND e.deleted_at IS NULL
+			AND ` + deployEvent + `)
 	GROUP BY x.agent_id
 ),
 pending_orders AS (

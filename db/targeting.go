@@ -57,7 +57,7 @@ func AssociatedStacks(ctx context.Context, q Queryer, agentID uuid.UUID) ([]Stac
 
 // TargetState returns the latest live deployment object of every stack associated with the
 // agent, newest sequence first. With incremental set, objects the agent has already reported
-// an event for are left out.
+// applying (a DEPLOY event) are left out.
 func TargetState(ctx context.Context, q Queryer, agentID uuid.UUID, incremental bool) ([]DeploymentObject, error) {
 	var out []DeploymentObject
 	err := q.SelectContext(ctx, &out, `SELECT `+prefixed("o", deploymentObjectColumns)+`
@@ -68,7 +68,7 @@ func TargetState(ctx context.Context, q Queryer, agentID uuid.UUID, incremental 
 			ORDER BY d.sequence_id DESC LIMIT 1) o
 		WHERE NOT $2 OR NOT EXISTS (
 			SELECT 1 FROM agent_events e
-			WHERE e.agent_id = $1 AND e.deployment_object_id = o.id AND e.deleted_at IS NULL)
+			WHERE e.agent_id = $1 AND e.deployment_object_id = o.id AND e.deleted_at IS NULL AND `+deployEvent+`)
 		ORDER BY o.sequence_id DESC`, agentID, incremental)
 	return out, Wrap(err)
 }

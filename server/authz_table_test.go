@@ -327,6 +327,14 @@ func authzTable() []authzRow {
 			path: func(f authzFixture) string { return "/read-only-paks/" + f.readOnly.ID.String() },
 			want: authzWrite(http.StatusNoContent, "admin_required", callerAdmin)},
 
+		// Additive: drift and stack dependencies.
+		{op: "agent_stack_settings", method: "GET", route: "/agents/{id}/stack-settings",
+			path: func(f authzFixture) string { return f.agentPath() + "/stack-settings" }, want: agentSelfRead},
+		{op: "stack_drift", method: "GET", route: "/stacks/{id}/drift",
+			path: func(f authzFixture) string { return f.stackPath() + "/drift" }, want: stackOwnedRead},
+		{op: "stack_dependencies", method: "GET", route: "/stacks/{id}/dependencies",
+			path: func(f authzFixture) string { return f.stackPath() + "/dependencies" }, want: stackOwnedRead},
+
 		// Additive. Keep it last: the admin's call replaces the admin key of the broker.
 		{op: "rotate_admin_pak", method: "POST", route: "/admin/rotate-pak", path: authzConstPath("/admin/rotate-pak"),
 			want: authzWrite(http.StatusOK, "admin_required", callerAdmin)},

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/server/events"
 )
@@ -84,17 +85,27 @@ func (s *Server) recordAgentEvent(ctx context.Context, n db.NewAgentEvent) (db.A
 	return ev, err
 }
 
-// emitAgentEvent emits deployment.applied or deployment.failed for a reported event.
+// emitAgentEvent emits deployment.applied or deployment.failed for a reported event,
+// deployment.drifted for a DRIFT event that is not CLEARED, and nothing for the other DRIFT
+// and DEPENDENCY events.
 func (s *Server) emitAgentEvent(ctx context.Context, q db.Queryer, em *events.Emitter, ev db.AgentEvent) error {
+	typ := events.DeploymentFailed
+	switch {
+	case ev.EventType == client.EventTypeDependency:
+		return nil
+	case ev.EventType == client.EventTypeDrift:
+		if !strings.EqualFold(ev.Status, client.DriftDrifted) && !strings.EqualFold(ev.Status, client.DriftCorrected) {
+			return nil
+		}
+		typ = events.DeploymentDrifted
+	case strings.EqualFold(ev.Status, "SUCCESS"):
+		typ = events.DeploymentApplied
+	}
 	var stackID *uuid.UUID
 	if o, err := db.GetDeploymentObject(ctx, q, ev.DeploymentObjectID); err == nil {
 		stackID = &o.StackID
 	} else if !errors.Is(err, db.ErrNotFound) {
 		return err
-	}
-	typ := events.DeploymentFailed
-	if strings.EqualFold(ev.Status, "SUCCESS") {
-		typ = events.DeploymentApplied
 	}
 	return em.Emit(ctx, q, typ, map[string]any{
 		"agent_event_id": ev.ID, "agent_id": ev.AgentID, "deployment_object_id": ev.DeploymentObjectID,

@@ -443,6 +443,9 @@ func (s *Server) addStackAnnotation(c echo.Context) error {
 	if err := checkAnnotation(*body.Key, *body.Value); err != nil {
 		return err
 	}
+	if err := s.checkSettingsAnnotation(c.Request().Context(), st, *body.Key, *body.Value); err != nil {
+		return err
+	}
 	a, err := db.StackAnnotations.Add(c.Request().Context(), s.db, st.ID, *body.Key, *body.Value)
 	if err != nil {
 		return err

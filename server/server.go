@@ -273,6 +273,7 @@ func (s *Server) routes() *echo.Echo {
 	s.agentRoutes(g)
 	s.generatorRoutes(g)
 	s.stackRoutes(g)
+	s.driftRoutes(g)
 	s.installTemplates(g)
 	s.installWorkOrders(g)
 	s.installDiagnostics(g)

@@ -85,6 +85,9 @@ type AgentSettings struct {
 	KubeBurst int `koanf:"kube_burst"`
 	// ResyncInterval is the period of the full re-check of owned objects against the cluster.
 	ResyncInterval int `koanf:"resync_interval"`
+	// DriftInterval is the period of the drift check of applied objects against their
+	// manifests; 0 turns drift detection off.
+	DriftInterval int `koanf:"drift_interval"`
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout int `koanf:"shutdown_timeout"`
 	// FieldManager is the server-side apply field manager of applied objects.
@@ -133,6 +136,7 @@ func DefaultAgent() Agent {
 			KubeQPS:                  200,
 			KubeBurst:                400,
 			ResyncInterval:           600,
+			DriftInterval:            300,
 			ShutdownTimeout:          30,
 			FieldManager:             "brokkr-controller",
 		},
@@ -335,6 +339,7 @@ func (a Agent) Validate() error {
 	p.between("agent.kube_qps", s.KubeQPS, 1, 10000)
 	p.between("agent.kube_burst", s.KubeBurst, 1, 20000)
 	p.positive("agent.resync_interval", s.ResyncInterval)
+	p.atLeast("agent.drift_interval", int64(s.DriftInterval), 0)
 	p.positive("agent.shutdown_timeout", s.ShutdownTimeout)
 	switch {
 	case s.FieldManager == "":

@@ -92,6 +92,7 @@ func TestAgentValidateRules(t *testing.T) {
 		{"concurrency 1", func(a *Agent) { a.Agent.ApplyConcurrency = 1 }, ""},
 		{"concurrency 0", func(a *Agent) { a.Agent.ApplyConcurrency = 0 }, "agent.apply_concurrency"},
 		{"resync zero", func(a *Agent) { a.Agent.ResyncInterval = 0 }, "agent.resync_interval"},
+		{"drift negative", func(a *Agent) { a.Agent.DriftInterval = -1 }, "agent.drift_interval"},
 		{"shutdown zero", func(a *Agent) { a.Agent.ShutdownTimeout = 0 }, "agent.shutdown_timeout"},
 		{"field manager long", func(a *Agent) { a.Agent.FieldManager = strings.Repeat("m", 129) }, "agent.field_manager"},
 		{"log level", func(a *Agent) { a.Log.Level = "loud" }, "log.level"},

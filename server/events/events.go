@@ -23,6 +23,7 @@ const (
 	DeploymentApplied  = "deployment.applied"
 	DeploymentFailed   = "deployment.failed"
 	DeploymentDeleted  = "deployment.deleted"
+	DeploymentDrifted  = "deployment.drifted" // an agent's DRIFT event, DRIFTED or CORRECTED
 	WorkOrderCreated   = "workorder.created"
 	WorkOrderClaimed   = "workorder.claimed"
 	WorkOrderCompleted = "workorder.completed"
@@ -36,6 +37,7 @@ func Catalogue() []string {
 		AgentRegistered, AgentDeregistered, StackCreated, StackDeleted,
 		DeploymentCreated, DeploymentApplied, DeploymentFailed, DeploymentDeleted,
 		WorkOrderCreated, WorkOrderClaimed, WorkOrderCompleted, WorkOrderFailed,
+		DeploymentDrifted,
 	}
 }
 

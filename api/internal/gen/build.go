@@ -34,6 +34,7 @@ func build(ref []byte) ([]byte, error) {
 	f.addSchemas()
 	f.addPaging()
 	f.addReadOnlyPAKs()
+	f.addDrift()
 	f.addOperations()
 	f.fixOperations()
 	f.addErrorResponses()

@@ -26,6 +26,20 @@ var operationDocs = map[string]opDoc{
 		description: "The key stops authenticating on every replica and its open WebSockets are closed. An unknown or already revoked id answers 404 `read_only_pak_not_found`.",
 	},
 
+	// Drift and stack dependencies (additive).
+	"agent_stack_settings": {
+		summary: "Get the drift policy and resolved dependencies of each stack associated with the agent (admin or the agent itself; additive)",
+	},
+	"stack_drift": {
+		summary:     "Get the current drift of the stack per agent (admin or the owning generator; additive)",
+		description: "Per agent, its latest DRIFT event on the stack's latest deployment object, unless it is CLEARED.",
+	},
+	"stack_dependencies": {
+		summary: "Get the stacks the stack depends on and the agents waiting for them (admin or the owning generator; additive)",
+		description: "An agent waits when its latest DEPENDENCY WAITING event on the stack's latest deployment object " +
+			"is newer than any event applying it.",
+	},
+
 	// Agents.
 	"list_agents":  {summary: "List live agents (admin: all; generator: those registered with it)"},
 	"create_agent": {summary: "Create an agent and mint its PAK (admin)"},
@@ -96,11 +110,16 @@ var operationDocs = map[string]opDoc{
 			"400 `template_render_failed`. When broker.template_max_concurrent_renders renderings are already running on the replica, " +
 			"429 `too_many_renders` with Retry-After.",
 	},
-	"stacks_list_labels":       {summary: "List a stack's labels (admin, owning generator, or a targeted agent)"},
-	"stacks_add_label":         {summary: "Add a label to a stack (admin or the owning generator)"},
-	"stacks_remove_label":      {summary: "Remove a label from a stack (admin or the owning generator)"},
-	"stacks_list_annotations":  {summary: "List a stack's annotations (admin, owning generator, or a targeted agent)"},
-	"stacks_add_annotation":    {summary: "Add an annotation to a stack (admin or the owning generator)"},
+	"stacks_list_labels":      {summary: "List a stack's labels (admin, owning generator, or a targeted agent)"},
+	"stacks_add_label":        {summary: "Add a label to a stack (admin or the owning generator)"},
+	"stacks_remove_label":     {summary: "Remove a label from a stack (admin or the owning generator)"},
+	"stacks_list_annotations": {summary: "List a stack's annotations (admin, owning generator, or a targeted agent)"},
+	"stacks_add_annotation": {
+		summary: "Add an annotation to a stack (admin or the owning generator)",
+		description: "brokkr.io/drift-policy must be report, correct or ignore (400 `invalid_drift_policy`); each " +
+			"comma-separated entry of brokkr.io/depends-on must name a live stack of the same generator by id or name " +
+			"(400 `unknown_dependency`, details.unknown) and none may lead back to the stack (400 `dependency_cycle`, details.cycle).",
+	},
 	"stacks_remove_annotation": {summary: "Remove an annotation from a stack (admin or the owning generator)"},
 	"list_telemetry_events":    {summary: "List recent Kubernetes events reported for a stack (admin or the owning generator)"},
 	"list_telemetry_logs":      {summary: "List recent pod log lines reported for a stack (admin or the owning generator)"},

@@ -80,16 +80,26 @@ func readOnlyPAKOperations() []roPAKOperation {
 // addReadOnlyPAKs adds the read-only PAK schemas and operations; neither may exist in the
 // reference.
 func (f *fixer) addReadOnlyPAKs() {
+	f.addAdditiveSchemas(readOnlyPAKSchemas())
+	f.addAdditiveOperations(readOnlyPAKOperations())
+}
+
+// addAdditiveSchemas adds schemas of additive operations; none may exist in the reference.
+func (f *fixer) addAdditiveSchemas(add map[string]obj) {
 	schemas := f.schemas()
-	for name, s := range readOnlyPAKSchemas() {
+	for name, s := range add {
 		if _, ok := schemas[name]; ok {
 			f.failf("additive schema %s already exists in the reference", name)
 			continue
 		}
 		schemas[name] = s
 	}
+}
+
+// addAdditiveOperations adds operations marked additive; none may exist in the reference.
+func (f *fixer) addAdditiveOperations(ops []roPAKOperation) {
 	paths := f.child(f.doc, "paths", "document")
-	for _, a := range readOnlyPAKOperations() {
+	for _, a := range ops {
 		item, _ := paths[a.path].(obj)
 		if item == nil {
 			item = obj{}

@@ -1,6 +1,6 @@
 // Package stack implements "brokkrctl stack": stacks, their labels and annotations, the
 // history of their deployment objects, applying manifests, waiting for a rollout, diffs,
-// rollbacks, health and telemetry.
+// rollbacks, health, drift, dependencies and telemetry.
 package stack
 
 import (
@@ -39,11 +39,12 @@ stack apply its latest object.`,
 		Example: `  brokkrctl stack apply -f ./manifests --stack web
   brokkrctl stack wait web --for applied --timeout 5m
   brokkrctl stack objects web
+  brokkrctl stack drift web
   brokkrctl stack rollback web --to 3`,
 	}
 	cmd.AddCommand(NewCmdList(f, nil), NewCmdGet(f, nil), NewCmdCreate(f, nil), NewCmdUpdate(f, nil),
 		NewCmdDelete(f, nil), NewCmdApply(f, nil), NewCmdWait(f, nil), NewCmdObjects(f, nil),
-		NewCmdDiff(f, nil), NewCmdRollback(f, nil), NewCmdHealth(f, nil),
+		NewCmdDiff(f, nil), NewCmdRollback(f, nil), NewCmdHealth(f, nil), NewCmdDrift(f, nil),
 		NewCmdTelemetry(f, nil, telemetryEvents), NewCmdTelemetry(f, nil, telemetryLogs),
 		meta.NewCmdLabel(f, MetaAPI(f)), meta.NewCmdAnnotation(f, MetaAPI(f)))
 	return cmd
@@ -112,10 +113,13 @@ type GetOptions = verb.RefOptions
 // NewCmdGet returns stack get; runF replaces the run function in tests.
 func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command {
 	return verb.ShowRefCmd(f, runF, &cobra.Command{
-		Use:     "get NAME|ID",
-		Short:   "Show a stack",
+		Use:   "get NAME|ID",
+		Short: "Show a stack, the stacks it depends on and what agents wait for",
+		Long: `Show a stack. When it depends on other stacks (annotation brokkr.io/depends-on), the
+stacks it depends on follow, and the agents that wait to apply it, with what each waits for
+and why. -o json and -o yaml print the stack with a "dependencies" field.`,
 		Example: "  brokkrctl stack get web\n  brokkrctl stack get web -o yaml",
-	}, stackArg(f), resolve.Stack, verb.One(specs.Stack))
+	}, stackArg(f), getStackDetail, printStackDetail)
 }
 
 // CreateOptions are the inputs of stack create.

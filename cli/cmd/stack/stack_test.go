@@ -116,6 +116,16 @@ func TestNewCmdHealth(t *testing.T) {
 	})
 }
 
+func TestNewCmdDrift(t *testing.T) {
+	cmdtest.RunTable(t, NewCmdDrift, func(o *DriftOptions) { o.Factory = nil }, []cmdtest.FlagCase[DriftOptions]{
+		{Name: "table", Args: []string{"web"}, Want: DriftOptions{Ref: "web", Format: output.FormatTable}},
+		{Name: "yaml", Args: []string{"web", "-o", "yaml"}, Want: DriftOptions{Ref: "web", Format: output.FormatYAML}},
+		{Name: "missing stack", WantErr: true},
+		{Name: "two stacks", Args: []string{"web", "api"}, WantErr: true},
+		{Name: "bad format", Args: []string{"web", "-o", "x"}, WantErr: true},
+	})
+}
+
 func TestNewCmdTelemetry(t *testing.T) {
 	for _, kind := range []telemetryKind{telemetryEvents, telemetryLogs} {
 		logs := kind == telemetryLogs

@@ -45,6 +45,7 @@ type Model struct {
 	list     ui.List
 	agents   []client.Agent         // sorted by name, then cluster
 	labels   map[uuid.UUID][]string // sorted labels by agent
+	states   map[uuid.UUID][]StackState
 	loaded   bool
 	listErr  error
 	listReqs ui.Requests
@@ -160,6 +161,9 @@ func (m *Model) applyList(msg LoadedMsg) {
 		labels[a.ID] = l
 	}
 	m.agents, m.labels, m.loaded = agents, labels, true
+	if msg.States != nil {
+		m.states = msg.States
+	}
 	rows := m.visible()
 	if hadSel {
 		for i, a := range rows {

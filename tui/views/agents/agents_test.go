@@ -37,7 +37,19 @@ func fixture() LoadedMsg {
 		id(1): {"region:eu", "env:prod"},
 		id(2): {"env:prod", "region:us"},
 		id(3): {"env:dev"},
-	}}
+	}, States: map[uuid.UUID][]StackState{id(1): fixtureStates()}}
+}
+
+// fixtureStates are the drift of stack web and the wait of stack metrics on edge-eu-1.
+func fixtureStates() []StackState {
+	return []StackState{
+		{Stack: client.Stack{ID: id(10), Name: "web"}, Drift: &client.StackDrift{AgentID: id(1), AgentName: "edge-eu-1",
+			Status: client.DriftDrifted, ReportedAt: now.Add(-6 * time.Minute), Objects: []client.DriftedObject{
+				{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "web", Name: "web", Paths: []string{"spec.template.spec.containers[web].image"}},
+				{APIVersion: "v1", Kind: "ConfigMap", Namespace: "web", Name: "settings", Paths: []string{"data.color"}}}}},
+		{Stack: client.Stack{ID: id(11), Name: "metrics"}, Waiting: &client.WaitingAgent{AgentID: id(1), AgentName: "edge-eu-1",
+			Since: now.Add(-3 * time.Minute), WaitingFor: []client.DependencyWait{{StackID: id(10), StackName: "web", Reason: "not healthy: degraded"}}}},
+	}
 }
 
 func detailFixture() *Detail {
@@ -64,6 +76,7 @@ func detailFixture() *Detail {
 			{ID: id(11), Name: "metrics", GeneratorID: gen},
 		},
 		Events: events,
+		States: fixtureStates(),
 		Fleet: &client.FleetAgentRecord{AgentID: l.ID, WSConnected: true, ConnectedSince: ago(25 * time.Minute),
 			PendingObjectCount: 1, HealthFailing: 1, HealthDegraded: 2, LastEventAt: ago(2 * time.Minute)},
 	}

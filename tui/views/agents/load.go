@@ -26,6 +26,9 @@ type LoadedMsg struct {
 	At     time.Time
 	Agents []client.Agent
 	Labels map[uuid.UUID][]string
+	// States are the drift and dependency states of the stacks by agent; nil when they
+	// could not be read.
+	States map[uuid.UUID][]StackState
 	Err    error
 }
 
@@ -45,6 +48,8 @@ type Detail struct {
 	// Fleet is the agent's fleet record (connection, pending work, health counts); nil when
 	// it could not be read.
 	Fleet *client.FleetAgentRecord
+	// States are the drift and dependency states of the agent's stacks.
+	States []StackState
 }
 
 // DetailMsg carries one agent's detail. Detail is nil when the agent could not be read;
@@ -76,7 +81,19 @@ func (m *Model) loadList() tea.Cmd {
 		ctx, cancel := env.Timeout()
 		defer cancel()
 		agents, labels, err := fetchList(ctx, env.Client)
-		return LoadedMsg{Gen: gen, At: env.Now(), Agents: agents, Labels: labels, Err: err}
+		msg := LoadedMsg{Gen: gen, At: env.Now(), Agents: agents, Labels: labels, Err: err}
+		if agents == nil {
+			return msg
+		}
+		stacks, serr := env.Client.Stacks().List(ctx, nil)
+		if serr != nil {
+			msg.Err = errors.Join(msg.Err, fmt.Errorf("list stacks: %w", serr))
+			return msg
+		}
+		var derr error
+		msg.States, derr = fetchStates(ctx, env.Client, stacks)
+		msg.Err = errors.Join(msg.Err, derr)
+		return msg
 	}
 }
 
@@ -176,6 +193,13 @@ func fetchDetail(ctx context.Context, c *client.Client, id uuid.UUID) (*Detail, 
 	wg.Wait()
 	if errs[0] != nil {
 		return nil, errs[0]
+	}
+	if errs[5] == nil {
+		states, err := fetchStates(ctx, c, d.Stacks)
+		d.States = states[id]
+		if err != nil {
+			errs = append(errs, fmt.Errorf("drift: %w", err))
+		}
 	}
 	for _, g := range gens {
 		d.Generators[g.ID] = g.Name

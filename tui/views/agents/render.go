@@ -18,6 +18,8 @@ const (
 	statusWidth    = 8
 	heartbeatWidth = 9
 	k8sWidth       = 11
+	driftWidth     = 5
+	waitWidth      = 4
 	// maxEvents is how many events the detail page lists.
 	maxEvents = 50
 )
@@ -104,13 +106,15 @@ func (m *Model) renderList(width, height int) []string {
 }
 
 func (m *Model) columns(width int) []ui.Column {
-	rest := max(width-statusWidth-heartbeatWidth-k8sWidth-6, 12)
+	rest := max(width-statusWidth-heartbeatWidth-k8sWidth-driftWidth-waitWidth-8, 12)
 	return []ui.Column{
 		{Title: "NAME", Width: max(rest*35/100, 4)},
 		{Title: "CLUSTER", Width: max(rest/4, 4)},
 		{Title: "STATUS", Width: statusWidth},
 		{Title: "HEARTBEAT", Width: heartbeatWidth},
 		{Title: "K8S", Width: k8sWidth},
+		{Title: "DRIFT", Width: driftWidth},
+		{Title: "WAIT", Width: waitWidth},
 		{Title: "LABELS"},
 	}
 }
@@ -121,8 +125,21 @@ func (m *Model) listRow(a client.Agent) []string {
 	if a.LastHeartbeat != nil {
 		hb = ui.Age(m.env.Now(), *a.LastHeartbeat) + " ago"
 	}
+	drift, wait := s.Muted.Render("?"), s.Muted.Render("?")
+	if m.states != nil {
+		objs, waiting := driftCounts(m.states[a.ID])
+		drift, wait = m.count(objs), m.count(waiting)
+	}
 	return []string{a.Name, a.ClusterName, s.Status(a.Status), hb,
-		m.k8sShort(a.K8sReachable, latency32(a.K8sAPILatencyMs)), strings.Join(m.labels[a.ID], ",")}
+		m.k8sShort(a.K8sReachable, latency32(a.K8sAPILatencyMs)), drift, wait, strings.Join(m.labels[a.ID], ",")}
+}
+
+// count renders a count of the list: "-" for none, in the warning style otherwise.
+func (m *Model) count(n int) string {
+	if n == 0 {
+		return m.env.Styles.Muted.Render("-")
+	}
+	return m.env.Styles.Warn.Render(strconv.Itoa(n))
 }
 
 func latency32(v *int32) *int64 {
@@ -270,6 +287,25 @@ func (m *Model) detailLines() []string {
 			via = "by target"
 		}
 		lines = append(lines, "  "+ui.Fit(st.Name, min(stW, 40))+s.Muted.Render("  "+via))
+	}
+
+	section("Drift and dependencies", len(d.States))
+	for _, st := range d.States {
+		if dr := st.Drift; dr != nil {
+			head := "  " + st.Stack.Name + "  " + s.Warn.Render(dr.Status) + s.Muted.Render(" "+ui.Age(now, dr.ReportedAt)+" ago")
+			lines = append(lines, head)
+			for _, o := range dr.Objects {
+				ref := o.Kind + "/" + o.Name
+				if o.Namespace != "" {
+					ref = o.Namespace + "/" + ref
+				}
+				lines = append(lines, "    "+ref+s.Muted.Render(": ")+strings.Join(o.Paths, ", "))
+			}
+		}
+		if w := st.Waiting; w != nil {
+			lines = append(lines, "  "+st.Stack.Name+"  "+s.Warn.Render("waiting")+" for "+waitingFor(*w)+
+				s.Muted.Render(" · since "+ui.Age(now, w.Since)))
+		}
 	}
 
 	section("Recent events", len(d.Events))

@@ -37,7 +37,10 @@ type StackExtras struct {
 	Objects int
 	// Health is the stack's health roll-up ("" when unknown).
 	Health string
-	Err    error
+	// Drifted counts the agents reporting drift of the stack; Waiting those waiting for the
+	// stacks it depends on; -1 when unknown.
+	Drifted, Waiting int
+	Err              error
 }
 
 // ExtrasLoadedMsg carries row details.
@@ -55,7 +58,7 @@ type AgentStatus struct {
 	// Associated reports that the stack is among the agent's stacks (by target, label or
 	// annotation); Checked is false when that was not looked up (too many agents).
 	Associated, Checked bool
-	// Latest is the agent's newest event about one of the stack's objects; nil when none.
+	// Latest is the agent's newest DEPLOY event about one of the stack's objects; nil when none.
 	Latest *client.AgentEvent
 	// LatestSeq is the sequence id of Latest's object.
 	LatestSeq int64
@@ -77,6 +80,12 @@ type DetailLoadedMsg struct {
 	// Registered counts the agents registered with the stack's generator; Checked how many
 	// of them were asked for their stacks.
 	Registered, Checked int
+	// Drift is the stack's current drift per agent; Deps what it depends on and who waits
+	// (nil when unknown).
+	Drift    []client.StackDrift
+	DriftErr error
+	Deps     *client.StackDependencies
+	DepsErr  error
 }
 
 // TelemetryLoadedMsg carries the stored events and log lines of the open stack.
@@ -191,7 +200,7 @@ func loadExtras(env ui.Env, ids []uuid.UUID) tea.Cmd {
 		res := make([]StackExtras, len(ids))
 		errs := make([]error, len(ids))
 		forEach(len(ids), func(i int) {
-			ex := StackExtras{Objects: -1}
+			ex := StackExtras{Objects: -1, Drifted: -1, Waiting: -1}
 			labels, lerr := env.Client.Stacks().Labels(ctx, ids[i])
 			for _, l := range labels {
 				ex.Labels = append(ex.Labels, l.Label)
@@ -205,8 +214,16 @@ func loadExtras(env ui.Env, ids []uuid.UUID) tea.Cmd {
 			if herr == nil {
 				ex.Health = h.OverallStatus
 			}
-			ex.Err = errors.Join(lerr, oerr, herr)
-			res[i], errs[i] = ex, reachErr(lerr, oerr, herr)
+			drift, derr := env.Client.Stacks().Drift(ctx, ids[i])
+			if derr == nil {
+				ex.Drifted = len(drift)
+			}
+			deps, perr := env.Client.Stacks().Dependencies(ctx, ids[i])
+			if perr == nil {
+				ex.Waiting = len(deps.Waiting)
+			}
+			ex.Err = errors.Join(lerr, oerr, herr, derr, perr)
+			res[i], errs[i] = ex, reachErr(lerr, oerr, herr, optional(derr), optional(perr))
 		})
 		for i, id := range ids {
 			out[id] = res[i]
@@ -234,6 +251,7 @@ func loadDetail(env ui.Env, tag uint64, st client.Stack, withAgents bool) tea.Cm
 		} else {
 			msg.Health = &h
 		}
+		msg.Drift, msg.DriftErr, msg.Deps, msg.DepsErr = loadDrift(ctx, env.Client, st.ID)
 		if withAgents {
 			msg.AgentsLoaded = true
 			if msg.ObjectsErr != nil {
@@ -242,7 +260,7 @@ func loadDetail(env ui.Env, tag uint64, st client.Stack, withAgents bool) tea.Cm
 				msg.Agents, msg.Registered, msg.Checked, msg.AgentsErr = loadAgents(ctx, env.Client, st, msg.Objects)
 			}
 		}
-		return ui.WithStatus(msg, env.Now(), reachErr(msg.ObjectsErr, msg.HealthErr, msg.AgentsErr))
+		return ui.WithStatus(msg, env.Now(), reachErr(msg.ObjectsErr, msg.HealthErr, msg.AgentsErr, optional(msg.DriftErr), optional(msg.DepsErr)))
 	}
 }
 
@@ -266,7 +284,7 @@ func loadAgents(ctx context.Context, c *client.Client, st client.Stack, objects 
 	}
 	latest := map[uuid.UUID]client.AgentEvent{}
 	for _, ev := range evs {
-		if _, ok := seq[ev.DeploymentObjectID]; !ok {
+		if _, ok := seq[ev.DeploymentObjectID]; !ok || !isDeploy(ev) {
 			continue
 		}
 		if cur, ok := latest[ev.AgentID]; !ok || ev.CreatedAt.After(cur.CreatedAt) ||

@@ -35,6 +35,12 @@ type detail struct {
 	registered int
 	checked    int
 
+	drift    []client.StackDrift
+	driftOK  bool
+	driftErr error
+	deps     *client.StackDependencies
+	depsErr  error
+
 	events, logs   teleBuffer
 	evScroll       int // lines scrolled up from the newest
 	logScroll      int
@@ -99,6 +105,9 @@ func (v *Model) detailKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(k, keyLogs):
 		d.pane = paneLogs
+		return nil
+	case key.Matches(k, keyDrift):
+		d.pane = paneDrift
 		return nil
 	}
 	switch d.pane {
@@ -230,6 +239,16 @@ func (v *Model) detailLoaded(msg DetailLoadedMsg) tea.Cmd {
 		d.healthErr = msg.HealthErr
 	} else {
 		d.health, d.healthErr = msg.Health, nil
+	}
+	if msg.DriftErr != nil {
+		d.driftErr = msg.DriftErr
+	} else {
+		d.drift, d.driftErr, d.driftOK = msg.Drift, nil, true
+	}
+	if msg.DepsErr != nil {
+		d.depsErr = msg.DepsErr
+	} else {
+		d.deps, d.depsErr = msg.Deps, nil
 	}
 	if msg.AgentsLoaded {
 		if msg.AgentsErr != nil {

@@ -37,6 +37,8 @@ var listColumns = []ui.Column{
 	{Title: "LABELS"},
 	{Title: "OBJECTS", Width: 7},
 	{Title: "HEALTH", Width: 9},
+	{Title: "DRIFT", Width: 5},
+	{Title: "WAITING", Width: 7},
 	{Title: "CREATED", Width: 7},
 }
 
@@ -85,6 +87,7 @@ func (v *Model) renderList(width, height int) string {
 func (v *Model) listCells(st client.Stack) []string {
 	s := v.env.Styles
 	labels, objects, health := s.Muted.Render("…"), s.Muted.Render("…"), s.Muted.Render("…")
+	drift, waiting := s.Muted.Render("…"), s.Muted.Render("…")
 	if ex, ok := v.extras[st.ID]; ok {
 		labels = strings.Join(ex.Labels, ",")
 		if len(ex.Labels) == 0 {
@@ -98,8 +101,9 @@ func (v *Model) listCells(st client.Stack) []string {
 		if ex.Health != "" {
 			health = s.Status(ex.Health)
 		}
+		drift, waiting = v.countCell(ex.Drifted), v.countCell(ex.Waiting)
 	}
-	return []string{st.Name, v.generatorName(st.GeneratorID), labels, objects, health, ui.Age(v.env.Now(), st.CreatedAt)}
+	return []string{st.Name, v.generatorName(st.GeneratorID), labels, objects, health, drift, waiting, ui.Age(v.env.Now(), st.CreatedAt)}
 }
 
 func (v *Model) renderDetail(width, height int) string {
@@ -134,6 +138,12 @@ func (v *Model) renderDetail(width, height int) string {
 	default:
 		st = append(st, "live "+s.Muted.Render("connecting…"))
 	}
+	if len(d.drift) > 0 {
+		st = append(st, s.Warn.Render("drift on "+ui.Plural(len(d.drift), "agent")))
+	}
+	if d.deps != nil && len(d.deps.Waiting) > 0 {
+		st = append(st, s.Warn.Render("waiting on "+ui.Plural(len(d.deps.Waiting), "agent")))
+	}
 	lines = append(lines, strings.Join(st, s.Muted.Render(" · ")))
 
 	tabs := []struct {
@@ -144,6 +154,7 @@ func (v *Model) renderDetail(width, height int) string {
 		{paneAgents, "a agents"},
 		{paneEvents, fmt.Sprintf("e events %d", len(d.events.lines))},
 		{paneLogs, fmt.Sprintf("L logs %d", len(d.logs.lines))},
+		{paneDrift, fmt.Sprintf("d drift %d", len(d.drift))},
 	}
 	if d.agentsOK {
 		tabs[1].label = fmt.Sprintf("a agents %d", len(d.agents))
@@ -170,6 +181,8 @@ func (v *Model) renderDetail(width, height int) string {
 			body = v.renderTelemetry(&d.events, d.evScroll, "events", width, bodyH)
 		case paneLogs:
 			body = v.renderTelemetry(&d.logs, d.logScroll, "log lines", width, bodyH)
+		case paneDrift:
+			body = v.renderDrift(width, bodyH)
 		}
 		lines = append(lines, body...)
 	}
@@ -323,6 +336,12 @@ func (v *Model) renderAgents(width, height int) []string {
 			}
 		} else {
 			notes = append(notes, "no event for this stack yet")
+		}
+		if w := d.agentWait(a.AgentID); w != nil {
+			notes = append([]string{"waiting for " + waitText(*w)}, notes...)
+		}
+		if dr := d.agentDrift(a.AgentID); dr != nil {
+			notes = append([]string{strings.ToLower(dr.Status) + ": " + ui.Plural(len(dr.Objects), "object")}, notes...)
 		}
 		cells = append(cells, []string{a.Name, a.Cluster, s.Status(a.Status), ws, obj, result, age, strings.Join(notes, "; ")})
 	}

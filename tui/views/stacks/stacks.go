@@ -32,6 +32,7 @@ const (
 	paneAgents
 	paneEvents
 	paneLogs
+	paneDrift
 )
 
 // View-specific keys.
@@ -40,6 +41,7 @@ var (
 	keyAgents  = key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "agents"))
 	keyEvents  = key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "events"))
 	keyLogs    = key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "logs"))
+	keyDrift   = key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "drift & dependencies"))
 	keyYAML    = key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yaml"))
 	keyMark    = key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mark for diff"))
 	keyDiff    = key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "diff with mark"))
@@ -99,7 +101,7 @@ func (v *Model) Capturing() bool { return v.mode == modeList && v.list.Editing()
 func (v *Model) Keys() []key.Binding {
 	switch v.mode {
 	case modeDetail:
-		ks := []key.Binding{keyHistory, keyAgents, keyEvents, keyLogs}
+		ks := []key.Binding{keyHistory, keyAgents, keyEvents, keyLogs, keyDrift}
 		if v.detail != nil && v.detail.pane == paneHistory {
 			ks = append(ks, keyYAML, keyMark, keyDiff)
 		}

@@ -73,9 +73,9 @@ func fixtureStacks() StacksLoadedMsg {
 
 func fixtureExtras(v *Model) ExtrasLoadedMsg {
 	return ExtrasLoadedMsg{Extras: map[uuid.UUID]StackExtras{
-		stWeb.ID:     {Labels: []string{"env:prod", "team:web"}, Objects: 3, Health: "degraded"},
+		stWeb.ID:     {Labels: []string{"env:prod", "team:web"}, Objects: 3, Health: "degraded", Drifted: 1, Waiting: 1},
 		stAPI.ID:     {Labels: []string{"env:prod"}, Objects: 2, Health: "healthy"},
-		stBatch.ID:   {Objects: 1, Health: "failing"},
+		stBatch.ID:   {Objects: 1, Health: "failing", Drifted: -1, Waiting: -1},
 		stMonitor.ID: {Labels: []string{"team:ops"}, Objects: 0, Health: "unknown"},
 	}}
 }
@@ -138,6 +138,12 @@ func fixtureDetail(tag uint64) DetailLoadedMsg {
 					Message: viewtest.Ptr("apply Deployment web/web: admission webhook denied the request"), CreatedAt: now.Add(-90 * time.Minute)}, LatestSeq: 104},
 			{AgentID: agent3, Name: "edge-3", Cluster: "ap-south", Status: "INACTIVE", Associated: true, Checked: true},
 		},
+		Drift: []client.StackDrift{{AgentID: agent1, AgentName: "edge-1", DeploymentObjectID: obj107.ID, Status: client.DriftDrifted,
+			ReportedAt: now.Add(-4 * time.Minute), Objects: []client.DriftedObject{{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "web",
+				Name: "web", Paths: []string{"spec.template.spec.containers[nginx].image", "metadata.labels.tier"}}}}},
+		Deps: &client.StackDependencies{DependsOn: []client.StackRef{{ID: stAPI.ID, Name: "api"}},
+			Waiting: []client.WaitingAgent{{AgentID: agent3, AgentName: "edge-3", Since: now.Add(-20 * time.Minute),
+				WaitingFor: []client.DependencyWait{{StackID: stAPI.ID, StackName: "api", Reason: "latest object not applied"}}}}},
 	}
 }
 
@@ -220,6 +226,7 @@ func TestGolden(t *testing.T) {
 		{"detail_history_marked", openWeb, []string{"j", "m", "j"}, 120, 12},
 		{"detail_agents", openWeb, []string{"a"}, 80, 24},
 		{"detail_agents_120", openWeb, []string{"a"}, 120, 12},
+		{"detail_drift", openWeb, []string{"d"}, 120, 12},
 		{"yaml", openWeb, []string{"y"}, 80, 24},
 		{"diff", openWeb, []string{"j", "m", "k", "D"}, 80, 24},
 		{"live_events", live, []string{"e"}, 80, 24},
@@ -255,6 +262,7 @@ func TestRenderFitsEverySize(t *testing.T) {
 		"list":   func() *Model { return loadedList(t) },
 		"detail": func() *Model { return openWeb(t) },
 		"agents": func() *Model { v := openWeb(t); keys(v, "a"); return v },
+		"drift":  func() *Model { v := openWeb(t); keys(v, "d"); return v },
 		"events": func() *Model { v := openWeb(t); send(v, liveFrames(t, v.detail.session)...); keys(v, "e"); return v },
 		"yaml":   func() *Model { v := openWeb(t); keys(v, "y"); return v },
 		"diff":   func() *Model { v := openWeb(t); keys(v, "D"); return v },
