@@ -2,8 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -150,18 +148,9 @@ func (s *Stacks) CreateDeploymentObject(ctx context.Context, id uuid.UUID, yaml 
 // result as a new deployment object of the stack. The stack must carry every label and
 // annotation of the template (owner of the stack with read access to the template).
 func (s *Stacks) Instantiate(ctx context.Context, stackID, templateID uuid.UUID, parameters any) (DeploymentObject, error) {
-	var raw RawJSON
-	switch p := parameters.(type) {
-	case nil:
-		raw = RawJSON("{}")
-	case RawJSON:
-		raw = p
-	default:
-		b, err := json.Marshal(p)
-		if err != nil {
-			return DeploymentObject{}, fmt.Errorf("encode template parameters: %w", err)
-		}
-		raw = b
+	raw, err := encodeParameters(parameters)
+	if err != nil {
+		return DeploymentObject{}, err
 	}
 	return call[DeploymentObject](ctx, s.c, request{method: http.MethodPost,
 		path: path("stacks", stackID, "deployment-objects", "from-template"),

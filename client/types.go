@@ -119,6 +119,8 @@ type DeploymentObject struct {
 	YAMLChecksum     string     `json:"yaml_checksum"`
 	SubmittedAt      time.Time  `json:"submitted_at"`
 	IsDeletionMarker bool       `json:"is_deletion_marker"`
+	// Urgent objects pass through apply windows (only sent when true).
+	Urgent bool `json:"urgent,omitempty"`
 }
 
 // AuthResponse describes the identity behind a PAK.

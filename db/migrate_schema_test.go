@@ -208,6 +208,14 @@ func migCheckSchemaObjects(t *testing.T, conn *pgx.Conn) {
 		"target_state_notify_stacks":                        "stacks",
 		"target_state_notify_stack_labels":                  "stack_labels",
 		"target_state_notify_stack_annotations":             "stack_annotations",
+		// Rollouts and apply windows.
+		"update_rollout_policy_timestamp":    "rollout_policies",
+		"update_rollout_timestamp":           "rollouts",
+		"update_apply_window_timestamp":      "apply_windows",
+		"record_agent_deployment":            "agent_events",
+		"target_state_notify_rollouts":       "rollouts",
+		"target_state_notify_rollout_agents": "rollout_agents",
+		"target_state_notify_apply_windows":  "apply_windows",
 	}
 	rows, err := conn.Query(ctx,
 		`SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
@@ -249,8 +257,10 @@ func migCheckSchemaObjects(t *testing.T, conn *pgx.Conn) {
 		"notify_target_state_agent_row",
 		"notify_target_state_all",
 		"notify_target_state_stack",
+		"notify_target_state_windows",
 		"prevent_admin_role_delete",
 		"prevent_deployment_object_changes",
+		"record_agent_deployment",
 		"soft_delete",
 		"update_timestamp",
 	}

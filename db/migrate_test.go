@@ -19,6 +19,7 @@ import (
 var migAllTables = []string{
 	"admin_role",
 	"agent_annotations",
+	"agent_deployments",
 	"agent_events",
 	"agent_generator_registrations",
 	"agent_k8s_events",
@@ -27,6 +28,7 @@ var migAllTables = []string{
 	"agent_targets",
 	"agents",
 	"app_initialization",
+	"apply_windows",
 	"audit_logs",
 	"deployment_health",
 	"deployment_objects",
@@ -35,6 +37,9 @@ var migAllTables = []string{
 	"generators",
 	"read_only_paks",
 	"rendered_deployment_objects",
+	"rollout_agents",
+	"rollout_policies",
+	"rollouts",
 	"stack_annotations",
 	"stack_labels",
 	"stack_templates",
@@ -55,8 +60,8 @@ var migAllTables = []string{
 const migMD5Empty = "d41d8cd98f00b204e9800998ecf8427e"
 
 func TestLatestMigrationVersion(t *testing.T) {
-	if got := LatestMigrationVersion(); got != 17 {
-		t.Fatalf("LatestMigrationVersion() = %d, want 17", got)
+	if got := LatestMigrationVersion(); got != 18 {
+		t.Fatalf("LatestMigrationVersion() = %d, want 18", got)
 	}
 	// Versions are 1..N without gaps, and every up file has a down file.
 	for i, v := range embeddedVersions() {
@@ -173,20 +178,28 @@ func TestMigrations(t *testing.T) {
 			t.Fatalf("MigrateDown(1): %v", err)
 		}
 		migAssertVersion(t, u, "", LatestMigrationVersion()-1)
+		for _, gone := range []string{"rollouts", "apply_windows", "agent_deployments"} {
+			if slices.Contains(migTables(t, conn, "public"), gone) {
+				t.Fatalf("%s still exists after one step down", gone)
+			}
+		}
+		if err := MigrateDown(ctx, u, "", 1); err != nil {
+			t.Fatalf("MigrateDown(1): %v", err)
+		}
 		if slices.Contains(migTables(t, conn, "public"), "read_only_paks") {
-			t.Fatal("read_only_paks still exists after one step down")
+			t.Fatal("read_only_paks still exists after two steps down")
 		}
 		if err := MigrateDown(ctx, u, "", 1); err != nil {
 			t.Fatalf("MigrateDown(1): %v", err)
 		}
 		if fs := migFunctions(t, conn, "public"); slices.Contains(fs, "notify_target_state_all") {
-			t.Fatal("the target-state notification functions still exist after two steps down")
+			t.Fatal("the target-state notification functions still exist after three steps down")
 		}
 		if err := MigrateDown(ctx, u, "", 1); err != nil {
 			t.Fatalf("MigrateDown(1): %v", err)
 		}
 		if slices.Contains(migTables(t, conn, "public"), "agent_generator_registrations") {
-			t.Fatal("agent_generator_registrations still exists after three steps down")
+			t.Fatal("agent_generator_registrations still exists after four steps down")
 		}
 		if err := MigrateDown(ctx, u, "", 0); err != nil {
 			t.Fatalf("MigrateDown(all): %v", err)
@@ -467,6 +480,11 @@ func TestMigrations(t *testing.T) {
 	t.Run("BackfillRegistrations", func(t *testing.T) {
 		t.Parallel()
 		migCheckBackfill(t, srv.emptyDB(t))
+	})
+
+	t.Run("BackfillAgentDeployments", func(t *testing.T) {
+		t.Parallel()
+		migCheckAgentDeployments(t, srv.emptyDB(t))
 	})
 
 	t.Run("Triggers", func(t *testing.T) {

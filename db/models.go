@@ -94,7 +94,8 @@ type DeploymentObject struct {
 	YAMLChecksum     string     `db:"yaml_checksum"`
 	SubmittedAt      time.Time  `db:"submitted_at"`
 	IsDeletionMarker bool       `db:"is_deletion_marker"`
+	Urgent           bool       `db:"urgent"`
 }
 
 const deploymentObjectColumns = `id, created_at, updated_at, deleted_at, sequence_id, stack_id, yaml_content,
-	yaml_checksum, submitted_at, is_deletion_marker`
+	yaml_checksum, submitted_at, is_deletion_marker, urgent`

@@ -55,7 +55,7 @@ func SoftDeleteStack(ctx context.Context, q Queryer, id uuid.UUID) (Stack, error
 func ListDeploymentObjects(ctx context.Context, q Queryer, stackID uuid.UUID, withYAML bool, p Page) ([]DeploymentObject, bool, error) {
 	args := []any{stackID, withYAML}
 	inner := `SELECT id, created_at, updated_at, deleted_at, sequence_id, stack_id,
-			CASE WHEN $2 THEN yaml_content ELSE '' END AS yaml_content, yaml_checksum, submitted_at, is_deletion_marker,
+			CASE WHEN $2 THEN yaml_content ELSE '' END AS yaml_content, yaml_checksum, submitted_at, is_deletion_marker, urgent,
 			CASE WHEN $2 THEN octet_length(yaml_content) ELSE 0 END AS row_bytes
 		FROM deployment_objects
 		WHERE stack_id = $1 AND deleted_at IS NULL AND ` + bySequenceDesc.after("", p, &args) + `
@@ -82,11 +82,12 @@ func GetDeploymentObject(ctx context.Context, q Queryer, id uuid.UUID) (Deployme
 	return o, Wrap(err)
 }
 
-// CreateDeploymentObject inserts an immutable object.
-func CreateDeploymentObject(ctx context.Context, q Queryer, stackID uuid.UUID, yaml, checksum string, marker bool) (DeploymentObject, error) {
+// CreateDeploymentObject inserts an immutable object; an urgent one passes through apply
+// windows.
+func CreateDeploymentObject(ctx context.Context, q Queryer, stackID uuid.UUID, yaml, checksum string, marker, urgent bool) (DeploymentObject, error) {
 	var o DeploymentObject
-	err := q.GetContext(ctx, &o, `INSERT INTO deployment_objects (stack_id, yaml_content, yaml_checksum, is_deletion_marker)
-		VALUES ($1, $2, $3, $4) RETURNING `+deploymentObjectColumns, stackID, yaml, checksum, marker)
+	err := q.GetContext(ctx, &o, `INSERT INTO deployment_objects (stack_id, yaml_content, yaml_checksum, is_deletion_marker, urgent)
+		VALUES ($1, $2, $3, $4, $5) RETURNING `+deploymentObjectColumns, stackID, yaml, checksum, marker, urgent)
 	return o, Wrap(err)
 }
 

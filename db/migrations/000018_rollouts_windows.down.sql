@@ -1,0 +1,10 @@
+DROP TRIGGER IF EXISTS target_state_notify_apply_windows ON apply_windows;
+DROP FUNCTION IF EXISTS notify_target_state_windows();
+DROP TABLE IF EXISTS apply_windows;
+DROP TRIGGER IF EXISTS record_agent_deployment ON agent_events;
+DROP FUNCTION IF EXISTS record_agent_deployment();
+DROP TABLE IF EXISTS agent_deployments;
+DROP TABLE IF EXISTS rollout_agents;
+DROP TABLE IF EXISTS rollouts;
+DROP TABLE IF EXISTS rollout_policies;
+ALTER TABLE deployment_objects DROP COLUMN IF EXISTS urgent;
