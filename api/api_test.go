@@ -136,7 +136,19 @@ func TestOperationsMatchReference(t *testing.T) {
 		{Method: "DELETE", Path: "/read-only-paks/{id}", OperationID: "revoke_read_only_pak"},
 		{Method: "GET", Path: "/agents/{id}/stack-settings", OperationID: "agent_stack_settings"},
 		{Method: "GET", Path: "/stacks/{id}/drift", OperationID: "stack_drift"},
+		{Method: "GET", Path: "/agents/{id}/holds", OperationID: "agent_holds"},
+		{Method: "GET", Path: "/stacks/{id}/holds", OperationID: "stack_holds"},
 		{Method: "GET", Path: "/stacks/{id}/dependencies", OperationID: "stack_dependencies"},
+		{Method: "PUT", Path: "/stacks/{id}/rollout-policy", OperationID: "set_rollout_policy"},
+		{Method: "GET", Path: "/stacks/{id}/rollout-policy", OperationID: "get_rollout_policy"},
+		{Method: "DELETE", Path: "/stacks/{id}/rollout-policy", OperationID: "delete_rollout_policy"},
+		{Method: "GET", Path: "/stacks/{id}/rollout", OperationID: "get_rollout"},
+		{Method: "GET", Path: "/stacks/{id}/rollouts", OperationID: "list_rollouts"},
+		{Method: "POST", Path: "/stacks/{id}/rollout/{action}", OperationID: "rollout_action"},
+		{Method: "POST", Path: "/apply-windows", OperationID: "create_apply_window"},
+		{Method: "GET", Path: "/apply-windows", OperationID: "list_apply_windows"},
+		{Method: "GET", Path: "/apply-windows/{id}", OperationID: "get_apply_window"},
+		{Method: "DELETE", Path: "/apply-windows/{id}", OperationID: "delete_apply_window"},
 	}
 	marked := map[api.Operation]bool{}
 	eachOperation(load(t, api.Document()), func(method, path string, op *openapi3.Operation) {
@@ -299,7 +311,7 @@ var shapes = map[string]shape{
 	"Stack":                      {"id", "created_at", "updated_at", "deleted_at?", "name", "description?", "generator_id"},
 	"StackLabel":                 {"id", "stack_id", "label"},
 	"StackAnnotation":            {"id", "stack_id", "key", "value"},
-	"DeploymentObject":           {"id", "created_at", "updated_at", "deleted_at?", "sequence_id", "stack_id", "yaml_content", "yaml_checksum", "submitted_at", "is_deletion_marker"},
+	"DeploymentObject":           {"id", "created_at", "updated_at", "deleted_at?", "sequence_id", "stack_id", "yaml_content", "yaml_checksum", "submitted_at", "is_deletion_marker", "urgent-"},
 	"StackTemplate":              {"id", "created_at", "updated_at", "deleted_at?", "generator_id?", "name", "description?", "version", "template_content", "parameters_schema", "checksum"},
 	"TemplateLabel":              {"id", "template_id", "label", "created_at"},
 	"TemplateAnnotation":         {"id", "template_id", "key", "value", "created_at"},
@@ -320,6 +332,7 @@ var shapes = map[string]shape{
 	"AuthResponse":               {"admin", "agent?", "generator?", "readonly"},
 	"PakSummary":                 {"id", "name"},
 	"ErrorResponse":              {"code", "message", "details-"},
+	"ApplyWindow":                {"id", "name", "description-", "schedule", "duration", "time_zone", "kind", "selector", "stack_ids", "open", "next_open_at?", "next_close_at?", "created_at", "updated_at"},
 }
 
 // int64Fields are the integers api.md gives as int64.

@@ -103,7 +103,7 @@ func TestEveryOperation(t *testing.T) {
 
 	// --- Webhook subscriptions: one the broker delivers, one for agents labelled env:prod.
 	types := must(admin.Webhooks().EventTypes(c))(t)
-	if len(types) != 13 || types[0] != "agent.registered" || !slices.Contains(types, "workorder.failed") {
+	if len(types) != 18 || types[0] != "agent.registered" || !slices.Contains(types, "workorder.failed") || !slices.Contains(types, "rollout.halted") {
 		t.Fatalf("event types %v", types)
 	}
 	brokerHook := must(admin.Webhooks().Create(c, client.CreateWebhookRequest{
@@ -558,6 +558,7 @@ func TestEveryOperation(t *testing.T) {
 	if id := must(agent.Auth().Verify(c))(t); id.Agent == nil || *id.Agent != a.ID {
 		t.Fatalf("agent identity %+v", id)
 	}
+	flowRollouts(t, c, admin, gc, agent, a, st) // see flow_rollouts_test.go
 	ok(t, gc.Agents().RemoveTarget(c, a.ID, st.ID))
 	if tgs := must(agent.Agents().Targets(c, a.ID))(t); len(tgs) != 0 {
 		t.Fatalf("targets after removal %+v", tgs)

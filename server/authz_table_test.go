@@ -335,6 +335,42 @@ func authzTable() []authzRow {
 		{op: "stack_dependencies", method: "GET", route: "/stacks/{id}/dependencies",
 			path: func(f authzFixture) string { return f.stackPath() + "/dependencies" }, want: stackOwnedRead},
 
+		// Additive: rollouts (on S4, which has a policy and a rollout under way) and holds.
+		{op: "set_rollout_policy", method: "PUT", route: "/stacks/{id}/rollout-policy",
+			path: func(f authzFixture) string { return f.rolledPath() + "/rollout-policy" },
+			body: func(authzFixture) any { return authzRolloutPolicy() },
+			want: authzWrite(http.StatusOK, "stack_not_owned", callerAdmin, callerOwner)},
+		{op: "get_rollout_policy", method: "GET", route: "/stacks/{id}/rollout-policy",
+			path: func(f authzFixture) string { return f.rolledPath() + "/rollout-policy" }, want: stackOwnedRead},
+		{op: "delete_rollout_policy", method: "DELETE", route: "/stacks/{id}/rollout-policy", fresh: true,
+			path: func(f authzFixture) string { return f.rolledPath() + "/rollout-policy" },
+			want: authzWrite(http.StatusNoContent, "stack_not_owned", callerAdmin, callerOwner)},
+		{op: "get_rollout", method: "GET", route: "/stacks/{id}/rollout",
+			path: func(f authzFixture) string { return f.rolledPath() + "/rollout" }, want: stackOwnedRead},
+		{op: "list_rollouts", method: "GET", route: "/stacks/{id}/rollouts",
+			path: func(f authzFixture) string { return f.rolledPath() + "/rollouts" }, want: stackOwnedRead},
+		{op: "rollout_action", method: "POST", route: "/stacks/{id}/rollout/{action}", fresh: true,
+			path: func(f authzFixture) string { return f.rolledPath() + "/rollout/pause" },
+			want: authzWrite(http.StatusOK, "stack_not_owned", callerAdmin, callerOwner)},
+		{op: "agent_holds", method: "GET", route: "/agents/{id}/holds",
+			path: func(f authzFixture) string { return f.agentPath() + "/holds" }, want: agentSelfRead},
+		{op: "stack_holds", method: "GET", route: "/stacks/{id}/holds",
+			path: func(f authzFixture) string { return f.stackPath() + "/holds" }, want: stackOwnedRead},
+
+		// Additive: apply windows. A read-only key lists and reads them but creates and deletes none.
+		{op: "create_apply_window", method: "POST", route: "/apply-windows", path: authzConstPath("/apply-windows"),
+			body: func(f authzFixture) any {
+				return map[string]any{"name": "new-" + f.tag, "schedule": "@daily", "duration": "1h", "kind": "allow",
+					"selector": map[string]any{"labels": []string{authzNoAgentLabel}}}
+			},
+			want: authzWrite(http.StatusCreated, "admin_required", callerAdmin)},
+		{op: "list_apply_windows", method: "GET", route: "/apply-windows", path: authzConstPath("/apply-windows"), want: adminRead},
+		{op: "get_apply_window", method: "GET", route: "/apply-windows/{id}",
+			path: func(f authzFixture) string { return "/apply-windows/" + f.window.ID.String() }, want: adminRead},
+		{op: "delete_apply_window", method: "DELETE", route: "/apply-windows/{id}", fresh: true,
+			path: func(f authzFixture) string { return "/apply-windows/" + f.window.ID.String() },
+			want: authzWrite(http.StatusNoContent, "admin_required", callerAdmin)},
+
 		// Additive. Keep it last: the admin's call replaces the admin key of the broker.
 		{op: "rotate_admin_pak", method: "POST", route: "/admin/rotate-pak", path: authzConstPath("/admin/rotate-pak"),
 			want: authzWrite(http.StatusOK, "admin_required", callerAdmin)},

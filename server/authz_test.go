@@ -112,6 +112,7 @@ type authzFixture struct {
 	s1     client.Stack // targeted by A1; carries authzStackLabel and authzStackAnnotation
 	s2     client.Stack // associated with A1 through authzSharedLabel
 	s3     client.Stack // associated with A1 through the shared annotation
+	s4     client.Stack // targeted by A1, with a rollout policy and a rollout under way
 	obj    client.DeploymentObject
 	objS2  client.DeploymentObject
 	objS3  client.DeploymentObject
@@ -128,6 +129,7 @@ type authzFixture struct {
 	delivery    client.PendingWebhookDelivery // of webhook, acquired by A1
 	hookURL     string                        // the endpoint of webhook
 	readOnly    client.ReadOnlyPAKCreated     // a named read-only PAK
+	window      client.ApplyWindow            // an apply window selecting no agent
 
 	// tag is unique per request, for the names of what the request creates.
 	tag string
@@ -140,10 +142,17 @@ const (
 	authzStackLabel            = "app:web"
 	authzStackAnnotation       = "owner"
 	authzStackAnnotationValue  = "team-a"
+	// authzNoAgentLabel is carried by no agent: the apply windows the table creates hold nothing.
+	authzNoAgentLabel = "authz:no-agent"
 
 	// authzTemplateYAML is the content of the fixture's templates (no parameters).
 	authzTemplateYAML = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-template\ndata:\n  k: v\n"
 )
+
+// authzRolloutPolicy is a rollout policy whose one wave selects no agent.
+func authzRolloutPolicy() map[string]any {
+	return map[string]any{"waves": []any{map[string]any{"name": "none", "selector": map[string]any{"labels": []string{authzNoAgentLabel}}}}}
+}
 
 // newAuthzFixture builds a fixture through the API; sfx keeps its names apart from other
 // fixtures of the same broker, and hookURL is the endpoint of its webhook subscription.
@@ -152,6 +161,10 @@ func newAuthzFixture(e *env, sfx, hookURL string) authzFixture {
 	f := authzFixture{hookURL: hookURL}
 	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/read-only-paks", pak: e.admin,
 		body: map[string]any{"name": "read-only-" + sfx}}).decode(e.t, &f.readOnly)
+	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/apply-windows", pak: e.admin,
+		body: map[string]any{"name": "window-" + sfx, "schedule": "0 0 1 1 *", "duration": "1m", "kind": "deny",
+			"selector": map[string]any{"labels": []string{authzNoAgentLabel}}}}).
+		decode(e.t, &f.window)
 	f.g1 = e.createGenerator("owner-" + sfx)
 	f.g2 = e.createGenerator("other-" + sfx)
 	f.a1 = e.createAgent("self-"+sfx, "cluster", f.g1.gen.ID)
@@ -169,6 +182,14 @@ func newAuthzFixture(e *env, sfx, hookURL string) authzFixture {
 	f.obj = e.createObject(f.s1.ID, f.g1.pak, cmYAML)
 	f.objS2 = e.createObject(f.s2.ID, f.g1.pak, cmYAML)
 	f.objS3 = e.createObject(f.s3.ID, f.g1.pak, cmYAML)
+	// S4's first object rolls out to A1 (its wave selects no agent, A1 is in the remaining
+	// one) and stays under way: A1 never reports on it.
+	f.s4 = e.createStack("rolled-"+sfx, f.g1.gen.ID, f.g1.pak)
+	e.must(http.StatusCreated, req{method: "POST", path: "/api/v1/agents/" + f.a1.agent.ID.String() + "/targets", pak: f.g1.pak,
+		body: map[string]any{"agent_id": f.a1.agent.ID, "stack_id": f.s4.ID}})
+	e.must(http.StatusOK, req{method: "PUT", path: "/api/v1/stacks/" + f.s4.ID.String() + "/rollout-policy", pak: f.g1.pak,
+		body: authzRolloutPolicy()})
+	e.createObject(f.s4.ID, f.g1.pak, cmYAML)
 	for _, a := range []agentFixture{f.a1, f.a2} {
 		p := "/api/v1/agents/" + a.agent.ID.String()
 		e.must(http.StatusCreated, req{method: "POST", path: p + "/labels", pak: e.admin,
@@ -261,6 +282,8 @@ func (f authzFixture) agentPath() string { return "/agents/" + f.a1.agent.ID.Str
 func (f authzFixture) genPath() string { return "/generators/" + f.g1.gen.ID.String() }
 
 func (f authzFixture) stackPath() string { return "/stacks/" + f.s1.ID.String() }
+
+func (f authzFixture) rolledPath() string { return "/stacks/" + f.s4.ID.String() }
 
 func (f authzFixture) sysTemplatePath() string {
 	return "/templates/" + f.sysTemplate.ID.String()

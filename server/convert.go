@@ -86,6 +86,6 @@ func toDeploymentObject(o db.DeploymentObject) client.DeploymentObject {
 	return client.DeploymentObject{
 		ID: o.ID, CreatedAt: utc(o.CreatedAt), UpdatedAt: utc(o.UpdatedAt), DeletedAt: utcp(o.DeletedAt),
 		SequenceID: o.SequenceID, StackID: o.StackID, YAMLContent: o.YAMLContent, YAMLChecksum: o.YAMLChecksum,
-		SubmittedAt: utc(o.SubmittedAt), IsDeletionMarker: o.IsDeletionMarker,
+		SubmittedAt: utc(o.SubmittedAt), IsDeletionMarker: o.IsDeletionMarker, Urgent: o.Urgent,
 	}
 }

@@ -82,6 +82,10 @@ func (s *Server) recordAgentEvent(ctx context.Context, n db.NewAgentEvent) (db.A
 	// The agent's incremental target state leaves out what it reported: drop it here at
 	// once (the other replicas learn it from the database's notification).
 	s.targets.InvalidateAgent(n.AgentID)
+	if err == nil && ev.EventType == client.EventTypeDeploy {
+		// An outcome may pass a rollout's gate or halt it: step it now.
+		s.rollouts.Kick(ctx, []uuid.UUID{ev.DeploymentObjectID})
+	}
 	return ev, err
 }
 

@@ -134,6 +134,12 @@ func (s *Server) updateHealthStatus(c echo.Context) error {
 	if err := db.UpsertHealth(c.Request().Context(), s.db, agentID, updates); err != nil {
 		return err
 	}
+	// Health may pass a rollout's healthy gate or halt it: step the rollouts concerned now.
+	objects := make([]uuid.UUID, len(updates))
+	for i, u := range updates {
+		objects[i] = u.DeploymentObjectID
+	}
+	s.rollouts.Kick(c.Request().Context(), objects)
 	return c.NoContent(http.StatusOK)
 }
 

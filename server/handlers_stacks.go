@@ -257,6 +257,10 @@ func (s *Server) createDeploymentObject(c echo.Context) error {
 	}
 	var content string
 	var marker bool
+	urgent, err := urgentParam(c)
+	if err != nil {
+		return err
+	}
 	if yamlMediaTypes[mediaType(c)] {
 		raw, err := readBody(c)
 		if err != nil {
@@ -281,6 +285,7 @@ func (s *Server) createDeploymentObject(c echo.Context) error {
 		var body struct {
 			YAMLContent      *string `json:"yaml_content"`
 			IsDeletionMarker *bool   `json:"is_deletion_marker"`
+			Urgent           *bool   `json:"urgent"`
 		}
 		if err := decodeJSON(raw, &body); err != nil {
 			return badRequest("invalid_deployment_object", "body must be JSON {\"yaml_content\": string, \"is_deletion_marker\": bool} or raw YAML with Content-Type: application/yaml")
@@ -290,6 +295,7 @@ func (s *Server) createDeploymentObject(c echo.Context) error {
 		}
 		content = *body.YAMLContent
 		marker = body.IsDeletionMarker != nil && *body.IsDeletionMarker
+		urgent = urgent || body.Urgent != nil && *body.Urgent
 	}
 	if err := checkManifests(content, marker); err != nil {
 		return err
@@ -298,7 +304,7 @@ func (s *Server) createDeploymentObject(c echo.Context) error {
 	ctx := c.Request().Context()
 	var obj db.DeploymentObject
 	err = s.inTx(ctx, func(q db.Queryer, em *events.Emitter) error {
-		obj, err = db.CreateDeploymentObject(ctx, q, st.ID, content, checksum, marker)
+		obj, err = db.CreateDeploymentObject(ctx, q, st.ID, content, checksum, marker, urgent)
 		if err != nil {
 			return err
 		}
@@ -310,13 +316,29 @@ func (s *Server) createDeploymentObject(c echo.Context) error {
 	return reply(c, http.StatusCreated, toDeploymentObject(obj))
 }
 
-// emitDeploymentCreated emits deployment.created and, when push is set, tells the agents
-// holding an explicit target on the stack that it changed.
+// urgentParam reads the urgent query parameter of a new deployment object: an urgent object
+// passes through apply windows.
+func urgentParam(c echo.Context) (bool, error) {
+	switch c.QueryParam("urgent") {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, badRequest("invalid_parameter", "query parameter urgent must be true or false").with("parameter", "urgent")
+}
+
+// emitDeploymentCreated emits deployment.created, starts the object's rollout when the stack
+// has a rollout policy and, when push is set, tells the agents holding an explicit target on
+// the stack that it changed.
 func (s *Server) emitDeploymentCreated(ctx context.Context, q db.Queryer, em *events.Emitter, st db.Stack, obj db.DeploymentObject, push bool) error {
 	if err := em.Emit(ctx, q, events.DeploymentCreated, map[string]any{
 		"deployment_object_id": obj.ID, "stack_id": obj.StackID, "sequence_id": obj.SequenceID,
 		"created_at": utc(obj.CreatedAt),
 	}); err != nil {
+		return err
+	}
+	if _, err := s.rollouts.Start(ctx, q, em, obj); err != nil {
 		return err
 	}
 	if push {

@@ -351,13 +351,19 @@ func (s *Server) instantiateTemplate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	urgent, err := urgentParam(c)
+	if err != nil {
+		return err
+	}
 	var body struct {
 		TemplateID *uuid.UUID      `json:"template_id"`
 		Parameters json.RawMessage `json:"parameters"`
+		Urgent     *bool           `json:"urgent"`
 	}
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
+	urgent = urgent || body.Urgent != nil && *body.Urgent
 	if err := requireFields(field{"template_id", body.TemplateID != nil},
 		field{"parameters", len(body.Parameters) > 0}); err != nil {
 		return err
@@ -404,7 +410,7 @@ func (s *Server) instantiateTemplate(c echo.Context) error {
 	var obj db.DeploymentObject
 	err = s.inTx(ctx, func(q db.Queryer, em *events.Emitter) error {
 		var err error
-		if obj, err = db.CreateDeploymentObject(ctx, q, st.ID, rendered, manifest.Checksum(rendered), false); err != nil {
+		if obj, err = db.CreateDeploymentObject(ctx, q, st.ID, rendered, manifest.Checksum(rendered), false, urgent); err != nil {
 			return err
 		}
 		if err := db.RecordRenderedObject(ctx, q, db.RenderedObject{

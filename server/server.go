@@ -30,6 +30,7 @@ import (
 	"github.com/brokkr/brokkr/server/events"
 	"github.com/brokkr/brokkr/server/heartbeats"
 	"github.com/brokkr/brokkr/server/live"
+	"github.com/brokkr/brokkr/server/rollouts"
 	"github.com/brokkr/brokkr/server/targetstate"
 	"github.com/brokkr/brokkr/server/webhooks"
 	"github.com/brokkr/brokkr/server/workers"
@@ -77,6 +78,10 @@ type Server struct {
 	conns     *connections // open HTTP connections of Serve, for keep-alive shedding
 
 	tracerProvider trace.TracerProvider // nil: requests are not traced
+
+	clock func() time.Time // rollouts and apply windows
+
+	rollouts *rollouts.Controller // progressive rollouts
 }
 
 // Options are the dependencies of New.
@@ -93,6 +98,9 @@ type Options struct {
 	// TracerProvider, when set, traces requests and webhook deliveries (nil: no tracing).
 	// Statements are traced by the database pool (db.Options.TracerProvider).
 	TracerProvider trace.TracerProvider
+	// Clock is the time rollouts and apply windows go by (default time.Now); tests
+	// control it.
+	Clock func() time.Time
 }
 
 // New builds a broker around an open, migrated database. It does not bootstrap the database
@@ -126,6 +134,10 @@ func New(o Options) (*Server, error) {
 		s.pak = pak.DefaultSettings()
 	}
 	s.tracerProvider = o.TracerProvider
+	s.clock = o.Clock
+	if s.clock == nil {
+		s.clock = time.Now
+	}
 	key, hash, err := pak.Generate(s.pak)
 	if err != nil {
 		return nil, err
@@ -274,6 +286,9 @@ func (s *Server) routes() *echo.Echo {
 	s.generatorRoutes(g)
 	s.stackRoutes(g)
 	s.driftRoutes(g)
+	s.installRollouts(g)
+	s.holdRoutes(g)
+	s.installApplyWindows(g)
 	s.installTemplates(g)
 	s.installWorkOrders(g)
 	s.installDiagnostics(g)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unique"
@@ -13,7 +15,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
+	"github.com/brokkr/brokkr/internal/logx"
+	"github.com/brokkr/brokkr/internal/window"
 	"github.com/brokkr/brokkr/server/events"
 	"github.com/brokkr/brokkr/server/targetstate"
 )
@@ -31,6 +36,7 @@ func (s *Server) newTargetCache(entries int) (*targetstate.Cache, error) {
 	return targetstate.New(targetstate.Options{
 		Schema: schema, MaxEntries: entries, DB: s.db, Logger: s.log, Registry: s.metrics.registry,
 		Listening: func() bool { return s.listener != nil && s.listener.Listening() },
+		Clock:     s.clock,
 	}), nil
 }
 
@@ -67,6 +73,9 @@ func (s *Server) targetState(c echo.Context) error {
 	}
 	h := c.Response().Header()
 	h.Set("ETag", answer.ETag)
+	for _, hold := range answer.Holds {
+		h.Add("Brokkr-Hold", holdHeader(hold))
+	}
 	h.Set(echo.HeaderCacheControl, "no-cache")
 	if targetstate.Matches(c.Request().Header.Get("If-None-Match"), answer.ETag) {
 		s.targets.NotModified()
@@ -78,13 +87,10 @@ func (s *Server) targetState(c echo.Context) error {
 	return err
 }
 
-// readTargetState makes an answer that was not kept: in full mode from the agent's associated
-// stacks and their latest objects (kept apart, see targetstate.Cache.Latest), in incremental
-// mode from the database; and keeps it when the cache is on.
+// readTargetState makes an answer that was not kept, from the agent's associated stacks and
+// what each serves (both kept apart, see targetstate.Cache.Views), and keeps it when the
+// cache is on. Incremental mode leaves out the objects the agent has reported applying.
 func (s *Server) readTargetState(ctx context.Context, key targetstate.Key) (*targetstate.Answer, error) {
-	if !s.targets.Active() { // nothing is kept: one query, as it stands
-		return s.queryTargetState(ctx, key, nil)
-	}
 	ticket := s.targets.Begin()
 	stacks, ok := s.targets.Stacks(key.Agent)
 	if !ok {
@@ -94,54 +100,117 @@ func (s *Server) readTargetState(ctx context.Context, key targetstate.Key) (*tar
 		}
 		s.targets.PutStacks(ticket, key.Agent, stacks)
 	}
-	var answer *targetstate.Answer
-	if key.Incremental {
-		var err error
-		if answer, err = s.queryTargetState(ctx, key, stacks); err != nil {
-			return nil, err
+	comp, err := s.compose(ctx, key.Agent, stacks, nil)
+	if err != nil {
+		return nil, err
+	}
+	if key.Incremental && len(comp.Objects) > 0 {
+		ids := make([]uuid.UUID, len(comp.Objects))
+		for i, o := range comp.Objects {
+			ids[i] = o.ID
 		}
-	} else {
-		latest, err := s.targets.Latest(ctx, stacks, s.readLatest)
+		deployed, err := db.DeployedObjects(ctx, s.db, key.Agent, ids)
 		if err != nil {
 			return nil, err
 		}
-		answer = targetstate.ComposeAnswer(stacks, latest)
+		comp.Objects = slices.DeleteFunc(comp.Objects, func(o targetstate.Object) bool { return slices.Contains(deployed, o.ID) })
 	}
+	answer := targetstate.ComposedAnswer(stacks, comp)
 	s.targets.Put(ticket, key, answer)
 	return answer, nil
 }
 
-// queryTargetState reads an answer with the target-state query, for an agent associated with
-// stacks (nil when unknown: the answer is then not kept).
-func (s *Server) queryTargetState(ctx context.Context, key targetstate.Key, stacks []uuid.UUID) (*targetstate.Answer, error) {
-	rows, err := db.TargetState(ctx, s.db, key.Agent, key.Incremental)
+// compose resolves which object of each stack the agent receives now. facts, when nil, are
+// read when apply windows exist.
+func (s *Server) compose(ctx context.Context, agent uuid.UUID, stacks []uuid.UUID, facts *targetstate.Facts) (targetstate.Composition, error) {
+	views, err := s.targets.Views(ctx, stacks, s.readViews)
 	if err != nil {
-		return nil, err
+		return targetstate.Composition{}, err
 	}
-	objects := make([][]byte, len(rows))
-	for i, r := range rows {
-		if objects[i], err = encodeObject(r); err != nil {
-			return nil, err
+	windows, err := s.targets.Windows(ctx, s.readWindows)
+	if err != nil {
+		return targetstate.Composition{}, err
+	}
+	if len(windows) > 0 && facts == nil {
+		if facts, err = s.agentFacts(ctx, agent); err != nil {
+			return targetstate.Composition{}, err
 		}
 	}
-	return targetstate.NewAnswer(objects, stacks), nil
+	return targetstate.Compose(agent, stacks, views, windows, facts, s.clock()), nil
 }
 
-// readLatest reads the latest live object of each stack from the database.
-func (s *Server) readLatest(ctx context.Context, stacks []uuid.UUID) (map[uuid.UUID]targetstate.Object, error) {
-	rows, err := db.LatestObjects(ctx, s.db, stacks)
+// agentFacts reads what apply windows need to know of an agent.
+func (s *Server) agentFacts(ctx context.Context, agent uuid.UUID) (*targetstate.Facts, error) {
+	labels, annotations, err := db.AgentSelectorFacts(ctx, s.db, agent)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[uuid.UUID]targetstate.Object, len(rows))
-	for _, r := range rows {
-		b, err := encodeObject(r)
+	held, err := db.AgentHeldObjects(ctx, s.db, agent)
+	if err != nil {
+		return nil, err
+	}
+	f := &targetstate.Facts{Labels: labels, Annotations: annotations, Has: make(map[uuid.UUID]targetstate.Object, len(held))}
+	for _, h := range held {
+		o, err := servedObject(h.DeploymentObject)
 		if err != nil {
 			return nil, err
 		}
-		out[r.StackID] = targetstate.Object{JSON: unique.Make(string(b)), Seq: r.SequenceID}
+		f.Has[h.StackID] = o
+	}
+	return f, nil
+}
+
+// readViews reads what each stack serves: its live objects down to the newest one every agent
+// receives, with the agents each rollout under way has released its object to.
+func (s *Server) readViews(ctx context.Context, stacks []uuid.UUID) (map[uuid.UUID]targetstate.View, error) {
+	rows, err := db.StackSteps(ctx, s.db, stacks)
+	if err != nil {
+		return nil, err
+	}
+	var rollouts []uuid.UUID
+	for _, r := range rows {
+		if !everyone(r) {
+			rollouts = append(rollouts, *r.RolloutID)
+		}
+	}
+	releases, err := db.RolloutReleases(ctx, s.db, rollouts)
+	if err != nil {
+		return nil, err
+	}
+	released := make(map[uuid.UUID]map[uuid.UUID]struct{}, len(rollouts))
+	for _, id := range rollouts {
+		released[id] = map[uuid.UUID]struct{}{}
+	}
+	for _, r := range releases {
+		released[r.RolloutID][r.AgentID] = struct{}{}
+	}
+	out := make(map[uuid.UUID]targetstate.View, len(stacks))
+	for _, r := range rows {
+		o, err := servedObject(r.DeploymentObject)
+		if err != nil {
+			return nil, err
+		}
+		step := targetstate.Step{Object: o}
+		if !everyone(r) {
+			step.Rollout, step.NextWaveAt, step.Released = *r.RolloutID, r.NextWaveAt, released[*r.RolloutID]
+		}
+		out[r.StackID] = append(out[r.StackID], step)
 	}
 	return out, nil
+}
+
+// everyone reports whether every agent of the stack receives the object of a step row.
+func everyone(r db.StepRow) bool {
+	return r.RolloutID == nil || r.RolloutStatus == nil || *r.RolloutStatus == client.RolloutCompleted
+}
+
+// servedObject is a deployment object as target state serves it.
+func servedObject(o db.DeploymentObject) (targetstate.Object, error) {
+	b, err := encodeObject(o)
+	if err != nil {
+		return targetstate.Object{}, err
+	}
+	return targetstate.Object{JSON: unique.Make(string(b)), ID: o.ID, Seq: o.SequenceID, Urgent: o.Urgent}, nil
 }
 
 // encodeObject is a deployment object's JSON as every answer encodes it (writeJSON).
@@ -204,4 +273,23 @@ func writeMayHaveLanded(c echo.Context, err error) bool {
 		return he.Code >= 500
 	}
 	return true
+}
+
+// readWindows reads every apply window. A stored window that no longer compiles (its time
+// zone gone from the system) is left out, loudly.
+func (s *Server) readWindows(ctx context.Context) (window.Set, error) {
+	rows, err := db.ListApplyWindows(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	set := make(window.Set, 0, len(rows))
+	for _, r := range rows {
+		w, err := compileWindow(r)
+		if err != nil {
+			s.log.Error("apply window ignored: it cannot be read", slog.String("window", r.Name), logx.Err(err))
+			continue
+		}
+		set = append(set, w)
+	}
+	return set, nil
 }

@@ -178,7 +178,8 @@ func TestWebhookSubscriptionAPI(t *testing.T) {
 		e.must(200, req{method: "GET", path: base + "/event-types", pak: e.admin}).decode(t, &got)
 		want := []string{"agent.registered", "agent.deregistered", "stack.created", "stack.deleted",
 			"deployment.created", "deployment.applied", "deployment.failed", "deployment.deleted",
-			"workorder.created", "workorder.claimed", "workorder.completed", "workorder.failed", "deployment.drifted"}
+			"workorder.created", "workorder.claimed", "workorder.completed", "workorder.failed", "deployment.drifted",
+			"rollout.started", "rollout.wave_completed", "rollout.halted", "rollout.completed", "rollout.aborted"}
 		if !slices.Equal(got, want) {
 			t.Fatalf("event types %v, want %v", got, want)
 		}

@@ -71,6 +71,7 @@ type BrokerSettings struct {
 	TelemetryRetentionHours             int    `koanf:"telemetry_retention_hours"`
 	TelemetryEvictionIntervalSeconds    int    `koanf:"telemetry_eviction_interval_seconds"`
 	FleetSweepIntervalSeconds           int    `koanf:"fleet_sweep_interval_seconds"`
+	RolloutIntervalSeconds              int    `koanf:"rollout_interval_seconds"`
 	TemplateRenderTimeoutMillis         int    `koanf:"template_render_timeout_ms"`
 	TemplateMaxConcurrentRenders        int    `koanf:"template_max_concurrent_renders"`
 	TemplateMaxNesting                  int    `koanf:"template_max_nesting"`
@@ -183,6 +184,7 @@ func defaultBroker(getenv func(string) string, euid int) Broker {
 			TelemetryRetentionHours:             6,
 			TelemetryEvictionIntervalSeconds:    60,
 			FleetSweepIntervalSeconds:           20,
+			RolloutIntervalSeconds:              5,
 			TemplateRenderTimeoutMillis:         2000,
 			TemplateMaxConcurrentRenders:        4,
 			TemplateMaxNesting:                  64,

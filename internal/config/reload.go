@@ -35,6 +35,7 @@ var brokerHotKeys = []string{
 	"broker.telemetry_eviction_interval_seconds",
 	"broker.fleet_sweep_interval_seconds",
 	"broker.webhook_claim_ttl_seconds",
+	"broker.rollout_interval_seconds",
 }
 
 // BrokerHotKeys returns the keys a running broker can change on reload, in report order.

@@ -83,8 +83,8 @@ func TestDynamicChanges(t *testing.T) {
 
 func TestEveryHotKeyIsDetected(t *testing.T) {
 	keys := BrokerHotKeys()
-	if len(keys) != 19 {
-		t.Fatalf("%d hot keys, want 19", len(keys))
+	if len(keys) != 20 {
+		t.Fatalf("%d hot keys, want 20", len(keys))
 	}
 	if !slices.Equal(keys[:8], []string{
 		"log.level",

@@ -209,6 +209,7 @@ func (b Broker) Validate() error {
 	p.positive("broker.telemetry_retention_hours", s.TelemetryRetentionHours)
 	p.positive("broker.telemetry_eviction_interval_seconds", s.TelemetryEvictionIntervalSeconds)
 	p.positive("broker.fleet_sweep_interval_seconds", s.FleetSweepIntervalSeconds)
+	p.positive("broker.rollout_interval_seconds", s.RolloutIntervalSeconds)
 	p.positive("broker.template_render_timeout_ms", s.TemplateRenderTimeoutMillis)
 	p.positive("broker.template_max_concurrent_renders", s.TemplateMaxConcurrentRenders)
 	p.positive("broker.template_max_nesting", s.TemplateMaxNesting)

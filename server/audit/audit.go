@@ -38,6 +38,14 @@ const (
 	ConfigReloaded        = "config.reloaded"
 	ReadOnlyPAKCreated    = "read_only_pak.created"
 	ReadOnlyPAKRevoked    = "read_only_pak.revoked"
+	RolloutPolicySet      = "rollout_policy.set"
+	RolloutPolicyDeleted  = "rollout_policy.deleted"
+	RolloutPromoted       = "rollout.promoted"
+	RolloutPaused         = "rollout.paused"
+	RolloutResumed        = "rollout.resumed"
+	RolloutAborted        = "rollout.aborted"
+	ApplyWindowCreated    = "apply_window.created"
+	ApplyWindowDeleted    = "apply_window.deleted"
 )
 
 // Audit resource types (audit_logs.resource_type).
@@ -52,6 +60,8 @@ const (
 	ResourceConfig      = "config"
 	ResourceSystem      = "system"
 	ResourceReadOnlyPAK = "read_only_pak"
+	ResourceRollout     = "rollout"
+	ResourceApplyWindow = "apply_window"
 )
 
 // Actor types (audit_logs.actor_type).

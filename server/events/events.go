@@ -28,6 +28,13 @@ const (
 	WorkOrderClaimed   = "workorder.claimed"
 	WorkOrderCompleted = "workorder.completed"
 	WorkOrderFailed    = "workorder.failed"
+
+	// Progressive rollouts. Data: the rollout without its agents.
+	RolloutStarted       = "rollout.started"
+	RolloutWaveCompleted = "rollout.wave_completed"
+	RolloutHalted        = "rollout.halted"
+	RolloutCompleted     = "rollout.completed"
+	RolloutAborted       = "rollout.aborted"
 )
 
 // Catalogue returns the event types webhooks may subscribe to, in the order
@@ -38,6 +45,7 @@ func Catalogue() []string {
 		DeploymentCreated, DeploymentApplied, DeploymentFailed, DeploymentDeleted,
 		WorkOrderCreated, WorkOrderClaimed, WorkOrderCompleted, WorkOrderFailed,
 		DeploymentDrifted,
+		RolloutStarted, RolloutWaveCompleted, RolloutHalted, RolloutCompleted, RolloutAborted,
 	}
 }
 

@@ -48,6 +48,8 @@ type Options struct {
 	Wrap func(http.Handler) http.Handler
 	// MaxConnections bounds the broker's database pool (default 10).
 	MaxConnections int
+	// Clock is the time rollouts and apply windows go by (default time.Now).
+	Clock func() time.Time
 	// Background runs the background workers and the notification listener, and waits until
 	// /readyz says the listener is connected.
 	Background bool
@@ -90,7 +92,7 @@ func New(t testing.TB, o Options) *Broker {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	srv, err := server.New(server.Options{Config: cfg, DB: store, Reload: o.Reload, TracerProvider: traces.TracerProvider()})
+	srv, err := server.New(server.Options{Config: cfg, DB: store, Reload: o.Reload, TracerProvider: traces.TracerProvider(), Clock: o.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +210,7 @@ func (b *Broker) StoreUnchecked(t testing.TB, stackID uuid.UUID, yaml string) cl
 	var stored db.DeploymentObject
 	err := b.Store.InTx(ctx, func(q db.Queryer) error {
 		var err error
-		stored, err = db.CreateDeploymentObject(ctx, q, stackID, yaml, manifest.Checksum(yaml), false)
+		stored, err = db.CreateDeploymentObject(ctx, q, stackID, yaml, manifest.Checksum(yaml), false, false)
 		return err
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 	"unique"
 
 	"github.com/google/uuid"
@@ -20,6 +21,12 @@ type Answer struct {
 	objects []unique.Handle[string]
 	stacks  []uuid.UUID // the stacks associated with the agent when it was read, sorted
 	size    int
+
+	// Holds are the stacks' newest objects not served, and why.
+	Holds []Hold
+	// Expires is when the answer stops being true without a change in the database (an
+	// apply window opening or closing); zero: never.
+	Expires time.Time
 }
 
 // NewAnswer builds the answer whose body is the JSON array of objects (each one encoded

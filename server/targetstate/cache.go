@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/brokkr/brokkr/internal/logx"
+	"github.com/brokkr/brokkr/internal/window"
 	"github.com/brokkr/brokkr/server/events"
 )
 
@@ -67,11 +68,13 @@ type Options struct {
 	DB       Execer
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
+	// Clock is the time answers expire by (default time.Now).
+	Clock func() time.Time
 }
 
 // change is one invalidation, as the recent-changes ring remembers it.
 type change struct {
-	kind byte // 'g' everything, 's' a stack, 'a' an agent
+	kind byte // 'g' everything (apply windows included), 's' a stack, 'a' an agent
 	id   uuid.UUID
 }
 
@@ -83,6 +86,7 @@ type Cache struct {
 	db        Execer
 	log       *slog.Logger
 	metrics   *metrics
+	clock     func() time.Time
 
 	mu      sync.Mutex
 	entries map[Key]*Answer
@@ -93,10 +97,13 @@ type Cache struct {
 
 	// The parts answers in full mode are made of (parts.go).
 	assoc      map[uuid.UUID][]uuid.UUID // agent → its associated stacks, sorted
-	latest     map[uuid.UUID]Object      // stack → its latest live object (zero: none)
+	latest     map[uuid.UUID]View        // stack → the objects it serves (empty: none)
 	stackEpoch map[uuid.UUID]uint64      // stack → epoch of its last change
 	allEpoch   uint64                    // epoch of the last change of everything
 	flights    singleflight.Group        // reads of latest objects, shared
+
+	windows     window.Set // the apply windows (windows.go)
+	windowsKept bool       // windows is current
 
 	notifyDelay atomic.Int64 // see SetNotifyDelay
 }
@@ -115,7 +122,11 @@ func New(o Options) *Cache {
 		schema: o.Schema, max: max(o.MaxEntries, 0), listening: listening, db: o.DB, log: log,
 		entries: map[Key]*Answer{}, byStack: map[uuid.UUID]map[Key]struct{}{},
 		waiters: map[string]chan struct{}{},
-		assoc:   map[uuid.UUID][]uuid.UUID{}, latest: map[uuid.UUID]Object{}, stackEpoch: map[uuid.UUID]uint64{},
+		assoc:   map[uuid.UUID][]uuid.UUID{}, latest: map[uuid.UUID]View{}, stackEpoch: map[uuid.UUID]uint64{},
+	}
+	c.clock = o.Clock
+	if c.clock == nil {
+		c.clock = time.Now
 	}
 	c.metrics = newMetrics(o.Registry, c)
 	return c
@@ -133,6 +144,9 @@ func (c *Cache) Get(k Key) (*Answer, bool) {
 	c.mu.Lock()
 	a, ok := c.entries[k]
 	c.mu.Unlock()
+	if ok && !a.Expires.IsZero() && !c.clock().Before(a.Expires) {
+		ok = false // an apply window opened or closed since
+	}
 	if ok {
 		c.metrics.lookups.WithLabelValues("hit").Inc()
 	} else {
@@ -257,6 +271,7 @@ func (c *Cache) InvalidateAll() {
 	clear(c.latest)
 	clear(c.stackEpoch)
 	c.allEpoch = c.epoch
+	c.windows, c.windowsKept = nil, false
 }
 
 // Len returns the number of answers kept.
@@ -289,7 +304,7 @@ func (c *Cache) notify(payload string) {
 			delete(c.waiters, arg)
 		}
 		c.mu.Unlock()
-	case "g":
+	case "g", "w": // w: the apply windows changed, which InvalidateAll drops too
 		c.InvalidateAll()
 	case "s", "a":
 		id, err := uuid.Parse(arg)

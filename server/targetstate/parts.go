@@ -1,12 +1,10 @@
 package targetstate
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
-	"unique"
 
 	"github.com/google/uuid"
 )
@@ -18,12 +16,6 @@ import (
 // instead of a read per agent. The association of an agent is dropped by changes of that
 // agent and of everything; the latest object of a stack by changes of that stack and of
 // everything.
-
-// Object is a deployment object as target state serves it: its JSON and its sequence id.
-type Object struct {
-	JSON unique.Handle[string]
-	Seq  int64
-}
 
 // Stacks returns the stacks kept as associated with the agent.
 func (c *Cache) Stacks(agent uuid.UUID) ([]uuid.UUID, bool) {
@@ -55,30 +47,30 @@ func (c *Cache) PutStacks(t Ticket, agent uuid.UUID, stacks []uuid.UUID) {
 	c.assoc[agent] = slices.Clone(stacks)
 }
 
-// LatestReader reads the latest live object of each of some stacks; stacks without one are
-// left out of its result.
-type LatestReader func(ctx context.Context, stacks []uuid.UUID) (map[uuid.UUID]Object, error)
+// ViewReader reads the view of each of some stacks; stacks without a live object are left
+// out of its result.
+type ViewReader func(ctx context.Context, stacks []uuid.UUID) (map[uuid.UUID]View, error)
 
-// Latest returns the latest live object of each stack that has one, from what is kept and,
-// for the rest, from read. Concurrent requests for the same stacks share one read, unless a
-// change of one of them was seen in between: a request never gets an object read before a
+// Views returns the view of each stack that has a live object, from what is kept and, for
+// the rest, from read. Concurrent requests for the same stacks share one read, unless a
+// change of one of them was seen in between: a request never gets a view read before a
 // change this replica had already applied when the request came.
-func (c *Cache) Latest(ctx context.Context, stacks []uuid.UUID, read LatestReader) (map[uuid.UUID]Object, error) {
-	out := make(map[uuid.UUID]Object, len(stacks))
+func (c *Cache) Views(ctx context.Context, stacks []uuid.UUID, read ViewReader) (map[uuid.UUID]View, error) {
+	out := make(map[uuid.UUID]View, len(stacks))
 	var missing []uuid.UUID
 	var since uint64
 	if c.Active() {
 		c.mu.Lock()
 		since = c.allEpoch
 		for _, s := range stacks {
-			o, ok := c.latest[s]
+			v, ok := c.latest[s]
 			if !ok {
 				missing = append(missing, s)
 				since = max(since, c.stackEpoch[s])
 				continue
 			}
-			if o.Seq != 0 { // sequence ids start at 1: 0 is a stack without a live object
-				out[s] = o
+			if len(v) > 0 { // an empty view is a stack without a live object
+				out[s] = v
 			}
 		}
 		c.mu.Unlock()
@@ -106,15 +98,15 @@ func (c *Cache) Latest(ctx context.Context, stacks []uuid.UUID, read LatestReade
 	if err != nil {
 		return nil, err
 	}
-	for s, o := range v.(map[uuid.UUID]Object) {
+	for s, o := range v.(map[uuid.UUID]View) {
 		out[s] = o
 	}
 	return out, nil
 }
 
-// putLatest keeps the latest objects of stacks read since t (a stack missing from got has
-// none).
-func (c *Cache) putLatest(t Ticket, stacks []uuid.UUID, got map[uuid.UUID]Object) {
+// putLatest keeps the views of stacks read since t (a stack missing from got has no live
+// object).
+func (c *Cache) putLatest(t Ticket, stacks []uuid.UUID, got map[uuid.UUID]View) {
 	if !c.Active() {
 		return
 	}
@@ -130,23 +122,17 @@ func (c *Cache) putLatest(t Ticket, stacks []uuid.UUID, got map[uuid.UUID]Object
 				break
 			}
 		}
-		c.latest[s] = got[s] // the zero Object when the stack has none
+		c.latest[s] = got[s] // empty when the stack has no live object
 	}
 }
 
-// ComposeAnswer makes the full-mode answer of an agent associated with stacks from the
-// latest objects of those stacks: newest sequence first, as the database query orders them.
-func ComposeAnswer(stacks []uuid.UUID, latest map[uuid.UUID]Object) *Answer {
-	objs := make([]Object, 0, len(latest))
-	for _, s := range stacks {
-		if o, ok := latest[s]; ok {
-			objs = append(objs, o)
-		}
-	}
-	slices.SortFunc(objs, func(x, y Object) int { return cmp.Compare(y.Seq, x.Seq) })
-	raw := make([][]byte, len(objs))
-	for i, o := range objs {
+// ComposedAnswer makes an agent's answer from what Compose resolved for it.
+func ComposedAnswer(stacks []uuid.UUID, comp Composition) *Answer {
+	raw := make([][]byte, len(comp.Objects))
+	for i, o := range comp.Objects {
 		raw[i] = []byte(o.JSON.Value())
 	}
-	return NewAnswer(raw, stacks)
+	a := NewAnswer(raw, stacks)
+	a.Holds, a.Expires = comp.Holds, comp.Expires
+	return a
 }

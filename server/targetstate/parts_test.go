@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 	"unique"
 
 	"github.com/google/uuid"
@@ -15,9 +16,9 @@ func activeCache() *Cache {
 	return New(Options{Schema: "public", MaxEntries: 100, Listening: func() bool { return true }})
 }
 
-// TestLatestSharesReads has many requests for a stack's latest object share one read, and a
+// TestViewsShareReads has many requests for a stack's view share one read, and a
 // request that comes after a change of the stack not join a read that began before it.
-func TestLatestSharesReads(t *testing.T) {
+func TestViewsShareReads(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := activeCache()
 		stack := uuid.New()
@@ -25,22 +26,22 @@ func TestLatestSharesReads(t *testing.T) {
 		release := make(chan struct{})
 		var seq atomic.Int64
 		seq.Store(1)
-		read := func(ctx context.Context, stacks []uuid.UUID) (map[uuid.UUID]Object, error) {
+		read := func(ctx context.Context, stacks []uuid.UUID) (map[uuid.UUID]View, error) {
 			reads.Add(1)
 			n := seq.Load() // the object as it is when the read begins
 			<-release
-			return map[uuid.UUID]Object{stack: {JSON: unique.Make("{}"), Seq: n}}, nil
+			return map[uuid.UUID]View{stack: {{Object: Object{JSON: unique.Make("{}"), Seq: n}}}}, nil
 		}
 
 		var wg sync.WaitGroup
 		results := make([]int64, 20)
 		for i := range 20 {
 			wg.Go(func() {
-				got, err := c.Latest(context.Background(), []uuid.UUID{stack}, read)
+				got, err := c.Views(context.Background(), []uuid.UUID{stack}, read)
 				if err != nil {
 					t.Error(err)
 				}
-				results[i] = got[stack].Seq
+				results[i] = got[stack][0].Seq
 			})
 		}
 		synctest.Wait() // every request waits: one in the read, the others for it
@@ -52,8 +53,8 @@ func TestLatestSharesReads(t *testing.T) {
 		c.InvalidateStack(stack)
 		late := make(chan int64, 1)
 		go func() {
-			got, _ := c.Latest(context.Background(), []uuid.UUID{stack}, read)
-			late <- got[stack].Seq
+			got, _ := c.Views(context.Background(), []uuid.UUID{stack}, read)
+			late <- got[stack][0].Seq
 		}()
 		synctest.Wait()
 		if n := reads.Load(); n != 2 {
@@ -70,22 +71,23 @@ func TestLatestSharesReads(t *testing.T) {
 			}
 		}
 		// The read that began before the change is not kept; the one after is.
-		got, err := c.Latest(context.Background(), []uuid.UUID{stack}, func(context.Context, []uuid.UUID) (map[uuid.UUID]Object, error) {
-			t.Fatal("read again although the latest object is kept")
+		got, err := c.Views(context.Background(), []uuid.UUID{stack}, func(context.Context, []uuid.UUID) (map[uuid.UUID]View, error) {
+			t.Fatal("read again although the view is kept")
 			return nil, nil
 		})
-		if err != nil || got[stack].Seq != 2 {
-			t.Fatalf("kept latest object %+v, %v; want sequence 2", got[stack], err)
+		if err != nil || len(got[stack]) != 1 || got[stack][0].Seq != 2 {
+			t.Fatalf("kept view %+v, %v; want sequence 2", got[stack], err)
 		}
 	})
 }
 
-// TestComposeAnswerMatchesQueryOrder composes answers newest sequence first and leaves out
+// TestComposedAnswerMatchesQueryOrder composes answers newest sequence first and leaves out
 // stacks without an object.
-func TestComposeAnswerMatchesQueryOrder(t *testing.T) {
+func TestComposedAnswerMatchesQueryOrder(t *testing.T) {
 	a, b, empty := uuid.New(), uuid.New(), uuid.New()
-	latest := map[uuid.UUID]Object{a: {JSON: unique.Make(`{"n":1}`), Seq: 1}, b: {JSON: unique.Make(`{"n":7}`), Seq: 7}}
-	ans := ComposeAnswer([]uuid.UUID{a, b, empty}, latest)
+	views := map[uuid.UUID]View{a: {{Object: Object{JSON: unique.Make(`{"n":1}`), Seq: 1}}}, b: {{Object: Object{JSON: unique.Make(`{"n":7}`), Seq: 7}}}}
+	stacks := []uuid.UUID{a, b, empty}
+	ans := ComposedAnswer(stacks, Compose(uuid.New(), stacks, views, nil, nil, time.Now()))
 	var sb stringsWriter
 	if _, err := ans.WriteTo(&sb); err != nil {
 		t.Fatal(err)

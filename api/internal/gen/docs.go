@@ -26,6 +26,45 @@ var operationDocs = map[string]opDoc{
 		description: "The key stops authenticating on every replica and its open WebSockets are closed. An unknown or already revoked id answers 404 `read_only_pak_not_found`.",
 	},
 
+	// Holds (additive).
+	"agent_holds": {
+		summary:     "List the objects held back from an agent by rollouts and apply windows (admin or the agent itself; additive)",
+		description: "One entry per associated stack whose newest object the agent does not receive now, with what it receives instead and until when.",
+	},
+	"stack_holds": {
+		summary: "List, per agent, the stack's newest object when rollouts or apply windows hold it back (admin or the owning generator; additive)",
+	},
+
+	// Apply windows (additive).
+	"create_apply_window": {
+		summary: "Create an apply window (admin, not read-only; additive)",
+		description: "Every setting is checked: 400 `invalid_apply_window` names the field in details.field (stack_ids must " +
+			"name live stacks). A name already taken answers 409 `unique_violation`. The answer says whether the window is " +
+			"open at the broker's clock and when it next opens and closes.",
+	},
+	"list_apply_windows":  {summary: "List the apply windows by name, each open or not at the broker's clock (admin; additive)"},
+	"get_apply_window":    {summary: "Get an apply window, open or not at the broker's clock (admin; additive)"},
+	"delete_apply_window": {summary: "Delete an apply window (admin, not read-only; additive)"},
+
+	// Progressive rollouts (additive).
+	"set_rollout_policy": {
+		summary: "Set the stack's rollout policy (admin or the owning generator; additive)",
+		description: "Objects posted to the stack afterwards reach its agents wave by wave. An invalid policy answers 400 " +
+			"`invalid_rollout_policy` saying what is wrong.",
+	},
+	"get_rollout_policy":    {summary: "Get the stack's rollout policy (admin or the owning generator; additive)"},
+	"delete_rollout_policy": {summary: "Delete the stack's rollout policy (admin or the owning generator; additive)"},
+	"get_rollout": {
+		summary: "Get the stack's latest rollout with its waves and agents (admin or the owning generator; additive)",
+	},
+	"list_rollouts": {summary: "List the stack's rollouts, newest first (admin or the owning generator; additive)"},
+	"rollout_action": {
+		summary: "Promote, pause, resume or abort the stack's latest rollout (admin or the owning generator; additive)",
+		description: "promote (progressing or waiting) unlocks the next wave now, or completes the rollout on its last wave; " +
+			"pause (progressing or waiting) stops releasing; resume continues a paused rollout, or a halted one counting " +
+			"only new failures; abort ends an active rollout and every agent receives the object it had before.",
+	},
+
 	// Drift and stack dependencies (additive).
 	"agent_stack_settings": {
 		summary: "Get the drift policy and resolved dependencies of each stack associated with the agent (admin or the agent itself; additive)",
@@ -66,8 +105,10 @@ var operationDocs = map[string]opDoc{
 	"remove_target":            {summary: "Remove a stack target from an agent (admin or the stack's generator)"},
 	"record_heartbeat":         {summary: "Record an agent heartbeat (the agent itself only)"},
 	"get_target_state": {
-		summary:     "Get the deployment objects an agent should apply (admin or the agent itself)",
-		description: "The latest live object of each associated stack, sequence_id descending. Unless mode=full, objects the agent already reported an event for are left out.",
+		summary: "Get the deployment objects an agent should apply (admin or the agent itself)",
+		description: "The latest live object of each associated stack, sequence_id descending. Unless mode=full, objects the agent already reported an event for are left out. " +
+			"Beyond the reference: a stack with a rollout policy serves its newest object only to the agents its rollout has released (the others keep " +
+			"the object they received before), and apply windows keep serving a held agent the object it last reported applying (see Brokkr-Hold).",
 	},
 	"get_associated_stacks":    {summary: "List the stacks associated with an agent (admin or the agent itself)"},
 	"rotate_agent_pak":         {summary: "Mint a new PAK for an agent (admin or the agent itself)"},

@@ -65,6 +65,7 @@ var conflictOps = map[string]bool{
 	"claim_diagnostic":         true,
 	"submit_diagnostic_result": true,
 	"create_read_only_pak":     true,
+	"create_apply_window":      true,
 }
 
 // notForbidden are the operations no valid PAK is refused (so no 403).
@@ -208,10 +209,13 @@ var operationFixes = map[string]func(f *fixer, o operation){
 	"get_target_state": func(f *fixer, o operation) {
 		etag := obj{"description": "Strong entity tag of the answer: the same body has the same tag on every replica.",
 			"schema": obj{"type": "string"}}
-		f.response(o, "200")["headers"] = obj{"ETag": etag}
+		hold := obj{"description": "Additive: one value per associated stack whose newest object the agent does not " +
+			"receive now: `<stack id>; object=<held object id>; reason=rollout|window[; window=\"<name>\"][; until=<RFC 3339>]` " +
+			"(GET /agents/{id}/holds has the same with names).", "schema": obj{"type": "string"}}
+		f.response(o, "200")["headers"] = obj{"ETag": etag, "Brokkr-Hold": hold}
 		o.op["responses"].(obj)["304"] = obj{
 			"description": "Not Modified: If-None-Match names the current answer's tag; no body.",
-			"headers":     obj{"ETag": etag},
+			"headers":     obj{"ETag": etag, "Brokkr-Hold": hold},
 		}
 		params, _ := o.op["parameters"].([]any)
 		o.op["parameters"] = append(params, obj{
