@@ -78,9 +78,9 @@ func TestResourceCommands(t *testing.T) {
 		e.t = t
 		env := map[string]string{"BROKKR_BROKER_URL": e.url, "BROKKR_PAK": e.admin}
 		manifest := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: green\n"
-		r := e.runWith(runOpts{env: env, stdin: manifest}, "stack", "apply", "-f", "-", "--stack", "web")
-		if r.code != 1 || !strings.Contains(r.stderr, "--generator is required with an admin PAK") {
-			t.Fatalf("apply without --generator: %+v", r)
+		r := e.runWith(runOpts{env: env, stdin: manifest}, "stack", "apply", "-f", "-", "--stack", "not-there")
+		if r.code != 1 || !strings.Contains(r.stderr, "--generator is required with an admin PAK to create stack \"not-there\"") {
+			t.Fatalf("apply creating a stack without --generator: %+v", r)
 		}
 		r = e.runWith(runOpts{env: env, stdin: manifest}, "stack", "apply", "-f", "-", "--stack", "web", "--generator", "ci", "-o", "json")
 		var res struct {
@@ -90,6 +90,11 @@ func TestResourceCommands(t *testing.T) {
 		}
 		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &res) != nil || res.Result != "unchanged" || res.DeploymentObject.ID != second.ID || res.Stack.ID != st.ID {
 			t.Fatalf("apply of the latest content: %+v", r)
+		}
+		// The stack exists now: an admin PAK applies to it without naming its generator.
+		r = e.runWith(runOpts{env: env, stdin: manifest}, "stack", "apply", "-f", "-", "--stack", "web", "-o", "json")
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &res) != nil || res.Result != "unchanged" || res.Stack.ID != st.ID {
+			t.Fatalf("admin apply to an existing stack without --generator: %+v", r)
 		}
 		other, err := e.api.Generators().Create(ctx, client.CreateGeneratorRequest{Name: "other"})
 		if err != nil {

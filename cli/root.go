@@ -31,6 +31,7 @@ import (
 	tuicmd "github.com/brokkr/brokkr/cli/cmd/tui"
 	"github.com/brokkr/brokkr/cli/cmd/version"
 	"github.com/brokkr/brokkr/cli/cmd/webhook"
+	"github.com/brokkr/brokkr/cli/cmd/window"
 	"github.com/brokkr/brokkr/cli/cmd/workorder"
 	"github.com/brokkr/brokkr/cli/cmdutil"
 	"github.com/brokkr/brokkr/cli/complete"
@@ -122,7 +123,7 @@ Exit codes: 0 success, 1 error, 2 usage error or cancelled, 4 authentication nee
 		stack.NewCmdStack(f), object.NewCmdObject(f), agent.NewCmdAgent(f), generator.NewCmdGenerator(f),
 		template.NewCmdTemplate(f), workorder.NewCmdWorkOrder(f), diagnostic.NewCmdDiagnostic(f),
 		webhook.NewCmdWebhook(f), fleet.NewCmdFleet(f), health.NewCmdHealth(f), audit.NewCmdAudit(f),
-		pak.NewCmdPAK(f), admin.NewCmdAdmin(f),
+		pak.NewCmdPAK(f), admin.NewCmdAdmin(f), window.NewCmdWindow(f),
 	} {
 		c.GroupID = "resources"
 		root.AddCommand(c)

@@ -40,6 +40,7 @@ var DeploymentObject = output.Spec[client.DeploymentObject]{
 		}),
 		output.WideOnly(output.Text("STACK", func(o client.DeploymentObject) string { return o.StackID.String() })),
 		output.WideOnly(output.Text("SIZE", func(o client.DeploymentObject) string { return strconv.Itoa(len(o.YAMLContent)) })),
+		output.WideOnly(output.Text("URGENT", func(o client.DeploymentObject) string { return output.YesNo(o.Urgent) })),
 	},
 }
 

@@ -45,7 +45,7 @@ Agents are addressed by id, by NAME/CLUSTER, or by a name that is unique.`,
 		NewCmdStatus(f, nil, StatusActive), NewCmdStatus(f, nil, StatusInactive), NewCmdDelete(f, nil),
 		meta.NewCmdLabel(f, MetaAPI(f)), meta.NewCmdAnnotation(f, MetaAPI(f)), NewCmdTarget(f),
 		NewCmdRegistrations(f, nil), NewCmdRotatePAK(f, nil), NewCmdEvents(f, nil), NewCmdTargetState(f, nil),
-		NewCmdStacks(f, nil), NewCmdFleetStatus(f, nil))
+		NewCmdStacks(f, nil), NewCmdFleetStatus(f, nil), NewCmdHolds(f, nil))
 	return cmd
 }
 

@@ -292,3 +292,18 @@ func runTargetState(ctx context.Context, opts *TargetStateOptions) error {
 			return c.Agents().TargetState(ctx, id, opts.Full)
 		}))
 }
+
+// HoldsOptions are the inputs of agent holds.
+type HoldsOptions = verb.RefOptions
+
+// NewCmdHolds returns agent holds; runF replaces the run function in tests.
+func NewCmdHolds(f *cmdutil.Factory, runF func(*HoldsOptions) error) *cobra.Command {
+	return verb.ShowRefCmd(f, runF, &cobra.Command{
+		Use:   "holds AGENT",
+		Short: "Show the stacks whose latest object an agent does not receive yet, and why",
+		Long: `Show, per stack, the object held back from the agent, the object it receives instead
+("nothing" when it never applied one of the stack), why (a rollout wave not released yet, or
+an apply window) and until when, when that is known.`,
+		Example: "  brokkrctl agent holds edge-1/prod\n  brokkrctl agent holds edge-1/prod -o json",
+	}, agentArg(f), verb.Then(resolve.AgentID, resolve.AgentHolds), specs.PrintHolds)
+}

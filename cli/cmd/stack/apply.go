@@ -128,9 +128,11 @@ func BuildBundle(ms []Manifest) (string, error) {
 // ApplyRequest describes one apply.
 type ApplyRequest struct {
 	Stack     string
-	Generator string // name or id; required with an admin PAK
+	Generator string // name or id; required with an admin PAK to create the stack
 	Labels    []string
 	Bundle    string
+	// Urgent makes the new object pass through apply windows.
+	Urgent bool
 }
 
 // ApplyResult is the outcome of an apply; it is also the -o json output.
@@ -143,7 +145,7 @@ type ApplyResult struct {
 
 // Apply makes a bundle the stack's latest deployment object: it resolves the owning
 // generator, finds or creates the stack, adds the labels, and posts the bundle unless the
-// latest object already has its checksum.
+// latest object already has its checksum (and is urgent, when the request is).
 func Apply(ctx context.Context, c *client.Client, req ApplyRequest) (ApplyResult, error) {
 	var res ApplyResult
 	genID, err := owningGenerator(ctx, c, req.Generator)
@@ -168,7 +170,7 @@ func Apply(ctx context.Context, c *client.Client, req ApplyRequest) (ApplyResult
 	sum := manifest.Checksum(req.Bundle)
 	res.Result = ResultCreated
 	if latest != nil {
-		if latest.YAMLChecksum == sum && !latest.IsDeletionMarker {
+		if latest.YAMLChecksum == sum && !latest.IsDeletionMarker && (latest.Urgent || !req.Urgent) {
 			// Equal SHA-256: the stored YAML is the bundle.
 			latest.YAMLContent = req.Bundle
 			res.Result = ResultUnchanged
@@ -177,7 +179,7 @@ func Apply(ctx context.Context, c *client.Client, req ApplyRequest) (ApplyResult
 		}
 		res.Result = ResultUpdated
 	}
-	obj, err := c.Stacks().CreateDeploymentObject(ctx, st.ID, req.Bundle, false)
+	obj, err := c.Stacks().CreateDeploymentObjectWithOptions(ctx, st.ID, req.Bundle, client.CreateObjectOptions{Urgent: req.Urgent})
 	if err != nil {
 		return res, fmt.Errorf("create deployment object in stack %s: %w", st.Name, err)
 	}
@@ -186,7 +188,8 @@ func Apply(ctx context.Context, c *client.Client, req ApplyRequest) (ApplyResult
 }
 
 // owningGenerator returns the generator the applied stack belongs to: a generator PAK's own
-// (a --generator must name it), or the one named with an admin PAK.
+// (a --generator must name it), or the one named with an admin PAK; uuid.Nil for an admin PAK
+// without --generator (the stack must then exist; it keeps its generator).
 func owningGenerator(ctx context.Context, c *client.Client, ref string) (uuid.UUID, error) {
 	who, err := c.Auth().Verify(ctx)
 	if err != nil {
@@ -214,7 +217,7 @@ func owningGenerator(ctx context.Context, c *client.Client, ref string) (uuid.UU
 		return own, nil
 	case who.Admin:
 		if ref == "" {
-			return uuid.Nil, errors.New("--generator is required with an admin PAK: name the generator that owns the stack")
+			return uuid.Nil, nil
 		}
 		g, err := resolve.Generator(ctx, c, ref)
 		if err != nil {
@@ -235,13 +238,16 @@ func findOrCreateStack(ctx context.Context, c *client.Client, name string, genID
 		if s.Name != name {
 			continue
 		}
-		if s.GeneratorID == genID {
+		if s.GeneratorID == genID || genID == uuid.Nil {
 			return s, false, nil
 		}
 		other = true
 	}
 	if other {
 		return client.Stack{}, false, fmt.Errorf("stack %q belongs to another generator", name)
+	}
+	if genID == uuid.Nil {
+		return client.Stack{}, false, fmt.Errorf("--generator is required with an admin PAK to create stack %q: name the generator that will own it", name)
 	}
 	s, err := c.Stacks().Create(ctx, client.CreateStackRequest{Name: name, GeneratorID: genID})
 	if err != nil {

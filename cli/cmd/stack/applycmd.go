@@ -20,7 +20,9 @@ type ApplyOptions struct {
 	Stack     string
 	Generator string
 	Labels    []string
-	Format    output.Format
+	// Urgent makes the new object pass through apply windows.
+	Urgent bool
+	Format output.Format
 }
 
 // NewCmdApply returns stack apply; runF replaces the run function in tests.
@@ -35,14 +37,19 @@ can apply: apiVersion, kind and metadata.name set (each item of a List too); the
 refuses anything else.
 
 The files are joined into one bundle. The stack is created when it does not exist (owned by
-the generator of a generator PAK, or by --generator with an admin PAK) and gets every
---label. When the stack's latest deployment object has the bundle's SHA-256 nothing is
+the generator of a generator PAK, or by --generator with an admin PAK; an admin PAK needs
+--generator only to create one) and gets every --label. When the stack's latest deployment object has the bundle's SHA-256 nothing is
 written and the result is "unchanged"; otherwise the bundle becomes a new deployment object
 and the result is "created" (first object) or "updated". The result is printed on stdout;
--o json prints {"result", "stack", "deployment_object"}.`,
+-o json prints {"result", "stack", "deployment_object"}.
+
+--urgent marks the new object urgent: it passes through apply windows, reaching agents a
+window holds back (a rollout policy still releases it wave by wave). An urgent apply of the
+content of a latest object that is not urgent posts it again, urgent.`,
 		Example: `  brokkrctl stack apply -f ./manifests --stack web
   brokkrctl stack apply -f deploy.yaml --stack web --label env=prod --generator ci
-  kustomize build overlays/prod | brokkrctl stack apply -f - --stack web -o json`,
+  kustomize build overlays/prod | brokkrctl stack apply -f - --stack web -o json
+  brokkrctl stack apply -f ./hotfix --stack web --urgent`,
 	}, verb.Setup[ApplyOptions]{Opts: opts, Format: &opts.Format, RunF: runF, Run: runApply,
 		Check: func(*cobra.Command) error {
 			if opts.File == "" {
@@ -56,9 +63,10 @@ and the result is "created" (first object) or "updated". The result is printed o
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.File, "filename", "f", "", `Manifest directory or file ("-" reads stdin)`)
 	fl.StringVar(&opts.Stack, "stack", "", "Stack name (created when missing)")
-	fl.StringVar(&opts.Generator, "generator", "", "Owning generator, name or id (required with an admin PAK)")
+	fl.StringVar(&opts.Generator, "generator", "", "Owning generator, name or id (an admin PAK needs it to create the stack)")
 	fl.StringArrayVar(&opts.Labels, "label", nil, "Label the stack, targeting agents with the label (repeatable; also --target-label)")
 	cmdutil.FlagAlias(fl, "target-label", "label")
+	fl.BoolVar(&opts.Urgent, "urgent", false, "Make the new object pass through apply windows")
 	_ = cmd.RegisterFlagCompletionFunc("stack", complete.Stacks(f))
 	_ = cmd.RegisterFlagCompletionFunc("generator", complete.Generators(f))
 	_ = cmd.MarkFlagFilename("filename", "yaml", "yml")
@@ -79,7 +87,7 @@ func runApply(ctx context.Context, opts *ApplyOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := Apply(ctx, c, ApplyRequest{Stack: opts.Stack, Generator: opts.Generator, Labels: opts.Labels, Bundle: bundle})
+	res, err := Apply(ctx, c, ApplyRequest{Stack: opts.Stack, Generator: opts.Generator, Labels: opts.Labels, Bundle: bundle, Urgent: opts.Urgent})
 	if err != nil {
 		return err
 	}
@@ -92,7 +100,11 @@ func runApply(ctx context.Context, opts *ApplyOptions) error {
 	case ResultUnchanged:
 		output.Successf(ios, "Stack %s unchanged: deployment object #%d has checksum %s", res.Stack.Name, obj.SequenceID, obj.YAMLChecksum[:12])
 	default:
-		output.Successf(ios, "Stack %s %s: deployment object #%d (%s, checksum %s)", res.Stack.Name, res.Result, obj.SequenceID, obj.ID, obj.YAMLChecksum[:12])
+		urgent := ""
+		if obj.Urgent {
+			urgent = ", urgent"
+		}
+		output.Successf(ios, "Stack %s %s: deployment object #%d (%s, checksum %s%s)", res.Stack.Name, res.Result, obj.SequenceID, obj.ID, obj.YAMLChecksum[:12], urgent)
 	}
 	if ok, err := output.WriteWire(ios.Out, opts.Format, res); ok {
 		return err

@@ -55,32 +55,40 @@ type StackDetail struct {
 	// Dependencies is nil when the broker does not tell them (an older broker, or a key
 	// that may not read them).
 	Dependencies *client.StackDependencies `json:"dependencies,omitempty"`
+	// Holds are the stack's objects held back from agents (tables summarize them; "stack
+	// holds" lists them).
+	Holds resolve.Holds `json:"-"`
 }
 
-// getStackDetail reads the stack named by ref and its dependencies.
+// getStackDetail reads the stack named by ref, its dependencies and its holds.
 func getStackDetail(ctx context.Context, c *client.Client, ref string) (StackDetail, error) {
 	st, err := resolve.Stack(ctx, c, ref)
 	if err != nil {
 		return StackDetail{}, err
 	}
+	holds := stackHolds(ctx, c, st.ID, nil)
 	deps, err := c.Stacks().Dependencies(ctx, st.ID)
 	switch {
 	case err == nil:
-		return StackDetail{Stack: st, Dependencies: &deps}, nil
+		return StackDetail{Stack: st, Dependencies: &deps, Holds: holds}, nil
 	case client.IsNotFound(err), client.IsForbidden(err):
-		return StackDetail{Stack: st}, nil
+		return StackDetail{Stack: st, Holds: holds}, nil
 	}
 	return StackDetail{}, fmt.Errorf("dependencies of stack %s: %w", st.Name, err)
 }
 
-// printStackDetail prints the stack's table, then, when it has dependencies or waiting
-// agents, the stacks it depends on and the table of what each agent waits for.
+// printStackDetail prints the stack's table, then how many agents do not receive its latest
+// object yet and why, and, when it has dependencies or waiting agents, the stacks it depends
+// on and the table of what each agent waits for.
 func printStackDetail(p *output.Printer, d StackDetail) error {
 	if ok, err := p.PrintWire(d); ok {
 		return err
 	}
 	if err := output.PrintOne(p, specs.Stack, d.Stack); err != nil || p.Format == output.FormatName {
 		return err
+	}
+	if held := specs.HoldSummary(d.Holds); held != "" {
+		fmt.Fprintf(p.IO.Out, "\nHeld: %s (see brokkrctl stack holds %s)\n", held, d.Name)
 	}
 	deps := d.Dependencies
 	if deps == nil || (len(deps.DependsOn) == 0 && len(deps.Waiting) == 0) {

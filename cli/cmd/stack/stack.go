@@ -40,12 +40,14 @@ stack apply its latest object.`,
   brokkrctl stack wait web --for applied --timeout 5m
   brokkrctl stack objects web
   brokkrctl stack drift web
-  brokkrctl stack rollback web --to 3`,
+  brokkrctl stack rollback web --to 3
+  brokkrctl stack rollout status web`,
 	}
 	cmd.AddCommand(NewCmdList(f, nil), NewCmdGet(f, nil), NewCmdCreate(f, nil), NewCmdUpdate(f, nil),
 		NewCmdDelete(f, nil), NewCmdApply(f, nil), NewCmdWait(f, nil), NewCmdObjects(f, nil),
 		NewCmdDiff(f, nil), NewCmdRollback(f, nil), NewCmdHealth(f, nil), NewCmdDrift(f, nil),
 		NewCmdTelemetry(f, nil, telemetryEvents), NewCmdTelemetry(f, nil, telemetryLogs),
+		NewCmdRollout(f), NewCmdHolds(f, nil),
 		meta.NewCmdLabel(f, MetaAPI(f)), meta.NewCmdAnnotation(f, MetaAPI(f)))
 	return cmd
 }

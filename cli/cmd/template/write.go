@@ -148,7 +148,9 @@ type InstantiateOptions struct {
 	ValuesFile string
 	Set        []string
 	Parameters map[string]any
-	Format     output.Format
+	// Urgent makes the new object pass through apply windows.
+	Urgent bool
+	Format output.Format
 }
 
 // NewCmdInstantiate returns template instantiate; runF replaces the run function in tests.
@@ -162,9 +164,12 @@ stack. The stack must carry every label and annotation the template requires.
 
 Parameters come from --values (a YAML or JSON file, "-" for stdin) and --set key=value, which
 wins. A --set value is read as a YAML scalar (3 is a number, true a boolean, '"3"' a string);
-dotted keys build nested mappings (--set image.tag=1.4).`,
+dotted keys build nested mappings (--set image.tag=1.4).
+
+--urgent marks the new object urgent: it passes through apply windows.`,
 		Example: `  brokkrctl template instantiate web --stack web-prod --values prod.yaml
-  brokkrctl template instantiate 1f3a8c2d-... --stack web-prod --set replicas=3 --set image.tag=1.4.2`,
+  brokkrctl template instantiate 1f3a8c2d-... --stack web-prod --set replicas=3 --set image.tag=1.4.2
+  brokkrctl template instantiate web --stack web-prod --values hotfix.yaml --urgent`,
 	}, templateArg(f), verb.Setup[InstantiateOptions]{Opts: opts, Format: &opts.Format, Ref: &opts.Ref, RunF: runF, Run: runInstantiate,
 		Check: func(*cobra.Command) error {
 			if opts.Stack == "" {
@@ -188,6 +193,7 @@ dotted keys build nested mappings (--set image.tag=1.4).`,
 	cmd.Flags().StringVar(&opts.Stack, "stack", "", "Stack name or id (required)")
 	cmd.Flags().StringVar(&opts.ValuesFile, "values", "", `YAML or JSON file of parameters ("-" reads stdin)`)
 	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "Set a parameter, key=value (repeatable; dotted keys nest)")
+	cmd.Flags().BoolVar(&opts.Urgent, "urgent", false, "Make the new object pass through apply windows")
 	_ = cmd.RegisterFlagCompletionFunc("stack", complete.Stacks(f))
 	return cmd
 }
@@ -202,6 +208,9 @@ func runInstantiate(ctx context.Context, opts *InstantiateOptions) error {
 		stackID, err := resolve.StackID(ctx, c, opts.Stack)
 		if err != nil {
 			return client.DeploymentObject{}, err
+		}
+		if opts.Urgent {
+			return c.Stacks().InstantiateUrgent(ctx, stackID, t.ID, opts.Parameters)
 		}
 		return c.Stacks().Instantiate(ctx, stackID, t.ID, opts.Parameters)
 	}
