@@ -9,6 +9,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/brokkr/brokkr/client"
@@ -213,18 +214,12 @@ func (m *Model) Render() string {
 	if m.quitting {
 		return ""
 	}
-	s := m.env.Styles
 	w, h := max(m.width, 20), max(m.height, 5)
-	tabs := []string{s.Title.Render("brokkr")}
-	for i, v := range m.views {
-		label := fmt.Sprintf("%d %s", i+1, v.Title())
-		if i == m.active {
-			tabs = append(tabs, s.ActiveTab.Render(label))
-		} else {
-			tabs = append(tabs, s.Tab.Render(label))
-		}
+	top := m.tabBar(false)
+	if lipgloss.Width(top) > w { // too narrow for every title: only the current view's
+		top = m.tabBar(true)
 	}
-	top := ui.Fit(strings.Join(tabs, " "), w)
+	top = ui.Fit(top, w)
 	bodyH := h - 3
 	var body string
 	switch {
@@ -237,6 +232,25 @@ func (m *Model) Render() string {
 	}
 	body = pad(ui.Clip(body, w, bodyH), bodyH)
 	return top + "\n" + body + "\n" + m.statusLine(w) + "\n" + m.footer(w)
+}
+
+// tabBar is the line of views: the number and title of each, or with compact only the number
+// of the views not on screen.
+func (m *Model) tabBar(compact bool) string {
+	s := m.env.Styles
+	tabs := []string{s.Title.Render("brokkr")}
+	for i, v := range m.views {
+		label := fmt.Sprintf("%d %s", i+1, v.Title())
+		switch {
+		case i == m.active:
+			tabs = append(tabs, s.ActiveTab.Render(label))
+		case compact:
+			tabs = append(tabs, s.Tab.Render(fmt.Sprint(i+1)))
+		default:
+			tabs = append(tabs, s.Tab.Render(label))
+		}
+	}
+	return strings.Join(tabs, " ")
 }
 
 func pad(s string, height int) string {

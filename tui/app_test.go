@@ -294,3 +294,19 @@ func TestSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestNarrowTabBar: when the titles of every view do not fit, the tab bar keeps the current
+// view's title and only the numbers of the others, so every view stays reachable at a glance.
+func TestNarrowTabBar(t *testing.T) {
+	h := newHarness(t, tui.Options{})
+	h.send(tea.WindowSizeMsg{Width: 24, Height: 10})
+	h.send(viewtest.Key("2"))
+	top := strings.TrimRight(strings.Split(h.screen(), "\n")[0], " ")
+	if top != "brokkr 1 2 Beta 3" {
+		t.Fatalf("tab bar at 24 columns: %q", top)
+	}
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 10})
+	if top := strings.TrimRight(strings.Split(h.screen(), "\n")[0], " "); top != "brokkr 1 Alpha 2 Beta 3 Gamma" {
+		t.Fatalf("tab bar at 80 columns: %q", top)
+	}
+}

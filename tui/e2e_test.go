@@ -196,6 +196,8 @@ func TestDashboardEndToEnd(t *testing.T) {
 	term.waitFor("Webhooks")
 	term.keys("7")
 	term.capture("audit", term.waitFor("agent.created"))
+	term.keys("8")
+	term.waitFor("0 rollouts", "no rollout under way")
 	term.keys("?")
 	term.capture("help", term.waitFor("Everywhere", "go to view"))
 	term.keys("Escape", "q")

@@ -6,6 +6,7 @@ import (
 	"github.com/brokkr/brokkr/tui/views/audit"
 	"github.com/brokkr/brokkr/tui/views/diagnostics"
 	"github.com/brokkr/brokkr/tui/views/overview"
+	"github.com/brokkr/brokkr/tui/views/rollouts"
 	"github.com/brokkr/brokkr/tui/views/stacks"
 	"github.com/brokkr/brokkr/tui/views/webhooks"
 	"github.com/brokkr/brokkr/tui/views/workorders"
@@ -14,6 +15,6 @@ import (
 // DefaultViews returns the dashboard's tabs, in the order of their number keys.
 func DefaultViews() []func(*ui.Env) ui.View {
 	return []func(*ui.Env) ui.View{
-		overview.New, agents.New, stacks.New, workorders.New, diagnostics.New, webhooks.New, audit.New,
+		overview.New, agents.New, stacks.New, workorders.New, diagnostics.New, webhooks.New, audit.New, rollouts.New,
 	}
 }

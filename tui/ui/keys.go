@@ -11,7 +11,7 @@ var (
 	KeyHelp    = key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help"))
 	KeyNextTab = key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next view"))
 	KeyPrevTab = key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous view"))
-	KeyTabN    = key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7"), key.WithHelp("1-7", "go to view"))
+	KeyTabN    = key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8"), key.WithHelp("1-8", "go to view"))
 	KeyContext = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "switch context"))
 	KeyRefresh = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh"))
 

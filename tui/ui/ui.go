@@ -34,7 +34,7 @@ func (e *Env) SetActive(title string) { e.active = title }
 
 // Active reports whether the view of this title is on screen, or whether no view was
 // marked at all (a view on its own, in tests). Views poll their data only while active, so
-// a dashboard of seven tabs asks the broker for one tab's data at a time.
+// a dashboard of eight tabs asks the broker for one tab's data at a time.
 func (e *Env) Active(title string) bool { return e.active == "" || e.active == title }
 
 // Tick returns a command that answers msg after the polling period (5 s when unset).

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/tui/ui"
+	"github.com/brokkr/brokkr/tui/views/rollouts"
 )
 
 // StacksLoadedMsg carries the stack list and the names of their generators.
@@ -40,7 +40,11 @@ type StackExtras struct {
 	// Drifted counts the agents reporting drift of the stack; Waiting those waiting for the
 	// stacks it depends on; -1 when unknown.
 	Drifted, Waiting int
-	Err              error
+	// Rollout is the stack's latest rollout, without its agents (nil: none, or unknown);
+	// Holds sums up the agents its objects are held back from (nil when unknown).
+	Rollout *client.Rollout
+	Holds   *rollouts.HoldSummary
+	Err     error
 }
 
 // ExtrasLoadedMsg carries row details.
@@ -146,19 +150,7 @@ func reachErr(errs ...error) error {
 }
 
 // forEach runs fn over n items, parallel at a time.
-func forEach(n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, parallel)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
-}
+func forEach(n int, fn func(i int)) { ui.ForEach(n, parallel, fn) }
 
 // loadStacks lists the stacks and names their generators.
 func loadStacks(env ui.Env, tag uint64) tea.Cmd {
@@ -222,8 +214,10 @@ func loadExtras(env ui.Env, ids []uuid.UUID) tea.Cmd {
 			if perr == nil {
 				ex.Waiting = len(deps.Waiting)
 			}
-			ex.Err = errors.Join(lerr, oerr, herr, derr, perr)
-			res[i], errs[i] = ex, reachErr(lerr, oerr, herr, optional(derr), optional(perr))
+			var rerr, hoerr error
+			ex.Rollout, ex.Holds, rerr, hoerr = loadRollout(ctx, env.Client, ids[i])
+			ex.Err = errors.Join(lerr, oerr, herr, derr, perr, rerr, hoerr)
+			res[i], errs[i] = ex, reachErr(lerr, oerr, herr, optional(derr), optional(perr), optional(rerr), optional(hoerr))
 		})
 		for i, id := range ids {
 			out[id] = res[i]

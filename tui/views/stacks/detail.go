@@ -109,6 +109,8 @@ func (v *Model) detailKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, keyDrift):
 		d.pane = paneDrift
 		return nil
+	case key.Matches(k, keyRollout):
+		return v.openRollout(d.stack)
 	}
 	switch d.pane {
 	case paneHistory:

@@ -27,6 +27,10 @@ func (v *Model) Render(width, height int) string {
 		if v.detail != nil {
 			return v.renderDetail(width, height)
 		}
+	case modeRollout:
+		if v.ro != nil {
+			return v.ro.Render(width, height)
+		}
 	}
 	return v.renderList(width, height)
 }
@@ -65,14 +69,33 @@ func (v *Model) renderList(width, height int) string {
 	if fl := v.list.FilterLine(s); fl != "" {
 		lines = append(lines, fl)
 	}
+	withRollouts := v.loaded && v.showRollouts()
+	var below string // what the selected stack's rollout and holds come to
+	if withRollouts && v.list.Cursor < len(rows) {
+		st := v.stacks[rows[v.list.Cursor]]
+		ex, ok := v.extras[st.ID]
+		below = v.rolloutText(ex)
+		switch {
+		case !ok:
+			below = s.Muted.Render("…")
+		case below == "":
+			below = s.Muted.Render("no rollout under way, nothing held")
+		}
+		below = ui.Sanitize(st.Name) + s.Muted.Render(" · ") + below
+	}
 	tableH := height - len(lines)
+	if withRollouts && tableH >= 3 {
+		tableH--
+	} else {
+		below = ""
+	}
 	v.tableRows = max(tableH-1, 1)
 	if tableH >= 2 && v.loaded {
 		cells := make([][]string, 0, len(rows))
 		for _, r := range rows {
-			cells = append(cells, v.listCells(v.stacks[r]))
+			cells = append(cells, v.listCells(v.stacks[r], withRollouts))
 		}
-		lines = append(lines, strings.Split(ui.Table(s, listColumns, cells, v.list.Cursor, width, tableH), "\n")...)
+		lines = append(lines, strings.Split(ui.Table(s, v.columns(withRollouts), cells, v.list.Cursor, width, tableH), "\n")...)
 		if len(rows) == 0 {
 			if len(v.stacks) == 0 {
 				lines = append(lines, s.Muted.Render("no stacks"))
@@ -81,10 +104,16 @@ func (v *Model) renderList(width, height int) string {
 			}
 		}
 	}
+	if below != "" { // on the last line
+		for len(lines) < height-1 {
+			lines = append(lines, "")
+		}
+		lines = append(lines[:height-1], below)
+	}
 	return ui.Frame(lines, width, height)
 }
 
-func (v *Model) listCells(st client.Stack) []string {
+func (v *Model) listCells(st client.Stack, withRollouts bool) []string {
 	s := v.env.Styles
 	labels, objects, health := s.Muted.Render("…"), s.Muted.Render("…"), s.Muted.Render("…")
 	drift, waiting := s.Muted.Render("…"), s.Muted.Render("…")
@@ -103,7 +132,15 @@ func (v *Model) listCells(st client.Stack) []string {
 		}
 		drift, waiting = v.countCell(ex.Drifted), v.countCell(ex.Waiting)
 	}
-	return []string{st.Name, v.generatorName(st.GeneratorID), labels, objects, health, drift, waiting, ui.Age(v.env.Now(), st.CreatedAt)}
+	cells := []string{st.Name, v.generatorName(st.GeneratorID), labels, objects, health, drift, waiting}
+	if withRollouts {
+		cell := s.Muted.Render("…")
+		if ex, ok := v.extras[st.ID]; ok {
+			cell = v.rolloutCell(ex)
+		}
+		cells = append(cells, cell)
+	}
+	return append(cells, ui.Age(v.env.Now(), st.CreatedAt))
 }
 
 func (v *Model) renderDetail(width, height int) string {
@@ -143,6 +180,9 @@ func (v *Model) renderDetail(width, height int) string {
 	}
 	if d.deps != nil && len(d.deps.Waiting) > 0 {
 		st = append(st, s.Warn.Render("waiting on "+ui.Plural(len(d.deps.Waiting), "agent")))
+	}
+	if ex, ok := v.extras[d.stack.ID]; ok && ex.busy() {
+		st = append(st, v.rolloutCell(ex)+s.Muted.Render(" (R)"))
 	}
 	lines = append(lines, strings.Join(st, s.Muted.Render(" · ")))
 

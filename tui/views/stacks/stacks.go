@@ -12,16 +12,18 @@ import (
 
 	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/tui/ui"
+	"github.com/brokkr/brokkr/tui/views/rollouts"
 )
 
 // mode is what the view shows.
 type mode int
 
 const (
-	modeList   mode = iota // the stacks
-	modeDetail             // one stack, in one of its panes
-	modeYAML               // one deployment object's YAML
-	modeDiff               // the diff of two deployment objects
+	modeList    mode = iota // the stacks
+	modeDetail              // one stack, in one of its panes
+	modeYAML                // one deployment object's YAML
+	modeDiff                // the diff of two deployment objects
+	modeRollout             // one stack's rollout
 )
 
 // pane is a sub-view of the stack detail.
@@ -49,6 +51,7 @@ var (
 	keyRight   = key.NewBinding(key.WithKeys("right"))
 	keyTop     = key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g/G", "top/bottom"))
 	keyBottom  = key.NewBinding(key.WithKeys("G", "end"))
+	keyRollout = key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "rollout"))
 )
 
 // Model is the Stacks view.
@@ -72,6 +75,9 @@ type Model struct {
 
 	detail *detail
 	viewer *viewer
+	// ro is the rollout on screen (modeRollout), opened from the mode roFrom.
+	ro     *rollouts.Detail
+	roFrom mode
 }
 
 // New returns the Stacks view.
@@ -100,8 +106,12 @@ func (v *Model) Capturing() bool { return v.mode == modeList && v.list.Editing()
 // Keys implements ui.View.
 func (v *Model) Keys() []key.Binding {
 	switch v.mode {
+	case modeRollout:
+		if v.ro != nil {
+			return append(v.ro.Keys(), ui.KeyBack)
+		}
 	case modeDetail:
-		ks := []key.Binding{keyHistory, keyAgents, keyEvents, keyLogs, keyDrift}
+		ks := []key.Binding{keyHistory, keyAgents, keyEvents, keyLogs, keyDrift, keyRollout}
 		if v.detail != nil && v.detail.pane == paneHistory {
 			ks = append(ks, keyYAML, keyMark, keyDiff)
 		}
@@ -109,11 +119,14 @@ func (v *Model) Keys() []key.Binding {
 	case modeYAML, modeDiff:
 		return []key.Binding{ui.KeyUp, ui.KeyDown, ui.KeyPgDown, keyTop, keyLeft, ui.KeyBack}
 	}
-	return []key.Binding{ui.KeyUp, ui.KeyDown, ui.KeyFilter, ui.KeyOpen, ui.KeyRefresh}
+	return []key.Binding{ui.KeyUp, ui.KeyDown, ui.KeyFilter, ui.KeyOpen, keyRollout, ui.KeyRefresh}
 }
 
 // Update implements ui.View.
 func (v *Model) Update(msg tea.Msg) (ui.View, tea.Cmd) {
+	if cmd, ok := v.ro.Update(msg); ok {
+		return v, cmd
+	}
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
 		return v, v.key(msg)
@@ -180,6 +193,8 @@ func (v *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case modeDetail:
 		return v.detailKey(k)
+	case modeRollout:
+		return v.rolloutKey(k)
 	}
 	rows := v.rows()
 	v.list.SetPage(max(v.tableRows, 1))
@@ -190,6 +205,10 @@ func (v *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, ui.KeyOpen):
 		if v.list.Cursor < len(rows) {
 			return v.open(v.stacks[rows[v.list.Cursor]])
+		}
+	case key.Matches(k, keyRollout):
+		if v.list.Cursor < len(rows) {
+			return v.openRollout(v.stacks[rows[v.list.Cursor]])
 		}
 	case key.Matches(k, ui.KeyRefresh):
 		v.listTag = nextTag()
