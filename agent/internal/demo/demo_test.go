@@ -130,10 +130,11 @@ func TestDemoUntilReady(t *testing.T) {
 				dirs = append(dirs, m.cluster.Dir())
 			}
 			checkFleet(ctx, t, f, bin, out.String())
+			checkRollout(ctx, t, f, bin, out.String())
 			verified = true
 			return nil
 		}}
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	if err := run(ctx, opts); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)

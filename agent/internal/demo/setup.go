@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -129,7 +130,28 @@ func (f *fleet) setup(ctx context.Context) error {
 			return fmt.Errorf("post the deployment object of %s: %w", s.name, err)
 		}
 	}
+	if err := os.WriteFile(f.manifestFile(f.stacks[0]), []byte(f.stacks[0].manifest()), 0o644); err != nil { //nolint:gosec // the user edits it
+		return err
+	}
+	// Changes of hello-web from now on roll out dev → staging → prod, each wave waiting for
+	// its cluster to be healthy and for a promote.
+	if _, err := pipeline.Stacks().SetRolloutPolicy(ctx, f.stacks[0].stack.ID, demoRolloutPolicy()); err != nil {
+		return fmt.Errorf("set the rollout policy of %s: %w", f.stacks[0].name, err)
+	}
 	return nil
+}
+
+// manifestFile is where the demo leaves a copy of a stack's manifest for the user to change.
+func (f *fleet) manifestFile(s *demoStack) string { return filepath.Join(f.dir, s.name+".yaml") }
+
+// demoRolloutPolicy is hello-web's rollout policy: one wave per environment, in order, each
+// gated on health and followed by a manual pause.
+func demoRolloutPolicy() client.RolloutPolicy {
+	p := client.RolloutPolicy{Gate: client.GateHealthy, Pause: client.PauseManual}
+	for _, env := range envs {
+		p.Waves = append(p.Waves, client.RolloutWave{Name: env, Selector: client.Selector{Labels: []string{"env=" + env}}})
+	}
+	return p
 }
 
 // printUsage prints the broker's address, the admin PAK, what the demo created and how to
@@ -156,11 +178,17 @@ brokkrctl, from this shell only:
   %[6]s stack health hello-web
   %[6]s tui
 
+a progressive rollout: hello-web's changes go dev → staging → prod, each wave waiting for
+health and for a promote; change the greeting in %[7]s, then:
+  %[6]s stack apply -f %[7]s --stack hello-web
+  %[6]s stack rollout status hello-web --watch
+  %[6]s stack rollout promote hello-web
+
 or saved as the context "demo", which becomes the current one (brokkrctl config use-context
 NAME switches back; brokkrctl logout --context demo forgets it):
   %[6]s login --broker-url %[1]s --pak %[2]s --context demo
   %[6]s tui --context demo
 
 The clusters and agents are starting; Ctrl-C stops everything.
-`, f.url, f.adminPAK, f.broker.Log, strings.Join(agents, ", "), strings.Join(stacks, "; "), ctl)
+`, f.url, f.adminPAK, f.broker.Log, strings.Join(agents, ", "), strings.Join(stacks, "; "), ctl, f.manifestFile(f.stacks[0]))
 }
