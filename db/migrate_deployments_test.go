@@ -3,8 +3,6 @@ package db
 import (
 	"context"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // migCheckAgentDeployments migrates to the version before agent_deployments, records DEPLOY
@@ -13,21 +11,7 @@ import (
 // a later DEPLOY event moves it, another event type does not.
 func migCheckAgentDeployments(t *testing.T, u string) {
 	ctx := context.Background()
-	cfg, err := pgx.ParseConfig(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := newMigrator(cfg, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const deployments = 18
-	if err := m.Migrate(deployments - 1); err != nil {
-		t.Fatalf("migrate to %d: %v", deployments-1, err)
-	}
-	if srcErr, dbErr := m.Close(); srcErr != nil || dbErr != nil {
-		t.Fatalf("close migrator: %v %v", srcErr, dbErr)
-	}
+	migrateTo(t, u, 17)
 	conn := migConnect(t, u)
 	g := migInsertGenerator(t, conn, "g")
 	s := migInsertStack(t, conn, g, "s")

@@ -322,11 +322,9 @@ func migCheckSchemaObjects(t *testing.T, conn *pgx.Conn) {
 	}
 }
 
-// migCheckBackfill migrates to the version before the registrations table,
-// creates explicit targets, and checks that migration (15) registers the
-// targeted agents with the generators owning the targeted stacks.
-func migCheckBackfill(t *testing.T, u string) {
-	ctx := context.Background()
+// migrateTo migrates the database at u to version (up or down).
+func migrateTo(t *testing.T, u string, version uint) {
+	t.Helper()
 	cfg, err := pgx.ParseConfig(u)
 	if err != nil {
 		t.Fatal(err)
@@ -335,13 +333,21 @@ func migCheckBackfill(t *testing.T, u string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const registrations = 15
-	if err := m.Migrate(registrations - 1); err != nil {
-		t.Fatalf("migrate to %d: %v", registrations-1, err)
+	if err := m.Migrate(version); err != nil {
+		t.Fatalf("migrate to %d: %v", version, err)
 	}
 	if srcErr, dbErr := m.Close(); srcErr != nil || dbErr != nil {
 		t.Fatalf("close migrator: %v %v", srcErr, dbErr)
 	}
+}
+
+// migCheckBackfill migrates to the version before the registrations table,
+// creates explicit targets, and checks that migration (15) registers the
+// targeted agents with the generators owning the targeted stacks.
+func migCheckBackfill(t *testing.T, u string) {
+	ctx := context.Background()
+	const registrations = 15
+	migrateTo(t, u, registrations-1)
 
 	conn := migConnect(t, u)
 	g1 := migInsertGenerator(t, conn, "g1")

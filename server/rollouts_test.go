@@ -31,12 +31,15 @@ func (c *roClock) Now() time.Time {
 	return c.now
 }
 
-// at sets the clock to roT0 + d.
-func (c *roClock) at(d time.Duration) {
+// set sets the clock to t.
+func (c *roClock) set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = roT0.Add(d)
+	c.now = t
 }
+
+// at sets the clock to roT0 + d.
+func (c *roClock) at(d time.Duration) { c.set(roT0.Add(d)) }
 
 // roFleet is a stack of one generator with agents associated by label, served by two
 // replicas that share a controlled clock.

@@ -131,7 +131,7 @@ func (s *Server) compose(ctx context.Context, agent uuid.UUID, stacks []uuid.UUI
 	if err != nil {
 		return targetstate.Composition{}, err
 	}
-	if len(windows) > 0 && facts == nil {
+	if len(windows.Set) > 0 && facts == nil {
 		if facts, err = s.agentFacts(ctx, agent); err != nil {
 			return targetstate.Composition{}, err
 		}

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,28 +11,10 @@ import (
 	"github.com/brokkr/brokkr/server"
 )
 
-// testClock is a controlled clock shared by broker replicas.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // windowFleet is a broker replica on a controlled clock, a stack and agents targeting it.
 type windowFleet struct {
 	e      *env // the replica on the controlled clock
-	clock  *testClock
+	clock  *roClock
 	gen    generatorFixture
 	stack  client.Stack
 	agents map[string]agentFixture
@@ -42,7 +23,7 @@ type windowFleet struct {
 func newWindowFleet(t *testing.T, start time.Time, agents map[string][]string) *windowFleet {
 	t.Helper()
 	base := cachedEnv(t)
-	clock := &testClock{now: start}
+	clock := &roClock{now: start}
 	e := base.replicaWith(func(o *server.Options) { o.Clock = clock.Now })
 	startReplica(t, e.srv)
 	f := &windowFleet{e: e, clock: clock, agents: map[string]agentFixture{}}
@@ -138,16 +119,16 @@ func TestDenyWindowHoldsNewObjects(t *testing.T) {
 	}
 
 	// Held from memory until the window closes; at 12:00 the same answer is out of date.
-	f.clock.Set(monday9.Add(2*time.Hour + 59*time.Minute))
+	f.clock.set(monday9.Add(2*time.Hour + 59*time.Minute))
 	f.receives("prod-1", &v1)
-	f.clock.Set(monday9.Add(3 * time.Hour))
+	f.clock.set(monday9.Add(3 * time.Hour))
 	if hold := f.receives("prod-1", &v2); hold != "" {
 		t.Fatalf("after the window closed: %q", hold)
 	}
 	f.applied("prod-1", v2)
 
 	// The next day's freeze holds v3, and an urgent v4 passes through it.
-	f.clock.Set(monday9.Add(24 * time.Hour))
+	f.clock.set(monday9.Add(24 * time.Hour))
 	v3 := f.post("three", false)
 	f.receives("prod-1", &v2)
 	v4 := f.post("four", true)
@@ -178,15 +159,15 @@ func TestAllowWindowHoldsOutsideItsOpenings(t *testing.T) {
 	if !strings.Contains(hold, "object="+v1.ID.String()+`; reason=window; window="nights"; until=2026-12-07T21:00:00Z`) {
 		t.Fatalf("a first object outside the allow window: hold %q, want it held until 22:00 Oslo", hold)
 	}
-	f.clock.Set(time.Date(2026, 12, 7, 21, 30, 0, 0, time.UTC))
+	f.clock.set(time.Date(2026, 12, 7, 21, 30, 0, 0, time.UTC))
 	f.receives("eu-1", &v1)
 	f.applied("eu-1", v1)
-	f.clock.Set(time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC))
+	f.clock.set(time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC))
 	v2 := f.post("two", false)
 	hold = f.receives("eu-1", &v1)
 	if !strings.Contains(hold, "until=2026-12-08T21:00:00Z") {
 		t.Fatalf("after the opening: hold %q, want until the next evening", hold)
 	}
-	f.clock.Set(time.Date(2026, 12, 8, 21, 0, 0, 0, time.UTC))
+	f.clock.set(time.Date(2026, 12, 8, 21, 0, 0, 0, time.UTC))
 	f.receives("eu-1", &v2)
 }

@@ -6,8 +6,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// maxHoldSteps bounds the openings and closings Hold walks through to find when a hold ends.
-const maxHoldSteps = 1000
+// maxHoldSteps bounds the openings and closings Hold walks through to find when a hold ends:
+// enough for about two months of daily windows, allow and deny, held the whole time.
+const maxHoldSteps = 256
 
 // Set is every apply window.
 type Set []*Window
@@ -31,6 +32,13 @@ func (s Set) NextChange(t time.Time) time.Time {
 // until is the earliest time after t the hold ends (the zero time when that is not known
 // within Horizon).
 func (s Set) Hold(t time.Time, labels []string, annotations map[string]string, stack uuid.UUID) (held bool, by *Window, until time.Time) {
+	return s.HoldWith(nil, t, labels, annotations, stack)
+}
+
+// HoldWith is Hold, answered from memo (when not nil) for the same windows applying in the
+// same second: windows open and close on whole seconds, so a hold is the same for the whole
+// second.
+func (s Set) HoldWith(memo *Memo, t time.Time, labels []string, annotations map[string]string, stack uuid.UUID) (held bool, by *Window, until time.Time) {
 	t = t.Round(0)
 	var applying Set
 	for _, w := range s {
@@ -41,6 +49,21 @@ func (s Set) Hold(t time.Time, labels []string, annotations map[string]string, s
 	if len(applying) == 0 {
 		return false, nil, time.Time{}
 	}
+	if memo == nil {
+		return applying.hold(t)
+	}
+	key := memo.key(t, applying)
+	if h, ok := memo.get(key); ok {
+		return h.held, h.by, h.until.In(t.Location())
+	}
+	held, by, until = applying.hold(t.Truncate(time.Second))
+	memo.put(key, memoHold{held: held, by: by, until: until})
+	return held, by, until
+}
+
+// hold is Hold of windows that all apply.
+func (s Set) hold(t time.Time) (held bool, by *Window, until time.Time) {
+	applying := s
 	held, by, next := applying.state(t)
 	if !held {
 		return false, nil, time.Time{}

@@ -31,7 +31,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/brokkr/brokkr/internal/logx"
-	"github.com/brokkr/brokkr/internal/window"
 	"github.com/brokkr/brokkr/server/events"
 )
 
@@ -102,8 +101,8 @@ type Cache struct {
 	allEpoch   uint64                    // epoch of the last change of everything
 	flights    singleflight.Group        // reads of latest objects, shared
 
-	windows     window.Set // the apply windows (windows.go)
-	windowsKept bool       // windows is current
+	windows     Windows // the apply windows (windows.go)
+	windowsKept bool    // windows is current
 
 	notifyDelay atomic.Int64 // see SetNotifyDelay
 }
@@ -271,7 +270,7 @@ func (c *Cache) InvalidateAll() {
 	clear(c.latest)
 	clear(c.stackEpoch)
 	c.allEpoch = c.epoch
-	c.windows, c.windowsKept = nil, false
+	c.windows, c.windowsKept = Windows{}, false
 }
 
 // Len returns the number of answers kept.

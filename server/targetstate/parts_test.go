@@ -87,7 +87,7 @@ func TestComposedAnswerMatchesQueryOrder(t *testing.T) {
 	a, b, empty := uuid.New(), uuid.New(), uuid.New()
 	views := map[uuid.UUID]View{a: {{Object: Object{JSON: unique.Make(`{"n":1}`), Seq: 1}}}, b: {{Object: Object{JSON: unique.Make(`{"n":7}`), Seq: 7}}}}
 	stacks := []uuid.UUID{a, b, empty}
-	ans := ComposedAnswer(stacks, Compose(uuid.New(), stacks, views, nil, nil, time.Now()))
+	ans := ComposedAnswer(stacks, Compose(uuid.New(), stacks, views, Windows{}, nil, time.Now()))
 	var sb stringsWriter
 	if _, err := ans.WriteTo(&sb); err != nil {
 		t.Fatal(err)

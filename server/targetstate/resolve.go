@@ -78,12 +78,18 @@ type Composition struct {
 	Expires time.Time
 }
 
+// Windows are the apply windows with the memo of their holds.
+type Windows struct {
+	Set  window.Set
+	Memo *window.Memo
+}
+
 // Compose resolves what an agent associated with stacks receives at now. facts may be nil
-// when windows is empty.
-func Compose(agent uuid.UUID, stacks []uuid.UUID, views map[uuid.UUID]View, windows window.Set, facts *Facts, now time.Time) Composition {
+// when there are no windows.
+func Compose(agent uuid.UUID, stacks []uuid.UUID, views map[uuid.UUID]View, windows Windows, facts *Facts, now time.Time) Composition {
 	var out Composition
-	if len(windows) > 0 {
-		out.Expires = windows.NextChange(now)
+	if len(windows.Set) > 0 {
+		out.Expires = windows.Set.NextChange(now)
 	}
 	for _, s := range stacks {
 		v := views[s]
@@ -102,9 +108,9 @@ func Compose(agent uuid.UUID, stacks []uuid.UUID, views map[uuid.UUID]View, wind
 				hold.Until = *v[0].NextWaveAt
 			}
 		}
-		if served != nil && !served.Urgent && facts != nil && len(windows) > 0 {
+		if served != nil && !served.Urgent && facts != nil && len(windows.Set) > 0 {
 			if has, ok := facts.Has[s]; !ok || has.ID != served.ID {
-				if held, by, until := windows.Hold(now, facts.Labels, facts.Annotations, s); held {
+				if held, by, until := windows.Set.HoldWith(windows.Memo, now, facts.Labels, facts.Annotations, s); held {
 					if hold == nil {
 						hold = &Hold{Stack: s, Object: served.ID, Reason: "window", Window: by, Until: until}
 					}

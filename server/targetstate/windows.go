@@ -11,9 +11,10 @@ type WindowReader func(ctx context.Context) (window.Set, error)
 
 // Windows returns the apply windows: kept until they change (the database announces it),
 // read again after. While the cache is not active they are read every time.
-func (c *Cache) Windows(ctx context.Context, read WindowReader) (window.Set, error) {
+func (c *Cache) Windows(ctx context.Context, read WindowReader) (Windows, error) {
 	if !c.Active() {
-		return read(ctx)
+		set, err := read(ctx)
+		return Windows{Set: set, Memo: window.NewMemo()}, err
 	}
 	c.mu.Lock()
 	if c.windowsKept {
@@ -23,10 +24,11 @@ func (c *Cache) Windows(ctx context.Context, read WindowReader) (window.Set, err
 	}
 	c.mu.Unlock()
 	t := c.Begin()
-	w, err := read(ctx)
+	set, err := read(ctx)
 	if err != nil {
-		return nil, err
+		return Windows{}, err
 	}
+	w := Windows{Set: set, Memo: window.NewMemo()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.changedSince(t, func(change) bool { return false }) { // windows change as 'g'

@@ -141,7 +141,7 @@ The keys a running broker applies on reload (BrokerHotKeys in internal/config, t
 column of docs/configuration.md).
 */}}
 {{- define "brokkr-broker.hotKeys" -}}
-log.level broker.diagnostic_cleanup_interval_seconds broker.diagnostic_max_age_hours broker.webhook_delivery_interval_seconds broker.webhook_delivery_batch_size broker.webhook_cleanup_retention_days cors.allowed_origins cors.max_age_seconds cors.allowed_methods cors.allowed_headers broker.auth_cache_ttl_seconds broker.work_order_maintenance_interval_seconds broker.audit_log_retention_days broker.audit_cleanup_interval_seconds broker.agent_event_retention_days broker.agent_event_cleanup_interval_seconds broker.telemetry_eviction_interval_seconds broker.fleet_sweep_interval_seconds broker.webhook_claim_ttl_seconds
+log.level broker.diagnostic_cleanup_interval_seconds broker.diagnostic_max_age_hours broker.webhook_delivery_interval_seconds broker.webhook_delivery_batch_size broker.webhook_cleanup_retention_days cors.allowed_origins cors.max_age_seconds cors.allowed_methods cors.allowed_headers broker.auth_cache_ttl_seconds broker.work_order_maintenance_interval_seconds broker.audit_log_retention_days broker.audit_cleanup_interval_seconds broker.agent_event_retention_days broker.agent_event_cleanup_interval_seconds broker.telemetry_eviction_interval_seconds broker.fleet_sweep_interval_seconds broker.webhook_claim_ttl_seconds broker.rollout_interval_seconds
 {{- end }}
 
 {{/*
