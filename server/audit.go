@@ -14,8 +14,12 @@ import (
 // FlushAudit waits until every audit entry recorded so far is stored.
 func (s *Server) FlushAudit(ctx context.Context) { s.auditor.Flush(ctx) }
 
-// Close stops what New started (the audit writer), writing what is queued.
-func (s *Server) Close() { s.auditor.Close() }
+// Close stops what New started (the audit writer, writing what is queued, and the rollout
+// steps deferred after agents' reports).
+func (s *Server) Close() {
+	s.rollouts.Close()
+	s.auditor.Close()
+}
 
 // audit records an entry for the request c (c may be nil for system actions): the caller is
 // the actor unless the entry names one, and the client's address and user agent are kept.

@@ -111,6 +111,18 @@ func (f *roFleet) step() {
 	}
 }
 
+// settled returns the rollout as replica via serves it once cond holds: the steps taken after
+// agents' reports land within a moment (reports in quick succession share a deferred step).
+func (f *roFleet) settled(via *env, what string, cond func(client.Rollout) bool) client.Rollout {
+	f.t.Helper()
+	var r client.Rollout
+	waitFor(f.t, what, func() bool {
+		r = f.rollout(via)
+		return cond(r)
+	})
+	return r
+}
+
 // deploy posts the agent's DEPLOY event on obj through replica via, as the agent does.
 func (f *roFleet) deploy(via *env, name string, obj uuid.UUID, status string) {
 	f.t.Helper()
@@ -228,7 +240,7 @@ func TestRolloutThreeWavesInOrder(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		f.health([]*env{f.r1, f.r2}[i%2], fmt.Sprint("a", i), v2.ID, "healthy")
 	}
-	r = f.rollout(f.r2)
+	r = f.settled(f.r2, "the canary to complete", func(r client.Rollout) bool { return r.Waves[0].State == "complete" })
 	if w := r.Waves[0]; w.State != "complete" || w.Passed != 3 || !w.CompletedAt.Equal(roT0.Add(time.Minute)) {
 		t.Fatalf("canary %+v", w)
 	}
@@ -270,7 +282,7 @@ func TestRolloutThreeWavesInOrder(t *testing.T) {
 		f.deploy(f.r1, fmt.Sprint("a", i), v2.ID, "SUCCESS")
 	}
 	// The last wave with agents completes the rollout: no pause before the empty implicit wave.
-	r = f.rollout(f.r2)
+	r = f.settled(f.r2, "the rollout to complete", func(r client.Rollout) bool { return r.Status == "completed" })
 	wantStatus(t, r, "completed", 3)
 	if r.NextWaveAt != nil || r.FinishedAt == nil || !r.FinishedAt.Equal(roT0.Add(5*time.Hour)) ||
 		r.Waves[2].State != "complete" || r.Waves[3].State != "complete" {

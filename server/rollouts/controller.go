@@ -38,11 +38,13 @@ type Controller struct {
 	log          *slog.Logger
 	clock        func() time.Time
 	stackChanged func(ctx context.Context, q db.Queryer, em *events.Emitter, stackID uuid.UUID, agentIDs []uuid.UUID) error
+	kicks        kicks
 }
 
 // New returns a controller.
 func New(o Options) *Controller {
-	c := &Controller{db: o.DB, bus: o.Bus, log: logx.OrDiscard(o.Logger), clock: o.Clock, stackChanged: o.StackChanged}
+	c := &Controller{db: o.DB, bus: o.Bus, log: logx.OrDiscard(o.Logger), clock: o.Clock, stackChanged: o.StackChanged,
+		kicks: kicks{last: map[uuid.UUID]time.Time{}, pending: map[uuid.UUID]bool{}}}
 	if c.clock == nil {
 		c.clock = time.Now
 	}
@@ -122,12 +124,17 @@ func (c *Controller) StepAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Kick steps the rollouts under way of the deployment objects at once (after an agent
-// reported on them); failures are logged, the periodic step retries them.
+// Kick steps the rollouts under way of the deployment objects after an agent reported on
+// them: at once, unless this replica stepped the rollout after a report less than kickSpacing
+// ago, in which case one step is made when that spacing has passed, for every report in
+// between. Failures are logged; the periodic step retries them.
 func (c *Controller) Kick(ctx context.Context, objectIDs []uuid.UUID) {
 	ids, err := db.SteppableRolloutsOf(ctx, c.db, objectIDs)
 	if err == nil {
 		for _, id := range ids {
+			if !c.kicks.admit(id, func() { c.kickStep(context.Background(), id) }) {
+				continue
+			}
 			if err = c.Step(ctx, id); err != nil {
 				break
 			}
@@ -137,6 +144,15 @@ func (c *Controller) Kick(ctx context.Context, objectIDs []uuid.UUID) {
 		c.log.Warn("rollout step after an agent report failed", logx.Err(err))
 	}
 }
+
+func (c *Controller) kickStep(ctx context.Context, id uuid.UUID) {
+	if err := c.Step(ctx, id); err != nil {
+		c.log.Warn("rollout step after agent reports failed", logx.Err(err))
+	}
+}
+
+// Close stops the steps Kick deferred, waiting for one under way.
+func (c *Controller) Close() { c.kicks.close() }
 
 // Step takes one step of a rollout in a transaction of its own, unless another transaction
 // holds it.
