@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +12,10 @@ import (
 	"github.com/brokkr/brokkr/server"
 )
 
-// windowFleet is a broker replica on a controlled clock, a stack and agents targeting it.
+// windowFleet is two broker replicas on one controlled clock, a stack and agents targeting
+// it. Writes go through the first, target state is read from both.
 type windowFleet struct {
-	e      *env // the replica on the controlled clock
+	e, r2  *env // the replicas on the controlled clock
 	clock  *roClock
 	gen    generatorFixture
 	stack  client.Stack
@@ -24,9 +26,11 @@ func newWindowFleet(t *testing.T, start time.Time, agents map[string][]string) *
 	t.Helper()
 	base := cachedEnv(t)
 	clock := &roClock{now: start}
-	e := base.replicaWith(func(o *server.Options) { o.Clock = clock.Now })
+	withClock := func(o *server.Options) { o.Clock = clock.Now }
+	e, r2 := base.replicaWith(withClock), base.replicaWith(withClock)
 	startReplica(t, e.srv)
-	f := &windowFleet{e: e, clock: clock, agents: map[string]agentFixture{}}
+	startReplica(t, r2.srv)
+	f := &windowFleet{e: e, r2: r2, clock: clock, agents: map[string]agentFixture{}}
 	f.gen = e.createGenerator("win-gen")
 	f.stack = e.createStack("win", f.gen.gen.ID, f.gen.pak)
 	for name, labels := range agents {
@@ -70,20 +74,28 @@ func (f *windowFleet) window(body map[string]any) client.ApplyWindow {
 	return out
 }
 
-// receives fails unless the agent's target state is want (nothing when want is nil), and
-// returns the answer's Brokkr-Hold header.
+// receives fails unless the agent's target state is want (nothing when want is nil) on both
+// replicas, and returns the answer's Brokkr-Hold header (the same on both).
 func (f *windowFleet) receives(agent string, want *client.DeploymentObject) string {
 	f.e.t.Helper()
 	a := f.agents[agent]
-	got := f.e.poll(a, "?mode=full", "")
-	var objs []client.DeploymentObject
-	got.decode(f.e.t, &objs)
-	if want == nil {
-		wantObjects(f.e.t, objs)
-	} else {
-		wantObjects(f.e.t, objs, *want)
+	var holds []string
+	for _, r := range []*env{f.e, f.r2} {
+		r.srv.SyncTargetState(context.Background()) // the other replica's writes
+		got := r.poll(a, "?mode=full", "")
+		var objs []client.DeploymentObject
+		got.decode(f.e.t, &objs)
+		if want == nil {
+			wantObjects(f.e.t, objs)
+		} else {
+			wantObjects(f.e.t, objs, *want)
+		}
+		holds = append(holds, strings.Join(got.header.Values("Brokkr-Hold"), ", "))
 	}
-	return strings.Join(got.header.Values("Brokkr-Hold"), ", ")
+	if holds[0] != holds[1] {
+		f.e.t.Fatalf("the replicas tell different holds: %q and %q", holds[0], holds[1])
+	}
+	return holds[0]
 }
 
 // TestDenyWindowHoldsNewObjects: while a deny window is open, the agents it selects keep the
