@@ -38,7 +38,8 @@ type FleetFilter struct {
 // round-trip per agent:
 //   - pending objects: associated stacks (explicit targets, plus label and exact annotation
 //     matches within generators the agent is registered with; live stacks only) whose latest
-//     live object has no live event from the agent;
+//     live object has no live DEPLOY event from the agent, unless a rollout of that object
+//     under way has not released it to the agent (or was aborted);
 //   - pending work orders: distinct PENDING orders targeting the agent, or sharing a label
 //     or an exact annotation with it;
 //   - claimed work orders, last live event, failing and degraded health rows.
@@ -70,11 +71,12 @@ assoc AS (
 	JOIN agent_generator_registrations r ON r.agent_id = aa.agent_id AND r.generator_id = s.generator_id
 ),
 latest AS (
-	SELECT st.stack_id, o.id AS object_id
+	SELECT st.stack_id, o.id AS object_id, o.rollout_id, o.rollout_status
 	FROM (SELECT DISTINCT stack_id FROM assoc) st
 	JOIN stacks s ON s.id = st.stack_id AND s.deleted_at IS NULL
 	CROSS JOIN LATERAL (
-		SELECT d.id FROM deployment_objects d
+		SELECT d.id, r.id AS rollout_id, r.status AS rollout_status FROM deployment_objects d
+		LEFT JOIN rollouts r ON r.deployment_object_id = d.id
 		WHERE d.stack_id = st.stack_id AND d.deleted_at IS NULL
 		ORDER BY d.sequence_id DESC LIMIT 1) o
 ),
@@ -85,6 +87,8 @@ pending_objects AS (
 		SELECT 1 FROM agent_events e
 		WHERE e.agent_id = x.agent_id AND e.deployment_object_id = l.object_id AND e.deleted_at IS NULL
 			AND ` + deployEvent + `)
+		AND (l.rollout_id IS NULL OR l.rollout_status = 'completed' OR (l.rollout_status <> 'aborted' AND EXISTS (
+			SELECT 1 FROM rollout_agents ra WHERE ra.rollout_id = l.rollout_id AND ra.agent_id = x.agent_id)))
 	GROUP BY x.agent_id
 ),
 pending_orders AS (

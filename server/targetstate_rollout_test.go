@@ -102,6 +102,12 @@ func TestTargetStateServesRolloutReleases(t *testing.T) {
 	if len(holds) != 1 || holds[0].AgentName != "roll-b" {
 		t.Fatalf("agent holds = %+v", holds)
 	}
+	// The fleet counts v2 pending for the agent it was released to, not for those it waits for.
+	for x, want := range map[agentFixture]int64{a: 1, b: 0, c: 0} {
+		if rec, ok := e.fleetRecord(x.agent.ID, ""); !ok || rec.PendingObjectCount != want {
+			t.Fatalf("fleet record of %s: %+v, want %d pending", x.agent.Name, rec, want)
+		}
+	}
 
 	// Releasing through the other replica's database reaches both replicas' memory.
 	e.insertRelease(r2, st.ID, b.agent.ID)
