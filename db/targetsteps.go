@@ -110,15 +110,20 @@ func StackHeldObjects(ctx context.Context, q Queryer, stackID uuid.UUID) ([]Held
 	return out, Wrap(err)
 }
 
-// DeployedObjects returns which of the objects the agent has reported applying (a live
-// DEPLOY event): incremental target state leaves them out.
+// DeployedObjects returns which of the objects the agent has reported applying (a live DEPLOY
+// event): incremental target state leaves them out. An object the agent applied once but
+// has since replaced with another of its stack (agent_deployments names that one) is not
+// left out: it is served again after a rollout was aborted, and the agent must apply it again.
 func DeployedObjects(ctx context.Context, q Queryer, agentID uuid.UUID, objectIDs []uuid.UUID) ([]uuid.UUID, error) {
 	var out []uuid.UUID
 	if len(objectIDs) == 0 {
 		return nil, nil
 	}
 	err := q.SelectContext(ctx, &out, `SELECT DISTINCT e.deployment_object_id FROM agent_events e
-		WHERE e.agent_id = $1 AND e.deployment_object_id = ANY ($2::uuid[]) AND e.deleted_at IS NULL AND `+deployEvent,
+		WHERE e.agent_id = $1 AND e.deployment_object_id = ANY ($2::uuid[]) AND e.deleted_at IS NULL AND `+deployEvent+`
+			AND NOT EXISTS (
+				SELECT 1 FROM agent_deployments ad JOIN deployment_objects d ON d.stack_id = ad.stack_id
+				WHERE d.id = e.deployment_object_id AND ad.agent_id = $1 AND ad.deployment_object_id <> d.id)`,
 		agentID, objectIDs)
 	return out, Wrap(err)
 }

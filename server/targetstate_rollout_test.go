@@ -125,17 +125,25 @@ func TestTargetStateServesRolloutReleases(t *testing.T) {
 	both(a, v2)
 	both(b, v2)
 	both(c, v3)
+	deployed := func(x agentFixture, o client.DeploymentObject) {
+		t.Helper()
+		e.must(201, req{method: "POST", path: v1path("agents", x.agent.ID, "events"), pak: x.pak, body: map[string]any{
+			"agent_id": x.agent.ID, "deployment_object_id": o.ID, "event_type": "DEPLOY", "status": "SUCCESS", "message": "ok"}})
+	}
+	deployed(c, v1)
+	deployed(c, v3)
 
-	// Abort v3: c gets v1 back (v2 never reached it).
+	// Abort v3: c gets v1 back (v2 never reached it), in incremental mode too although it
+	// applied v1 once: what it has now is v3.
 	e.updateRolloutStatus(r3, client.RolloutAborted)
 	e.srv.SyncTargetState(context.Background())
 	r.srv.SyncTargetState(context.Background())
 	both(c, v1)
 	both(a, v2)
+	wantObjects(t, e.targetState(c, "?mode=incremental"), v1)
 
 	// Incremental mode leaves out what the agent reported applying.
-	e.must(201, req{method: "POST", path: v1path("agents", a.agent.ID, "events"), pak: a.pak, body: map[string]any{
-		"agent_id": a.agent.ID, "deployment_object_id": v2.ID, "event_type": "DEPLOY", "status": "SUCCESS", "message": "ok"}})
+	deployed(a, v2)
 	if got := e.targetState(a, "?mode=incremental"); len(got) != 0 {
 		t.Fatalf("incremental after applying v2: %v", objectIDs(got))
 	}
