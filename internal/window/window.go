@@ -209,7 +209,17 @@ func checkWord(field, what, s string) error {
 	return nil
 }
 
+// maxSelectorKeys bounds the labels and the annotations a window selects agents by, and
+// maxStacks the stacks it names.
+const (
+	maxSelectorKeys = 32
+	maxStacks       = 1000
+)
+
 func checkSelector(sel Selector) error {
+	if len(sel.Labels) > maxSelectorKeys || len(sel.Annotations) > maxSelectorKeys {
+		return invalid("selector", "names more than %d labels or annotations", maxSelectorKeys)
+	}
 	for _, l := range sel.Labels {
 		if err := checkWord("selector.labels", "label", l); err != nil {
 			return err
@@ -227,6 +237,9 @@ func checkSelector(sel Selector) error {
 }
 
 func checkStacks(stacks []uuid.UUID) error {
+	if len(stacks) > maxStacks {
+		return invalid("stack_ids", "names more than %d stacks", maxStacks)
+	}
 	seen := make(map[uuid.UUID]bool, len(stacks))
 	for _, s := range stacks {
 		if s == uuid.Nil {

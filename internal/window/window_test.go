@@ -2,6 +2,7 @@ package window
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,14 @@ func mustNew(t testing.TB, name, schedule string, d time.Duration, tz, kind stri
 
 func TestNewValidates(t *testing.T) {
 	long := strings.Repeat("x", 256)
+	var manyLabels []string
+	for i := range 33 {
+		manyLabels = append(manyLabels, fmt.Sprint("l", i))
+	}
+	manyStacks := make([]uuid.UUID, 1001)
+	for i := range manyStacks {
+		manyStacks[i] = uuid.New()
+	}
 	for _, tt := range []struct {
 		name, schedule string
 		d              time.Duration
@@ -85,6 +94,10 @@ func TestNewValidates(t *testing.T) {
 			field: "stack_ids", msg: "nil"},
 		{name: "twice", schedule: "@daily", d: time.Hour, kind: Allow, stacks: []uuid.UUID{stackA, stackA},
 			field: "stack_ids", msg: "twice"},
+		{name: "many labels", schedule: "@daily", d: time.Hour, kind: Allow, sel: Selector{Labels: manyLabels},
+			field: "selector", msg: "32"},
+		{name: "many stacks", schedule: "@daily", d: time.Hour, kind: Allow, stacks: manyStacks,
+			field: "stack_ids", msg: "1000"},
 	} {
 		t.Run(tt.name+tt.schedule, func(t *testing.T) {
 			w, err := New(uuid.New(), tt.name, tt.schedule, tt.d, tt.tz, tt.kind, tt.sel, tt.stacks)

@@ -275,6 +275,16 @@ func TestValidate(t *testing.T) {
 		"max_unavailable 0%": func(p *client.RolloutPolicy) { p.Waves[0].MaxUnavailable = "0%" },
 		"threshold 101%":     func(p *client.RolloutPolicy) { p.FailureThreshold = "101%" },
 		"threshold -1":       func(p *client.RolloutPolicy) { p.FailureThreshold = "-1" },
+		"long name":          func(p *client.RolloutPolicy) { p.Waves[0].Name = strings.Repeat("n", 65) },
+		"long label":         func(p *client.RolloutPolicy) { p.Waves[0].Selector.Labels = []string{strings.Repeat("l", 65)} },
+		"long annotation": func(p *client.RolloutPolicy) {
+			p.Waves[0].Selector.Annotations = map[string]string{"k": strings.Repeat("v", 65)}
+		},
+		"33 labels": func(p *client.RolloutPolicy) {
+			for i := range 33 {
+				p.Waves[0].Selector.Labels = append(p.Waves[0].Selector.Labels, fmt.Sprint("l", i))
+			}
+		},
 	}
 	for name, change := range cases {
 		p := ok()

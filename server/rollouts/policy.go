@@ -20,6 +20,14 @@ import (
 // MaxWaves bounds the waves of a policy.
 const MaxWaves = 20
 
+// Bounds of a wave: its name, and the labels and annotations its selector names (agents'
+// labels and annotations are at most 64 bytes, so longer ones could never match).
+const (
+	maxWaveName     = 64
+	maxSelectorKeys = 32
+	maxSelectorText = 64
+)
+
 // Policy defaults.
 const (
 	defaultGate  = client.GateApplied
@@ -71,6 +79,8 @@ func Validate(p client.RolloutPolicy) error {
 			return fmt.Errorf("%s.name %q is the name of the implicit last wave", at, w.Name)
 		case seen[name]:
 			return fmt.Errorf("%s.name %q is used by another wave", at, w.Name)
+		case len(name) > maxWaveName:
+			return fmt.Errorf("%s.name is longer than %d bytes", at, maxWaveName)
 		}
 		seen[name] = true
 		if err := checkSelector(at+".selector", w.Selector); err != nil {
@@ -111,14 +121,23 @@ func checkSelector(at string, s client.Selector) error {
 	if len(s.Labels) == 0 && len(s.Annotations) == 0 {
 		return fmt.Errorf("%s must name labels or annotations", at)
 	}
+	if len(s.Labels) > maxSelectorKeys || len(s.Annotations) > maxSelectorKeys {
+		return fmt.Errorf("%s names more than %d labels or annotations", at, maxSelectorKeys)
+	}
 	for _, l := range s.Labels {
-		if strings.TrimSpace(l) == "" {
+		switch {
+		case strings.TrimSpace(l) == "":
 			return fmt.Errorf("%s.labels must not contain empty labels", at)
+		case len(l) > maxSelectorText:
+			return fmt.Errorf("%s.labels: a label is at most %d bytes", at, maxSelectorText)
 		}
 	}
-	for k := range s.Annotations {
-		if strings.TrimSpace(k) == "" {
+	for k, v := range s.Annotations {
+		switch {
+		case strings.TrimSpace(k) == "":
 			return fmt.Errorf("%s.annotations must not have an empty key", at)
+		case len(k) > maxSelectorText || len(v) > maxSelectorText:
+			return fmt.Errorf("%s.annotations: keys and values are at most %d bytes", at, maxSelectorText)
 		}
 	}
 	return nil
