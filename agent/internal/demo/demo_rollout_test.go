@@ -78,7 +78,9 @@ func checkRollout(ctx context.Context, t *testing.T, f *fleet, bin, printed stri
 	awaitWave := func(n int, status string) {
 		t.Helper()
 		start := time.Now()
-		defer func() { t.Logf("wave %d (%s) reached its clusters in %v", n, envs[n], time.Since(start).Round(100*time.Millisecond)) }()
+		defer func() {
+			t.Logf("wave %d (%s) reached its clusters in %v", n, envs[n], time.Since(start).Round(100*time.Millisecond))
+		}()
 		deadline := time.Now().Add(3 * time.Minute)
 		for {
 			g, r := greetings(), c.rollout(ctx)
