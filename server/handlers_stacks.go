@@ -257,10 +257,7 @@ func (s *Server) createDeploymentObject(c echo.Context) error {
 	}
 	var content string
 	var marker bool
-	urgent, err := urgentParam(c)
-	if err != nil {
-		return err
-	}
+	var urgentBody *bool
 	if yamlMediaTypes[mediaType(c)] {
 		raw, err := readBody(c)
 		if err != nil {
@@ -295,7 +292,11 @@ func (s *Server) createDeploymentObject(c echo.Context) error {
 		}
 		content = *body.YAMLContent
 		marker = body.IsDeletionMarker != nil && *body.IsDeletionMarker
-		urgent = urgent || body.Urgent != nil && *body.Urgent
+		urgentBody = body.Urgent
+	}
+	urgent, err := urgentParam(c, urgentBody)
+	if err != nil {
+		return err
 	}
 	if err := checkManifests(content, marker); err != nil {
 		return err
@@ -316,12 +317,12 @@ func (s *Server) createDeploymentObject(c echo.Context) error {
 	return reply(c, http.StatusCreated, toDeploymentObject(obj))
 }
 
-// urgentParam reads the urgent query parameter of a new deployment object: an urgent object
-// passes through apply windows.
-func urgentParam(c echo.Context) (bool, error) {
+// urgentParam reads whether a new deployment object is urgent (passes through apply
+// windows): the urgent query parameter, or "urgent": true in a JSON body (body, may be nil).
+func urgentParam(c echo.Context, body *bool) (bool, error) {
 	switch c.QueryParam("urgent") {
 	case "", "false":
-		return false, nil
+		return body != nil && *body, nil
 	case "true":
 		return true, nil
 	}

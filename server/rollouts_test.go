@@ -19,28 +19,6 @@ import (
 // roT0 is the time the rollout tests start at.
 var roT0 = time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// roClock is the controlled clock both replicas of a rollout test go by.
-type roClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *roClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// set sets the clock to t.
-func (c *roClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-// at sets the clock to roT0 + d.
-func (c *roClock) at(d time.Duration) { c.set(roT0.Add(d)) }
-
 // roFleet is a stack of one generator with agents associated by label, served by two
 // replicas that share a controlled clock.
 type roFleet struct {
