@@ -77,6 +77,7 @@ type Reconciler struct {
 	settings  map[uuid.UUID]client.StackSettings    // drift policies and dependencies
 	current   map[uuid.UUID]client.DeploymentObject // latest object per stack, when applied
 	waits     map[uuid.UUID]waitState               // stacks waiting for dependencies, as reported
+	holds     []string                              // the broker's Brokkr-Hold headers, as last logged
 
 	driftMu sync.Mutex
 	drifts  map[uuid.UUID]driftState
@@ -232,6 +233,7 @@ func (r *Reconciler) targetState(ctx context.Context) ([]client.DeploymentObject
 		r.last = lastTarget{}
 		return nil, false, err
 	}
+	r.noteHolds(ans.Holds)
 	if ans.NotModified {
 		return slices.Clone(r.last.objects), true, nil
 	}
@@ -240,6 +242,22 @@ func (r *Reconciler) targetState(ctx context.Context) ([]client.DeploymentObject
 		r.last = lastTarget{from: from, etag: ans.ETag, objects: slices.Clone(ans.Objects)}
 	}
 	return ans.Objects, false, nil
+}
+
+// noteHolds logs the objects the broker holds back from this agent (rollouts, apply windows)
+// when they change, so that the cluster's side tells why a new object has not arrived.
+func (r *Reconciler) noteHolds(holds []string) {
+	if slices.Equal(holds, r.holds) {
+		return
+	}
+	r.holds = slices.Clone(holds)
+	if len(holds) == 0 {
+		r.log().Info("no deployment object held back by the broker any more")
+		return
+	}
+	for _, h := range holds {
+		r.log().Info("deployment object held back by the broker", slog.String("hold", h))
+	}
 }
 
 func (r *Reconciler) inventorySize() (objects, deploymentObjects int) {

@@ -169,6 +169,10 @@ type TargetStateResult struct {
 	// NotModified is set when the broker answered 304 Not Modified: the target state is
 	// still the one the entity tag sent names, and no body came.
 	NotModified bool
+	// Holds are the broker's Brokkr-Hold headers: one per stack whose newest object a rollout
+	// or an apply window holds back from the agent ("<stack id>; object=<id>; reason=...;
+	// until=..."); none from a broker without rollouts or windows.
+	Holds []string
 }
 
 // TargetStateIfChanged is TargetState made conditional. With a non-empty etag (the ETag of
@@ -185,7 +189,7 @@ func (a *Agents) TargetStateIfChanged(ctx context.Context, id uuid.UUID, full bo
 	if err != nil {
 		return TargetStateResult{}, err
 	}
-	res := TargetStateResult{ETag: ans.header.Get("ETag")}
+	res := TargetStateResult{ETag: ans.header.Get("ETag"), Holds: ans.header.Values("Brokkr-Hold")}
 	if ans.status == http.StatusNotModified {
 		if res.ETag == "" {
 			res.ETag = etag

@@ -212,3 +212,31 @@ func TestTargetStateIfChangedBroker(t *testing.T) {
 		t.Fatalf("the new tag: %+v", now)
 	}
 }
+
+// TestTargetStateIfChangedHolds: the broker's Brokkr-Hold headers reach the caller, with a
+// body and with 304 Not Modified alike.
+func TestTargetStateIfChangedHolds(t *testing.T) {
+	c := ctx(t)
+	holds := []string{"s1; object=o1; reason=rollout", `s2; object=o2; reason=window; window="freeze"; until=2026-12-07T12:00:00Z`}
+	srv := &targetStateServer{answer: func(w http.ResponseWriter, inm string) {
+		w.Header().Set("ETag", `"t"`)
+		for _, h := range holds {
+			w.Header().Add("Brokkr-Hold", h)
+		}
+		if inm == `"t"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		_, _ = w.Write([]byte("[]"))
+	}}
+	cl := srv.start(t)
+	for _, etag := range []string{"", `"t"`} {
+		res, err := cl.Agents().TargetStateIfChanged(c, uuid.New(), true, etag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(res.Holds, "|") != strings.Join(holds, "|") || res.NotModified != (etag != "") {
+			t.Fatalf("etag %q: %+v", etag, res)
+		}
+	}
+}
