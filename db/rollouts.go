@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -282,10 +281,9 @@ type StackAgent struct {
 // registered with its generator (the association target state goes by).
 func StackAgents(ctx context.Context, q Queryer, stackID uuid.UUID) ([]StackAgent, error) {
 	var rows []struct {
-		ID          uuid.UUID `db:"id"`
-		Name        string    `db:"name"`
-		Labels      TextArray `db:"labels"`
-		Annotations []byte    `db:"annotations"`
+		ID   uuid.UUID `db:"id"`
+		Name string    `db:"name"`
+		selectorRow
 	}
 	err := q.SelectContext(ctx, &rows, `WITH st AS (
 			SELECT id, generator_id FROM stacks WHERE id = $1 AND deleted_at IS NULL),
@@ -301,9 +299,7 @@ func StackAgents(ctx context.Context, q Queryer, stackID uuid.UUID) ([]StackAgen
 					WHERE sa.stack_id = st.id) m
 			WHERE EXISTS (SELECT 1 FROM agent_generator_registrations g
 				WHERE g.agent_id = m.agent_id AND g.generator_id = st.generator_id))
-		SELECT a.id, a.name,
-			COALESCE((SELECT array_agg(label ORDER BY label) FROM agent_labels WHERE agent_id = a.id), '{}') AS labels,
-			COALESCE((SELECT jsonb_object_agg(key, value) FROM agent_annotations WHERE agent_id = a.id), '{}') AS annotations
+		SELECT a.id, a.name, `+selectorColumns+`
 		FROM agents a JOIN ids ON ids.agent_id = a.id
 		WHERE a.deleted_at IS NULL
 		ORDER BY a.name, a.id`, stackID)
@@ -312,13 +308,9 @@ func StackAgents(ctx context.Context, q Queryer, stackID uuid.UUID) ([]StackAgen
 	}
 	out := make([]StackAgent, len(rows))
 	for i, r := range rows {
-		ann := map[string]string{}
-		if err := json.Unmarshal(r.Annotations, &ann); err != nil {
-			return nil, fmt.Errorf("agent %s annotations: %w", r.ID, err)
-		}
-		labels := []string(r.Labels)
-		if labels == nil {
-			labels = []string{}
+		labels, ann, err := r.decode()
+		if err != nil {
+			return nil, fmt.Errorf("agent %s: %w", r.ID, err)
 		}
 		out[i] = StackAgent{ID: r.ID, Name: r.Name, Labels: labels, Annotations: ann}
 	}

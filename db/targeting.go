@@ -35,18 +35,6 @@ func AssociatedStackIDs(ctx context.Context, q Queryer, agentID uuid.UUID) ([]uu
 	return out, Wrap(err)
 }
 
-// LatestObjects returns the latest live deployment object of each of the stacks that has one.
-func LatestObjects(ctx context.Context, q Queryer, stackIDs []uuid.UUID) ([]DeploymentObject, error) {
-	var out []DeploymentObject
-	err := q.SelectContext(ctx, &out, `SELECT `+prefixed("o", deploymentObjectColumns)+`
-		FROM unnest($1::uuid[]) a(stack_id)
-		CROSS JOIN LATERAL (
-			SELECT * FROM deployment_objects d
-			WHERE d.stack_id = a.stack_id AND d.deleted_at IS NULL
-			ORDER BY d.sequence_id DESC LIMIT 1) o`, stackIDs)
-	return out, Wrap(err)
-}
-
 // AssociatedStacks returns the live stacks associated with an agent, by id.
 func AssociatedStacks(ctx context.Context, q Queryer, agentID uuid.UUID) ([]Stack, error) {
 	var out []Stack

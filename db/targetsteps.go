@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,9 +17,11 @@ const maxSteps = 200
 // StepRow is one live object of a stack as target state considers it, with its rollout.
 type StepRow struct {
 	DeploymentObject
-	RolloutID     *uuid.UUID `db:"rollout_id"`
-	RolloutStatus *string    `db:"rollout_status"`
-	NextWaveAt    *time.Time `db:"next_wave_at"`
+	// Everyone is set when every agent of the stack receives the object: it has no rollout,
+	// or a completed one. Otherwise only the agents its rollout (RolloutID) released do.
+	Everyone   bool       `db:"everyone"`
+	RolloutID  *uuid.UUID `db:"rollout_id"`
+	NextWaveAt *time.Time `db:"next_wave_at"`
 }
 
 // everyoneObject is the condition a deployment object d with its rollout r (left-joined)
@@ -30,7 +33,7 @@ const everyoneObject = `(r.id IS NULL OR r.status = 'completed')`
 // rollout was aborted.
 func StackSteps(ctx context.Context, q Queryer, stackIDs []uuid.UUID) ([]StepRow, error) {
 	var out []StepRow
-	err := q.SelectContext(ctx, &out, `SELECT `+prefixed("o", deploymentObjectColumns)+`, o.rollout_id, o.rollout_status, o.next_wave_at
+	err := q.SelectContext(ctx, &out, `SELECT `+prefixed("o", deploymentObjectColumns)+`, o.everyone, o.rollout_id, o.next_wave_at
 		FROM unnest($1::uuid[]) a(stack_id)
 		LEFT JOIN LATERAL (
 			SELECT d.sequence_id FROM deployment_objects d
@@ -38,7 +41,7 @@ func StackSteps(ctx context.Context, q Queryer, stackIDs []uuid.UUID) ([]StepRow
 			WHERE d.stack_id = a.stack_id AND d.deleted_at IS NULL AND `+everyoneObject+`
 			ORDER BY d.sequence_id DESC LIMIT 1) f ON true
 		CROSS JOIN LATERAL (
-			SELECT d.*, r.id AS rollout_id, r.status AS rollout_status, r.next_wave_at
+			SELECT d.*, `+everyoneObject+` AS everyone, r.id AS rollout_id, r.next_wave_at
 			FROM deployment_objects d
 			LEFT JOIN rollouts r ON r.deployment_object_id = d.id
 			WHERE d.stack_id = a.stack_id AND d.deleted_at IS NULL AND d.sequence_id >= COALESCE(f.sequence_id, 0)
@@ -68,21 +71,34 @@ func RolloutReleases(ctx context.Context, q Queryer, rolloutIDs []uuid.UUID) ([]
 // AgentSelectorFacts returns an agent's labels and annotations, which apply windows select
 // agents by.
 func AgentSelectorFacts(ctx context.Context, q Queryer, agentID uuid.UUID) ([]string, map[string]string, error) {
-	var row struct {
-		Labels      TextArray `db:"labels"`
-		Annotations []byte    `db:"annotations"`
-	}
-	err := q.GetContext(ctx, &row, `SELECT
-		COALESCE((SELECT array_agg(label ORDER BY label) FROM agent_labels WHERE agent_id = $1), '{}') AS labels,
-		COALESCE((SELECT jsonb_object_agg(key, value) FROM agent_annotations WHERE agent_id = $1), '{}') AS annotations`, agentID)
-	if err != nil {
+	var row selectorRow
+	if err := q.GetContext(ctx, &row, `SELECT `+selectorColumns+` FROM agents a WHERE a.id = $1`, agentID); err != nil {
 		return nil, nil, Wrap(err)
 	}
+	return row.decode()
+}
+
+// selectorColumns selects the labels and the annotations of agent a, which rollout waves and
+// apply windows select agents by.
+const selectorColumns = `COALESCE((SELECT array_agg(label ORDER BY label) FROM agent_labels WHERE agent_id = a.id), '{}') AS labels,
+	COALESCE((SELECT jsonb_object_agg(key, value) FROM agent_annotations WHERE agent_id = a.id), '{}') AS annotations`
+
+// selectorRow is what selectorColumns select.
+type selectorRow struct {
+	Labels      TextArray `db:"labels"`
+	Annotations []byte    `db:"annotations"`
+}
+
+func (r selectorRow) decode() ([]string, map[string]string, error) {
 	ann := map[string]string{}
-	if err := json.Unmarshal(row.Annotations, &ann); err != nil {
-		return nil, nil, err
+	if err := json.Unmarshal(r.Annotations, &ann); err != nil {
+		return nil, nil, fmt.Errorf("agent annotations: %w", err)
 	}
-	return row.Labels, ann, nil
+	labels := []string(r.Labels)
+	if labels == nil {
+		labels = []string{}
+	}
+	return labels, ann, nil
 }
 
 // HeldObject is the object an agent last reported applying in a stack.

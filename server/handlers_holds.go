@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -35,19 +34,20 @@ func (s *Server) agentHolds(c echo.Context) error {
 	if err != nil {
 		return agentNotFound(err)
 	}
-	stacks, err := db.AssociatedStackIDs(ctx, s.db, id)
+	assoc, err := db.AssociatedStacks(ctx, s.db, id)
 	if err != nil {
 		return err
+	}
+	stacks := make([]uuid.UUID, len(assoc))
+	names := make(map[uuid.UUID]string, len(assoc))
+	for i, st := range assoc {
+		stacks[i], names[st.ID] = st.ID, st.Name
 	}
 	facts, err := s.agentFacts(ctx, id)
 	if err != nil {
 		return err
 	}
 	comp, err := s.compose(ctx, id, stacks, facts)
-	if err != nil {
-		return err
-	}
-	names, err := s.stackNames(ctx, stacks)
 	if err != nil {
 		return err
 	}
@@ -133,22 +133,6 @@ func (w waveFinder) of(ctx context.Context, h targetstate.Hold, facts *targetsta
 	}
 	wave := rollouts.WaveOf(p, facts.Labels, facts.Annotations)
 	return &wave, nil
-}
-
-// stackNames returns the names of live stacks by id.
-func (s *Server) stackNames(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
-	out := make(map[uuid.UUID]string, len(ids))
-	for _, id := range ids {
-		st, err := db.GetStack(ctx, s.db, id)
-		if err != nil {
-			if errors.Is(err, db.ErrNotFound) {
-				continue
-			}
-			return nil, err
-		}
-		out[id] = st.Name
-	}
-	return out, nil
 }
 
 func toHold(agentID uuid.UUID, agentName, stackName string, h targetstate.Hold) client.Hold {

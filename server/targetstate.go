@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
-	"github.com/brokkr/brokkr/client"
 	"github.com/brokkr/brokkr/db"
 	"github.com/brokkr/brokkr/internal/logx"
 	"github.com/brokkr/brokkr/internal/window"
@@ -169,7 +168,7 @@ func (s *Server) readViews(ctx context.Context, stacks []uuid.UUID) (map[uuid.UU
 	}
 	var rollouts []uuid.UUID
 	for _, r := range rows {
-		if !everyone(r) {
+		if !r.Everyone {
 			rollouts = append(rollouts, *r.RolloutID)
 		}
 	}
@@ -191,17 +190,12 @@ func (s *Server) readViews(ctx context.Context, stacks []uuid.UUID) (map[uuid.UU
 			return nil, err
 		}
 		step := targetstate.Step{Object: o}
-		if !everyone(r) {
+		if !r.Everyone {
 			step.Rollout, step.NextWaveAt, step.Released = *r.RolloutID, r.NextWaveAt, released[*r.RolloutID]
 		}
 		out[r.StackID] = append(out[r.StackID], step)
 	}
 	return out, nil
-}
-
-// everyone reports whether every agent of the stack receives the object of a step row.
-func everyone(r db.StepRow) bool {
-	return r.RolloutID == nil || r.RolloutStatus == nil || *r.RolloutStatus == client.RolloutCompleted
 }
 
 // servedObject is a deployment object as target state serves it.
