@@ -214,8 +214,11 @@ func TestRolloutCommands(t *testing.T) {
 		t.Fatalf("declined abort: %+v", r)
 	}
 	e.rolloutOf(st.ID, client.RolloutProgressing)
-	if r := e.runWith(runOpts{tty: true, env: env, stdin: "y\n"}, "stack", "rollout", "abort", "web"); r.code != 0 {
-		t.Fatalf("confirmed abort: %+v", r)
+	// Watching after an abort the user asked for is no failure: it prints the aborted rollout
+	// once and exits 0.
+	if r := e.runWith(runOpts{tty: true, env: env, stdin: "y\n"}, "stack", "rollout", "abort", "web", "--watch", "--interval", "100ms"); r.code != 0 ||
+		!strings.Contains(r.stdout, "Status:        aborted\n") {
+		t.Fatalf("confirmed abort --watch: %+v", r)
 	}
 	e.rolloutOf(st.ID, client.RolloutAborted)
 	r := e.run(false, "stack", "rollout", "status", "web", "--watch", "--interval", "100ms")
@@ -234,20 +237,21 @@ func TestRolloutCommands(t *testing.T) {
 	w.waitFor(t, "the watch to show the canary wave", nil, func(out string) bool { return strings.Contains(out, "Current wave:  0 (canary) of 2") })
 	deployed(t, canaryC, canary.ID, v3.ID)
 	e.rolloutOf(st.ID, client.RolloutWaiting)
-	if _, err := e.api.Stacks().RolloutAction(ctx, st.ID, "promote"); err != nil {
-		t.Fatal(err)
-	}
+	pw := e.start("stack", "rollout", "promote", "web", "--watch", "--interval", "100ms")
+	pw.waitFor(t, "promote --watch to show the last wave", nil, func(out string) bool { return strings.Contains(out, "Current wave:  1 (remaining) of 2") })
 	deployed(t, edge1C, edge1.ID, v3.ID)
 	deployed(t, edge2C, edge2.ID, v3.ID)
 	e.rolloutOf(st.ID, client.RolloutCompleted)
-	select {
-	case code := <-w.done:
-		w.done <- code
-		if code != 0 || !strings.Contains(w.out.String(), "Status:        completed\n") {
-			t.Fatalf("watch ended with %d:\n%s\n%s", code, w.out, w.errOut)
+	for what, w := range map[string]*running{"status --watch": w, "promote --watch": pw} {
+		select {
+		case code := <-w.done:
+			w.done <- code
+			if code != 0 || !strings.Contains(w.out.String(), "Status:        completed\n") {
+				t.Fatalf("%s ended with %d:\n%s\n%s", what, code, w.out, w.errOut)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not end after the rollout completed:\n%s", what, w.out)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("watch did not end after the rollout completed:\n%s", w.out)
 	}
 
 	// The history, newest first.

@@ -184,8 +184,7 @@ or superseded); it exits 1 when the rollout was aborted.`,
 }
 
 func runRolloutStatus(ctx context.Context, opts *RolloutStatusOptions) error {
-	f := opts.Factory
-	c, err := f.Client()
+	c, err := opts.Factory.Client()
 	if err != nil {
 		return err
 	}
@@ -193,6 +192,22 @@ func runRolloutStatus(ctx context.Context, opts *RolloutStatusOptions) error {
 	if err != nil {
 		return err
 	}
+	return followRollout(ctx, opts.Factory, c, id, follow{format: opts.Format, watch: opts.Watch,
+		interval: opts.Interval, title: "brokkrctl stack rollout status " + opts.Ref, abortFails: true})
+}
+
+// follow says how followRollout renders a stack's latest rollout.
+type follow struct {
+	title      string
+	format     output.Format
+	watch      bool
+	interval   time.Duration
+	abortFails bool // with watch, a rollout that ends aborted exits 1
+}
+
+// followRollout prints the stack's latest rollout once or, with watch, redraws it every
+// interval until it is no longer active (completed, aborted or superseded).
+func followRollout(ctx context.Context, f *cmdutil.Factory, c *client.Client, id uuid.UUID, o follow) error {
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var last client.Rollout
@@ -207,11 +222,11 @@ func runRolloutStatus(ctx context.Context, opts *RolloutStatusOptions) error {
 		}
 		return PrintRollout(p, v)
 	}
-	p := output.NewPrinter(f, opts.Format)
-	if err := watch.Render(wctx, p, opts.Watch, opts.Interval, "brokkrctl stack rollout status "+opts.Ref, render); err != nil {
+	p := output.NewPrinter(f, o.format)
+	if err := watch.Render(wctx, p, o.watch, o.interval, o.title, render); err != nil {
 		return err
 	}
-	if opts.Watch && ctx.Err() == nil && last.Status == client.RolloutAborted {
+	if o.watch && o.abortFails && ctx.Err() == nil && last.Status == client.RolloutAborted {
 		ios := f.IOStreams
 		fmt.Fprintf(ios.ErrOut, "%s rollout %s was aborted\n", ios.ColorScheme().FailureIcon(), last.ID)
 		return cmdutil.ErrSilent
@@ -242,8 +257,11 @@ type RolloutActionOptions struct {
 	Ref     string
 	Action  string
 	// Yes skips the confirmation of abort.
-	Yes    bool
-	Format output.Format
+	Yes bool
+	// Watch follows the rollout after the action until it is no longer active.
+	Watch    bool
+	Interval time.Duration
+	Format   output.Format
 }
 
 // rolloutActions describes each action: its help and what the command reports.
@@ -287,18 +305,27 @@ func NewCmdRolloutAction(f *cmdutil.Factory, runF func(*RolloutActionOptions) er
 	if action == ActionAbort {
 		example += " --yes"
 	}
+	if action == ActionPromote {
+		example += "\n  brokkrctl stack rollout promote web --watch"
+	}
 	cmd := verb.OneArg(&cobra.Command{
-		Use:     action + " NAME|ID",
-		Short:   a.short,
-		Long:    a.long + "\n\nThe rollout is printed as \"stack rollout status\" prints it.",
+		Use:   action + " NAME|ID",
+		Short: a.short,
+		Long: a.long + "\n\nThe rollout is printed as \"stack rollout status\" prints it; with --watch it is redrawn " +
+			"every --interval until it is no longer active, as \"stack rollout status --watch\" does.",
 		Example: example,
 	}, stackArg(f), verb.Setup[RolloutActionOptions]{Opts: opts, Format: &opts.Format, Ref: &opts.Ref, RunF: runF, Run: runRolloutAction,
 		Check: func(*cobra.Command) error {
+			if err := watch.CheckFlags(opts.Watch, opts.Interval); err != nil {
+				return err
+			}
 			if action == ActionAbort {
 				return cmdutil.CheckConfirmable(f, opts.Yes)
 			}
 			return nil
 		}})
+	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "Then redraw the rollout until it is no longer active")
+	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "Polling interval of --watch")
 	if action == ActionAbort {
 		cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Abort without asking for confirmation")
 	}
@@ -326,5 +353,9 @@ func runRolloutAction(ctx context.Context, opts *RolloutActionOptions) error {
 		return err
 	}
 	output.Successf(f.IOStreams, "%s the rollout of stack %s: %s, wave %s", rolloutActions[opts.Action].done, st.Name, r.Status, specs.WaveName(r, r.CurrentWave))
+	if opts.Watch {
+		return followRollout(ctx, f, c, st.ID, follow{format: opts.Format, watch: true, interval: opts.Interval,
+			title: "brokkrctl stack rollout status " + opts.Ref, abortFails: opts.Action != ActionAbort})
+	}
 	return PrintRollout(output.NewPrinter(f, opts.Format), rolloutView(ctx, c, st.ID, r, opts.Format))
 }

@@ -146,7 +146,10 @@ func TestNewCmdRolloutAction(t *testing.T) {
 			return NewCmdRolloutAction(f, runF, action)
 		}
 		cmdtest.RunTable(t, newCmd, func(o *RolloutActionOptions) { o.Factory = nil }, []cmdtest.FlagCase[RolloutActionOptions]{
-			{Name: action, Args: []string{"web", "-o", "yaml"}, Want: RolloutActionOptions{Ref: "web", Action: action, Format: output.FormatYAML}},
+			{Name: action, Args: []string{"web", "-o", "yaml"}, Want: RolloutActionOptions{Ref: "web", Action: action, Interval: 2 * time.Second, Format: output.FormatYAML}},
+			{Name: action + " watch", Args: []string{"web", "-w", "--interval", "500ms"},
+				Want: RolloutActionOptions{Ref: "web", Action: action, Watch: true, Interval: 500 * time.Millisecond, Format: output.FormatTable}},
+			{Name: action + " tiny interval", Args: []string{"web", "--watch", "--interval", "1ms"}, WantErr: true},
 			{Name: action + " without a stack", WantErr: true},
 			{Name: action + " has no --yes", Args: []string{"web", "--yes"}, WantErr: true},
 		})
@@ -155,8 +158,10 @@ func TestNewCmdRolloutAction(t *testing.T) {
 		return NewCmdRolloutAction(f, runF, ActionAbort)
 	}
 	cmdtest.RunTable(t, abort, func(o *RolloutActionOptions) { o.Factory = nil }, []cmdtest.FlagCase[RolloutActionOptions]{
-		{Name: "yes", Args: []string{"web", "-y"}, Want: RolloutActionOptions{Ref: "web", Action: ActionAbort, Yes: true, Format: output.FormatTable}},
-		{Name: "tty asks later", TTY: true, Args: []string{"web"}, Want: RolloutActionOptions{Ref: "web", Action: ActionAbort, Format: output.FormatTable}},
+		{Name: "yes", Args: []string{"web", "-y"}, Want: RolloutActionOptions{Ref: "web", Action: ActionAbort, Yes: true, Interval: 2 * time.Second, Format: output.FormatTable}},
+		{Name: "yes watch", Args: []string{"web", "-y", "--watch"},
+			Want: RolloutActionOptions{Ref: "web", Action: ActionAbort, Yes: true, Watch: true, Interval: 2 * time.Second, Format: output.FormatTable}},
+		{Name: "tty asks later", TTY: true, Args: []string{"web"}, Want: RolloutActionOptions{Ref: "web", Action: ActionAbort, Interval: 2 * time.Second, Format: output.FormatTable}},
 		{Name: "no tty needs yes", Args: []string{"web"}, WantErr: true},
 	})
 }
