@@ -349,11 +349,10 @@ func TestReadTimeout(t *testing.T) {
 // for it longer than the timeout, instead of holding the broker's goroutine for ever.
 func TestWriteTimeout(t *testing.T) {
 	const size = 24 << 20 // more than the kernel buffers of both ends hold
-	e := newEnv(t, func(c *config.Broker) {
-		c.Broker.ReadTimeoutSeconds = 1
-		c.Broker.MaxBodyBytes = 2 * size
-	})
-	addr := serve(t, e)
+	// The object is created through a replica with the default timeout: under a loaded machine
+	// a client may take longer than one second to take its 24 MiB echo. Only the reading
+	// replica is given the one-second timeout.
+	e := newEnv(t, func(c *config.Broker) { c.Broker.MaxBodyBytes = 2 * size })
 	g := e.createGenerator("g")
 	st := e.createStack("big", g.gen.ID, g.pak)
 	yaml := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  k: " + strings.Repeat("x", size) + "\n"
@@ -361,7 +360,7 @@ func TestWriteTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hr, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/stacks/"+st.ID.String()+"/deployment-objects", bytes.NewReader(body))
+	hr, err := http.NewRequest(http.MethodPost, e.url+"/api/v1/stacks/"+st.ID.String()+"/deployment-objects", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,12 +370,19 @@ func TestWriteTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var obj client.DeploymentObject
-	if err := json.NewDecoder(res.Body).Decode(&obj); err != nil || res.StatusCode != http.StatusCreated {
+	created, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusCreated {
 		t.Fatalf("create: %d %v", res.StatusCode, err)
 	}
-	_ = res.Body.Close()
+	var obj client.DeploymentObject
+	if err := json.Unmarshal(created, &obj); err != nil {
+		t.Fatal(err)
+	}
 
+	short := *e
+	short.cfg.Broker.ReadTimeoutSeconds = 1
+	addr := serve(t, &short)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
